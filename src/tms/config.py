@@ -1,0 +1,211 @@
+"""Typed configs: what defines a training run, validated on construction, round-tripped to JSON.
+
+A run trains many toy models ("instances") at once (PAPER.md §0). Each instance has its own per-feature
+density p (1 - sparsity) and importance I. Several instances that share a density/importance *setting*
+are restarts of that setting: small models land in local minima, so experiments train several models
+per setting and report the best and how often each configuration was reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("relu", "linear")
+INITS = ("paper", "per_model")
+ENGINES = ("auto", "fast", "eager")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    bad = not math.isfinite(v) or v > hi or (v <= lo if lo_open else v < lo)
+    if bad:
+        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+        raise ConfigError(f"{name} must be in {interval}, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the models are optimised. Defaults are the paper recipe (PAPER.md §0)."""
+
+    steps: int = 10_000
+    """Optimizer steps."""
+    batch_size: int = 1024
+    """Samples per step, drawn fresh every step."""
+    lr: float = 1e-3
+    """AdamW learning rate, constant."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay (PyTorch's default; the companion notebook never sets it)."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    eps: float = 1e-8
+    """AdamW epsilon."""
+    init: str = "paper"
+    """'paper': Xavier-normal on the instance-batched weight, std = sqrt(2 / (m (n + instances))), so the
+    scale depends on how many instances train together; 'per_model': Xavier-normal per model,
+    std = sqrt(2 / (m + n)), independent of the batch of instances."""
+    log_every: int = 100
+    """Record every instance's training loss every this many steps (and at the last step)."""
+    eval_batches: int = 8
+    """Batches of fresh samples (batch_size each) for the final per-instance loss."""
+
+    def __post_init__(self) -> None:
+        _check_int("steps", self.steps, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
+        _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
+        if len(self.betas) != 2:
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        for i, beta in enumerate(self.betas):
+            if not 0.0 <= float(beta) < 1.0:
+                raise ConfigError(f"betas[{i}] must be in [0, 1), got {beta!r}")
+        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
+        _check_float("eps", self.eps, 0.0, 1.0, lo_open=True)
+        if self.init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        _check_int("log_every", self.log_every, 1)
+        _check_int("eval_batches", self.eval_batches, 1)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run: the models, the data, the recipe and the seed.
+
+    ``density`` and ``importance`` hold one row per *setting* and one column per feature; every setting
+    is trained ``restarts`` times, so the run has ``len(density) * restarts`` instances, ordered
+    setting-major (instance = setting * restarts + restart).
+    """
+
+    n_features: int
+    """n: number of features (input and output width)."""
+    n_hidden: int
+    """m: hidden dimensions (W is m x n)."""
+    density: tuple[tuple[float, ...], ...]
+    """Per setting, per feature: probability that the feature is non-zero, in (0, 1]."""
+    importance: tuple[tuple[float, ...], ...]
+    """Per setting, per feature: weight I_i of feature i in the loss, >= 0."""
+    activation: str = "relu"
+    """'relu': x' = ReLU(W^T W x + b); 'linear': x' = W^T W x + b."""
+    restarts: int = 1
+    """Models trained per setting (independent inits)."""
+    recipe: Recipe = field(default_factory=Recipe)
+    """Optimisation recipe (paper recipe by default)."""
+    seed: int = 0
+    """Seeds init, training data and evaluation data."""
+
+    def __post_init__(self) -> None:
+        _check_int("features", self.n_features, 1)
+        _check_int("hidden", self.n_hidden, 1)
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        _check_int("restarts", self.restarts, 1)
+        _check_int("seed", self.seed, 0)
+        if not isinstance(self.recipe, Recipe):
+            raise ConfigError("recipe must be a Recipe")
+        object.__setattr__(self, "density", self._matrix("density", self.density, 0.0, 1.0, True))
+        object.__setattr__(self, "importance", self._matrix("importance", self.importance, 0.0, math.inf, False))
+        if len(self.density) != len(self.importance):
+            raise ConfigError(
+                f"importance must have one row per density setting ({len(self.density)}), got {len(self.importance)}"
+            )
+
+    def _matrix(self, name: str, rows: Any, lo: float, hi: float, lo_open: bool) -> tuple[tuple[float, ...], ...]:
+        try:
+            rows = [list(r) for r in rows]
+        except TypeError:
+            raise ConfigError(f"{name} must be a list of per-feature rows") from None
+        if not rows:
+            raise ConfigError(f"{name} must have at least one setting")
+        out = []
+        for s, row in enumerate(rows):
+            if len(row) != self.n_features:
+                raise ConfigError(f"{name}[{s}] must have one value per feature ({self.n_features}), got {len(row)}")
+            out.append(tuple(_check_float(name, v, lo, hi, lo_open) for v in row))
+        return tuple(out)
+
+    # -- derived -------------------------------------------------------------------------------------
+    @property
+    def n_settings(self) -> int:
+        return len(self.density)
+
+    @property
+    def n_instances(self) -> int:
+        return self.n_settings * self.restarts
+
+    def instance_density(self) -> list[tuple[float, ...]]:
+        """Per instance, per feature density (settings repeated ``restarts`` times)."""
+        return [row for row in self.density for _ in range(self.restarts)]
+
+    def instance_importance(self) -> list[tuple[float, ...]]:
+        return [row for row in self.importance for _ in range(self.restarts)]
+
+    # -- JSON ----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["density"] = [list(r) for r in self.density]
+        d["importance"] = [list(r) for r in self.importance]
+        d["recipe"]["betas"] = list(self.recipe.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        if not isinstance(d, dict):
+            raise ConfigError("config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        kwargs = dict(d)
+        recipe = kwargs.pop("recipe", {}) or {}
+        if not isinstance(recipe, dict):
+            raise ConfigError("recipe must be a JSON object")
+        rknown = {f.name for f in dataclasses.fields(Recipe)}
+        runknown = set(recipe) - rknown
+        if runknown:
+            raise ConfigError(f"unknown recipe field(s): {', '.join(sorted(runknown))}")
+        if "betas" in recipe:
+            recipe = dict(recipe, betas=tuple(recipe["betas"]))
+        try:
+            return cls(recipe=Recipe(**recipe), **kwargs)
+        except TypeError as e:  # missing required field
+            raise ConfigError(f"config is incomplete: {e}") from None
+
+    @classmethod
+    def uniform(
+        cls,
+        n_features: int,
+        n_hidden: int,
+        densities: Sequence[float],
+        importance_decay: float = 1.0,
+        **kwargs: Any,
+    ) -> "RunConfig":
+        """One setting per density; all features share it; I_i = decay**i (PAPER.md §0)."""
+        _check_int("features", n_features, 1)
+        _check_float("importance_decay", importance_decay, 0.0, math.inf, lo_open=True)
+        densities = [_check_float("density", p, 0.0, 1.0, lo_open=True) for p in densities]
+        if not densities:
+            raise ConfigError("densities must have at least one value")
+        imp = tuple(float(importance_decay) ** i for i in range(n_features))
+        return cls(
+            n_features=n_features,
+            n_hidden=n_hidden,
+            density=tuple(tuple([p] * n_features) for p in densities),
+            importance=tuple(imp for _ in densities),
+            **kwargs,
+        )

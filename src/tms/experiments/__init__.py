@@ -1,0 +1,36 @@
+"""Registry of the paper's experiments, in the order ``tms reproduce`` runs them."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigError
+from .base import Experiment
+
+# Each module exposes EXPERIMENTS: a list of Experiment objects.
+_MODULES = ("intro", "section2")
+
+
+def all_experiments() -> dict[str, Experiment]:
+    out: dict[str, Experiment] = {}
+    for mod in _MODULES:
+        for exp in importlib.import_module(f"{__name__}.{mod}").EXPERIMENTS:
+            out[exp.name] = exp
+    return out
+
+
+def get_experiments(names: list[str] | None) -> list[Experiment]:
+    """The named experiments (all of them when ``names`` is empty), or ConfigError naming the unknown one."""
+    registry = all_experiments()
+    if not names:
+        return list(registry.values())
+    out = []
+    for name in names:
+        if name not in registry:
+            raise ConfigError(f"unknown experiment {name!r}; choose from: {', '.join(registry)}")
+        if registry[name] not in out:
+            out.append(registry[name])
+    return out
+
+
+__all__ = ["Experiment", "all_experiments", "get_experiments"]

@@ -1,0 +1,68 @@
+"""Per-instance, per-feature metrics of PAPER.md §0 as pure functions of ``W [inst, hidden, feat]``.
+
+Every function also accepts a single model ``[hidden, feat]`` and then drops the instance axis.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_EPS = 1e-12
+
+
+def _batched(W: Tensor) -> tuple[Tensor, bool]:
+    if W.ndim == 2:
+        return W[None], True
+    if W.ndim == 3:
+        return W, False
+    raise ValueError(f"W must be [hidden, feat] or [inst, hidden, feat], got shape {tuple(W.shape)}")
+
+
+def _unbatch(x: Tensor, single: bool) -> Tensor:
+    return x[0] if single else x
+
+
+def feature_norms(W: Tensor) -> Tensor:
+    """‖W_i‖ ``[inst, feat]``: about 1 for a represented feature, about 0 for a dropped one."""
+    Wb, single = _batched(W)
+    return _unbatch(Wb.norm(dim=1), single)
+
+
+def _overlaps(Wb: Tensor) -> Tensor:
+    """``[inst, feat_i, feat_j]`` = Ŵ_i · W_j."""
+    unit = Wb / Wb.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    return torch.einsum("iha,ihb->iab", unit, Wb)
+
+
+def superposition(W: Tensor) -> Tensor:
+    """Σ_{j≠i} (Ŵ_i · W_j)² ``[inst, feat]``: 0 when feature i is orthogonal to all others."""
+    Wb, single = _batched(W)
+    ov = _overlaps(Wb) ** 2
+    total = ov.sum(dim=2) - torch.diagonal(ov, dim1=1, dim2=2)
+    return _unbatch(total, single)
+
+
+def feature_dimensionality(W: Tensor) -> Tensor:
+    """D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)² ``[inst, feat]`` (the sum includes j = i, so D_i ≤ 1).
+
+    A feature with W_i = 0 has dimensionality 0.
+    """
+    Wb, single = _batched(W)
+    norms2 = Wb.pow(2).sum(dim=1)
+    denom = (_overlaps(Wb) ** 2).sum(dim=2)
+    dim = torch.where(norms2 > _EPS, norms2 / denom.clamp_min(_EPS), torch.zeros_like(norms2))
+    return _unbatch(dim, single)
+
+
+def dimensions_per_feature(W: Tensor) -> Tensor:
+    """D* = m / ‖W‖_F² ``[inst]``."""
+    Wb, single = _batched(W)
+    m = Wb.shape[1]
+    return _unbatch(m / Wb.pow(2).sum(dim=(1, 2)).clamp_min(_EPS), single)
+
+
+def gram(W: Tensor) -> Tensor:
+    """WᵀW ``[inst, feat, feat]``."""
+    Wb, single = _batched(W)
+    return _unbatch(torch.einsum("ihf,ihg->ifg", Wb, Wb), single)
