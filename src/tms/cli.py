@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -169,17 +170,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
-
     if not args.out.is_dir():
         raise RunFolderError(f"results folder {args.out} does not exist; run `tms reproduce --out {args.out}` first")
+    from .report import write_report
+
     for p in write_report(args.out):
         sys.stdout.write(f"{p}\n")
     return 0
 
 
+def _interrupt_on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    # `kill` gets the same clean stop as Ctrl-C: temporary folders are removed, finished runs stay.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -200,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tms: interrupted; finished runs are kept, run the same command again to resume\n")
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,6 +102,9 @@ def save_run(path: Path | str, config: RunConfig, result: TrainResult, extra: di
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed outright (SIGKILL, power loss) can leave its temporary folder; clear those first.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         dens = config.instance_density()

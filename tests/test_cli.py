@@ -1,0 +1,117 @@
+"""The CLI: bad input gives one line naming the problem, exit code 2, no traceback, no files."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tms.cli import main
+from tms.runs import load_run
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["train", "-n", "0", "-m", "2", "--densities", "1", "--out", "{out}"], "features must be an integer >= 1"),
+    (["train", "-n", "5", "-m", "0", "--densities", "1", "--out", "{out}"], "hidden must be an integer >= 1"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1.5", "--out", "{out}"], "density must be in (0, 1], got 1.5"),
+    (["train", "-n", "5", "-m", "2", "--densities", "0", "--out", "{out}"], "density must be in (0, 1], got 0"),
+    (["train", "-n", "5", "-m", "2", "--densities", "-0.1", "--out", "{out}"], "density must be in (0, 1]"),
+    (["train", "-n", "5", "-m", "2", "--densities", "x", "--out", "{out}"], "density must be a number, got 'x'"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--activation", "tanh", "--out", "{out}"], "invalid choice: 'tanh'"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--lr", "-1", "--out", "{out}"], "lr must be in (0, 10]"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--importance-decay", "0", "--out", "{out}"], "importance_decay"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--device", "tpu", "--out", "{out}"], "device must be one of auto, cpu, cuda"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1"], "the following arguments are required: --out"),
+    (["reproduce", "nonsense"], "unknown experiment 'nonsense'; choose from:"),
+    (["plot", "{out}"], "does not exist"),
+    (["report", "--out", "{out}"], "does not exist"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, match):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, *[a.replace("{out}", str(out)) for a in argv])
+    assert code == 2
+    assert match in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_plot_refuses_foreign_folder(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    code, _, err = run_cli(capsys, "plot", str(tmp_path / "notes.txt"))
+    assert code == 2 and "tms: error:" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_writes_a_run_and_refuses_to_clobber(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "-n", "5", "-m", "2", "--densities", "1", "0.1", "--importance-decay", "0.9",
+            "--restarts", "2", "--steps", "50", "--batch-size", "64", "--seed", "3", "--out", str(out)]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    run = load_run(out)
+    assert run.W.shape == (4, 2, 5) and run.config.seed == 3 and run.config.restarts == 2
+    assert run.config.importance[0][2] == pytest.approx(0.81)
+    W = run.W.clone()
+    # same config again: nothing to do, weights untouched
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0 and "nothing to train" in err
+    assert torch.equal(load_run(out).W, W)
+    # another config into the same folder: refused
+    code, _, err = run_cli(capsys, *[a if a != "3" else "4" for a in argv])
+    assert code == 2 and "pass --force" in err
+    assert torch.equal(load_run(out).W, W)
+
+
+def test_train_refuses_a_folder_of_other_files(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    code, _, err = run_cli(capsys, "train", "-n", "2", "-m", "1", "--densities", "1", "--steps", "1", "--out", str(tmp_path))
+    assert code == 2 and "not a tms run" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_reproduce_list_names_the_experiments(capsys):
+    code, out, _ = run_cli(capsys, "reproduce", "--list")
+    assert code == 0
+    names = [line.split()[0] for line in out.strip().splitlines()]
+    assert {"intro", "section2", "section2-large"} <= set(names)
+
+
+def test_console_script_has_no_traceback(tmp_path):
+    # The real entry point, as a user runs it.
+    p = subprocess.run([sys.executable, "-m", "tms.cli", "train", "-n", "3", "-m", "2", "--densities", "2",
+                        "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert p.returncode == 2
+    assert p.stderr.strip() == "tms: error: density must be in (0, 1], got 2.0"
+
+
+def test_sigterm_stops_training_cleanly_and_a_rerun_finishes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "tms.cli", "train", "-n", "5", "-m", "2", "--densities", "1", "--steps", "100000000",
+            "--batch-size", "64", "--engine", "eager", "--out", str(out)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no run folder, no temporary folder
+
+
+def test_stale_temporary_folders_are_cleared(tmp_path):
+    from tms.config import Recipe, RunConfig
+    from tms.runs import save_run
+    from tms.train import train
+
+    (tmp_path / ".run.abc.tmp").mkdir()  # left by a writer that was killed with SIGKILL
+    cfg = RunConfig.uniform(2, 1, [1.0], recipe=Recipe(steps=2, batch_size=8, eval_batches=1))
+    save_run(tmp_path / "run", cfg, train(cfg, engine="eager"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

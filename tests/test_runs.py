@@ -1,0 +1,120 @@
+"""Run folders: exact round trip, atomic writes, and refusal of foreign or corrupt folders."""
+
+import json
+
+import pytest
+import torch
+
+from tms.config import Recipe, RunConfig
+from tms.errors import RunFolderError
+from tms.runs import is_complete_run, iter_runs, load_run, save_run
+from tms.train import TrainResult
+
+
+def fake_result(cfg, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inst = cfg.n_instances
+    return TrainResult(
+        W=torch.randn(inst, cfg.n_hidden, cfg.n_features, generator=g),
+        b=torch.randn(inst, cfg.n_features, generator=g),
+        final_loss=torch.rand(inst, generator=g),
+        log_steps=[5, 10],
+        log_losses=torch.rand(2, inst, generator=g),
+        seconds=1.5, device="cpu", engine="eager",
+    )
+
+
+@pytest.fixture
+def cfg():
+    return RunConfig.uniform(5, 2, [1.0, 0.3, 0.05], 0.9, restarts=2, recipe=Recipe(steps=10, log_every=5))
+
+
+def test_round_trip(tmp_path, cfg):
+    res = fake_result(cfg)
+    save_run(tmp_path / "run", cfg, res)
+    run = load_run(tmp_path / "run")
+    assert run.config == cfg
+    assert torch.equal(run.W, res.W) and torch.equal(run.b, res.b)
+    assert run.W.dtype == torch.float32
+    assert [r["instance"] for r in run.instances] == list(range(6))
+    assert [r["setting"] for r in run.instances] == [0, 0, 1, 1, 2, 2]
+    assert [r["restart"] for r in run.instances] == [0, 1] * 3
+    assert [r["density"] for r in run.instances] == [1.0, 1.0, 0.3, 0.3, 0.05, 0.05]
+    assert torch.allclose(run.loss, res.final_loss.double())
+    steps, losses = run.train_log()
+    assert steps == [5, 10] and torch.allclose(losses, res.log_losses, rtol=1e-6)
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["tms_version"] and meta["config"]["seed"] == 0
+    assert meta["instances"]["importance"][0][1] == pytest.approx(0.9)
+    loss = res.final_loss.tolist()
+    assert run.best_instances() == [2 * s if loss[2 * s] <= loss[2 * s + 1] else 2 * s + 1 for s in range(3)]
+    assert is_complete_run(tmp_path / "run", cfg)
+    assert not is_complete_run(tmp_path / "run", RunConfig.uniform(5, 2, [1.0], 0.9))
+
+
+def test_overwrite_leaves_no_temporary_folders(tmp_path, cfg):
+    save_run(tmp_path / "run", cfg, fake_result(cfg, 0))
+    res2 = fake_result(cfg, 1)
+    save_run(tmp_path / "run", cfg, res2)
+    assert torch.equal(load_run(tmp_path / "run").W, res2.W)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert list(iter_runs(tmp_path)) == [tmp_path / "run"]
+
+
+def test_failed_write_leaves_nothing(tmp_path, cfg, monkeypatch):
+    import tms.runs
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tms.runs.csv, "writer", boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(tmp_path / "run", cfg, fake_result(cfg))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.mkdir(), "has no config.json"),
+    (lambda p: (p.mkdir(), (p / "config.json").write_text("{not json")), "not valid JSON"),
+    (lambda p: (p.mkdir(), (p / "config.json").write_text('{"name": "some other tool"}')), "not a tms run"),
+])
+def test_foreign_folders_are_refused(tmp_path, damage, match):
+    path = tmp_path / "x"
+    damage(path)
+    with pytest.raises(RunFolderError, match=match):
+        load_run(path)
+
+
+def test_corrupt_files_are_refused(tmp_path, cfg):
+    path = save_run(tmp_path / "run", cfg, fake_result(cfg))
+    (path / "model.safetensors").write_bytes(b"\x00\x01garbage")
+    with pytest.raises(RunFolderError, match="model.safetensors is corrupt"):
+        load_run(path)
+
+    path = save_run(tmp_path / "run2", cfg, fake_result(cfg))
+    lines = (path / "instances.csv").read_text().splitlines()
+    (path / "instances.csv").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(RunFolderError, match="instances.csv has 5 rows, expected 6"):
+        load_run(path)
+
+    path = save_run(tmp_path / "run3", cfg, fake_result(cfg))
+    meta = json.loads((path / "config.json").read_text())
+    meta["config"]["n_hidden"] = 3
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(RunFolderError, match="do not match the config"):
+        load_run(path)
+
+    path = save_run(tmp_path / "run4", cfg, fake_result(cfg))
+    (path / "train_log.csv").unlink()
+    with pytest.raises(RunFolderError, match="train_log.csv is missing"):
+        load_run(path)
+    assert not is_complete_run(path)
+
+
+def test_loading_never_unpickles(tmp_path, cfg):
+    # A pickle (what torch.save writes) in place of the weights is refused, not executed.
+    path = save_run(tmp_path / "run", cfg, fake_result(cfg))
+    torch.save({"W": torch.zeros(1)}, path / "model.safetensors")
+    with pytest.raises(RunFolderError, match="corrupt"):
+        load_run(path)
