@@ -1,0 +1,48 @@
+"""The findings report: ``DIR/report.html`` and ``DIR/REPORT.md``, generated from the stored runs only.
+
+``write_report(DIR)`` reads the run folders, ``claims.json`` and ``reproduce.json`` under ``DIR`` (plus the
+figures and tables the experiments wrote there), and writes
+- ``report.html``: one self-contained page organised like the paper (Introduction, §2, §3, …), with a summary
+  at the top, each experiment's setup, notes, figures and claims, and interactive views: a WᵀW heat-map
+  explorer with a selector across sparsity levels, and phase diagrams to hover;
+- ``REPORT.md``: the same content as Markdown, figures linked as PNGs, for GitHub.
+Nothing is retrained; an experiment without a folder is listed as not run.
+
+- :mod:`tms.report.collect`: what the report shows, as plain data;
+- :mod:`tms.report.render_html`, :mod:`tms.report.render_md`: the two documents;
+- :mod:`tms.report.assets`: the page's inline stylesheet and script.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from ..experiments.base import Experiment
+from ..runs import atomic_write_text
+from .collect import ReportData, collect
+from .render_html import render_html
+from .render_md import render_md
+
+log = logging.getLogger(__name__)
+
+HTML_FILE = "report.html"
+MD_FILE = "REPORT.md"
+
+
+def write_report(out: Path | str, experiments: Sequence[Experiment] | None = None) -> list[Path]:
+    """Write ``out/report.html`` and ``out/REPORT.md`` atomically; returns their paths.
+
+    ``experiments`` defaults to every registered experiment, in registry order.
+    """
+    out = Path(out)
+    data = collect(out, experiments)
+    html_path, md_path = out / HTML_FILE, out / MD_FILE
+    atomic_write_text(html_path, render_html(data))
+    atomic_write_text(md_path, render_md(data))
+    log.info("wrote %s and %s (%d claims, %d failed)", html_path, md_path, len(data.claims), len(data.failed))
+    return [html_path, md_path]
+
+
+__all__ = ["HTML_FILE", "MD_FILE", "ReportData", "collect", "render_html", "render_md", "write_report"]

@@ -1,0 +1,631 @@
+"""Gather what the report shows from a results folder: run folders, ``claims.json``, ``reproduce.json``, and
+the tables and figures the experiments wrote. Reads only; nothing is retrained or redrawn.
+
+The result is plain data (:class:`ReportData`) that the HTML and Markdown writers render the same way, so the
+two documents cannot disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import __version__
+from ..config import RunConfig
+from ..errors import ConfigError, RunFolderError
+from ..experiments.base import Experiment
+from ..metrics import feature_norms, gram, superposition
+from ..reproduce import CLAIMS_FILE, STATE_FILE
+from ..runs import Run, iter_runs, load_run, read_meta
+
+log = logging.getLogger(__name__)
+
+#: The §3 experiments' table: one row per model type and grid point (columns in :func:`read_phase`).
+PHASE_FILE = "phase.csv"
+
+#: Headings of the paper's sections, for ``Experiment.section`` values that give only the number.
+SECTION_TITLES = {
+    "Introduction": "Introduction",
+    "§2": "§2 Demonstrating superposition",
+    "§3": "§3 Superposition as a phase change",
+    "§4": "§4 The geometry of superposition",
+    "§5": "§5 Superposition and learning dynamics",
+    "§6": "§6 Relationship to adversarial robustness",
+    "§7": "§7 Superposition in a privileged basis",
+    "§8": "§8 Computation in superposition",
+}
+
+# The interactive WᵀW explorer embeds one n × n matrix per setting: keep the page light.
+EXPLORER_MAX_FEATURES = 100
+EXPLORER_MAX_SETTINGS = 40
+# Inline an SVG figure up to this size; above it the PNG copy is embedded instead.
+SVG_INLINE_MAX_BYTES = 600_000
+# CSV tables up to this size are shown in the page; larger ones are linked.
+TABLE_MAX_ROWS, TABLE_MAX_COLUMNS = 40, 16
+# A feature counts as represented in the per-restart summary when ‖W_i‖ exceeds this (PAPER.md §0: ≈ 1 vs ≈ 0).
+REPRESENTED_NORM = 0.5
+
+
+@dataclass
+class FigureRef:
+    """One figure, by stem, with its static copies (paths relative to the results folder)."""
+
+    stem: str
+    png: str | None = None
+    svg: str | None = None
+
+
+@dataclass
+class TableRef:
+    """A CSV table an experiment wrote (how often each configuration was reached, a phase grid, …)."""
+
+    rel: str
+    header: list[str]
+    rows: list[list[str]]
+    """Its rows when small enough to show in the page, else empty."""
+    n_rows: int
+
+
+@dataclass
+class RunSetup:
+    """The setup of one stored run folder, in words and numbers (from its config.json only)."""
+
+    rel: str
+    activation: str
+    n_features: int
+    n_hidden: int
+    importance: str
+    density: str
+    n_settings: int
+    restarts: int
+    n_instances: int
+    seed: int
+    recipe: dict[str, Any]
+    seconds: float | None
+    engine: str
+    device: str
+    torch_threads: int | None
+    cpu_count: int | None
+    created: str
+    tms_version: str
+    torch_version: str
+
+
+@dataclass
+class ExperimentData:
+    name: str
+    title: str
+    section: str
+    summary: str
+    notes: list[str]
+    status: str
+    """'finished', 'partial' (runs stored, never finished) or 'not run'."""
+    quick: bool = False
+    finished: str = ""
+    train_seconds: float | None = None
+    """Training time of the stored runs (their config.json), else what reproduce.json recorded."""
+    wall_seconds: float | None = None
+    runs: list[RunSetup] = field(default_factory=list)
+    figures: list[FigureRef] = field(default_factory=list)
+    tables: list[TableRef] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    unchecked: list[tuple[str, str, str]] = field(default_factory=list)
+    """(id, statement, threshold) of claims the experiment defines that claims.json does not hold."""
+    explorers: list[dict[str, Any]] = field(default_factory=list)
+    """Groups of run folders for the WᵀW explorer (runs in a group share their density settings)."""
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    """Phase diagrams from phase.csv, one per model type."""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return "exp-" + _slug(self.name)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(1 for c in self.claims if c.get("passed"))
+
+
+@dataclass
+class ReportData:
+    out: Path
+    generated: str
+    tms_version: str
+    environment: dict[str, Any]
+    last_wall_seconds: float | None
+    experiments: list[ExperimentData]
+    other_claims: list[dict[str, Any]]
+    problems: list[str]
+    devices: list[str]
+    engines: list[str]
+
+    @property
+    def claims(self) -> list[dict[str, Any]]:
+        return [c for e in self.experiments for c in e.claims] + self.other_claims
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [c for c in self.claims if not c.get("passed")]
+
+    @property
+    def n_unchecked(self) -> int:
+        return sum(len(e.unchecked) for e in self.experiments)
+
+    @property
+    def wall_seconds_sum(self) -> float | None:
+        vals = [e.wall_seconds for e in self.experiments if e.wall_seconds is not None]
+        return sum(vals) if vals else None
+
+    @property
+    def train_seconds_sum(self) -> float | None:
+        vals = [e.train_seconds for e in self.experiments if e.train_seconds is not None]
+        return sum(vals) if vals else None
+
+    @property
+    def any_quick(self) -> bool:
+        return any(e.quick for e in self.experiments if e.status != "not run")
+
+    def sections(self) -> list[tuple[str, list[ExperimentData]]]:
+        """Experiments grouped by section, sections in order of first appearance (registry order)."""
+        order: dict[str, list[ExperimentData]] = {}
+        for e in self.experiments:
+            order.setdefault(e.section, []).append(e)
+        return list(order.items())
+
+
+# -- formatting shared by both writers ------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(p for p in out.split("-") if p) or "x"
+
+
+def claim_anchor(experiment: str, cid: str) -> str:
+    """Claim ids repeat across experiments (S3-1 … S3-4 for 2 → 1 and 3 → 2), so anchors name both."""
+    return f"claim-{_slug(experiment)}-{_slug(cid)}"
+
+
+def claim_labels(claims: list[dict[str, Any]], every: list[dict[str, Any]]) -> list[str]:
+    """How the summary names each of ``claims``: its id, plus its experiment where another experiment of
+    ``every`` (all claims in the report) shares the id."""
+    seen: dict[str, set[str]] = {}
+    for c in every:
+        seen.setdefault(str(c.get("id")), set()).add(str(c.get("experiment", "")))
+    return [f"{c['id']} ({c.get('experiment', '')})" if len(seen[str(c['id'])]) > 1 else str(c["id"]) for c in claims]
+
+
+def section_title(section: str) -> str:
+    return SECTION_TITLES.get(section, section)
+
+
+def section_anchor(section: str) -> str:
+    return "sec-" + _slug(section.replace("§", "s"))
+
+
+def fmt_num(v: Any) -> str:
+    """Numbers as the report prints them everywhere (4 significant digits); None or non-finite → 'n/a'."""
+    if v is None:
+        return "n/a"
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:.4g}"
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "n/a"
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(round(s % 60))} s"
+    return f"{int(s // 3600)} h {int(round(s % 3600 / 60))} min"
+
+
+def short_text(text: Any, limit: int = 240) -> str:
+    """A note cut to one line of about ``limit`` characters, for the summary (the claim table has it whole)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
+def recipe_text(recipe: dict[str, Any]) -> str:
+    return (f"AdamW, {recipe['steps']} steps, batch {recipe['batch_size']}, lr {fmt_num(recipe['lr'])}, "
+            f"weight decay {fmt_num(recipe['weight_decay'])}, init {recipe['init']}")
+
+
+def activation_label(activation: str) -> str:
+    return {"relu": "ReLU output", "linear": "linear"}.get(activation, activation)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-12)
+
+
+def describe_values(values: Sequence[float], max_listed: int = 7) -> str:
+    """A list of setting values in words: listed when few, else count, range and spacing."""
+    vals: list[float] = []
+    for v in values:
+        if not any(_close(v, u) for u in vals):
+            vals.append(float(v))
+    if len(vals) <= max_listed:
+        return ", ".join(fmt_num(v) for v in vals)
+    lo, hi = min(vals), max(vals)
+    s = sorted(vals)
+    spacing = ""
+    if lo > 0 and all(_close(math.log(s[k + 1] / s[k]), math.log(s[1] / s[0])) for k in range(len(s) - 1)):
+        spacing = ", log-spaced"
+    elif all(_close(s[k + 1] - s[k], s[1] - s[0]) for k in range(len(s) - 1)):
+        spacing = ", evenly spaced"
+    return f"{len(vals)} values from {fmt_num(lo)} to {fmt_num(hi)}{spacing}"
+
+
+def _describe_importance_row(row: Sequence[float]) -> str:
+    if all(_close(v, row[0]) for v in row):
+        return f"I = {fmt_num(row[0])} for every feature"
+    if len(row) >= 3 and row[0] > 0 and _close(row[0], 1.0):
+        ratio = row[1] / row[0]
+        if all(_close(v, ratio**i) for i, v in enumerate(row)):
+            return f"I_i = {fmt_num(ratio)}^i"
+    return "I = (" + ", ".join(fmt_num(v) for v in row) + ")"
+
+
+def describe_importance(importance: Sequence[Sequence[float]]) -> str:
+    rows = [tuple(r) for r in importance]
+    if all(all(_close(a, b) for a, b in zip(r, rows[0])) for r in rows):
+        return _describe_importance_row(rows[0])
+    parts = []
+    for i in range(len(rows[0])):
+        col = [r[i] for r in rows]
+        if all(_close(v, col[0]) for v in col):
+            parts.append(f"I_{i} = {fmt_num(col[0])}")
+        else:
+            parts.append(f"I_{i}: {describe_values(col, max_listed=4)} across settings")
+    return "; ".join(parts)
+
+
+def describe_density(density: Sequence[Sequence[float]]) -> str:
+    rows = [tuple(r) for r in density]
+    if all(all(_close(v, r[0]) for v in r) for r in rows):
+        return describe_values([r[0] for r in rows])
+    return "per-feature densities differ within a setting (" + str(len(rows)) + " settings)"
+
+
+def uniform_densities(config: RunConfig) -> list[float] | None:
+    """One density per setting when every feature of a setting shares it, else None."""
+    out = []
+    for row in config.density:
+        if not all(_close(v, row[0]) for v in row):
+            return None
+        out.append(row[0])
+    return out
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        problems.append(f"{path.name} is not valid JSON ({e.__class__.__name__}); ignored")
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path.name} is not a JSON object; ignored")
+        return {}
+    return data
+
+
+def load_registry() -> tuple[list[Experiment], list[str]]:
+    """The registered experiments in registry order, and problems met while importing them.
+
+    A report must still be written when one experiment module is broken or not written yet, so a module that
+    fails to import is reported and the others are kept.
+    """
+    from .. import experiments as registry
+
+    try:
+        return list(registry.all_experiments().values()), []
+    except Exception as first:  # noqa: BLE001 - any import-time failure of one module; retried per module below
+        log.warning("experiment registry failed to load (%s); loading module by module", first)
+    problems: list[str] = []
+    found: dict[str, Experiment] = {}
+    for mod in getattr(registry, "_MODULES", ()):
+        try:
+            module = importlib.import_module(f"{registry.__name__}.{mod}")
+            for exp in module.EXPERIMENTS:
+                found[exp.name] = exp
+        except Exception as e:  # noqa: BLE001 - reported in the page instead of aborting it
+            problems.append(f"experiment module {mod!r} could not be loaded: {e.__class__.__name__}: {e}")
+    return list(found.values()), problems
+
+
+def _run_setup(out: Path, path: Path, meta: dict[str, Any], config: RunConfig) -> RunSetup:
+    run = meta.get("run", {}) if isinstance(meta.get("run"), dict) else {}
+    seconds = run.get("seconds")
+    return RunSetup(
+        rel=path.relative_to(out).as_posix() if path != out else ".",
+        activation=config.activation,
+        n_features=config.n_features,
+        n_hidden=config.n_hidden,
+        importance=describe_importance(config.importance),
+        density=describe_density(config.density),
+        n_settings=config.n_settings,
+        restarts=config.restarts,
+        n_instances=config.n_instances,
+        seed=config.seed,
+        recipe={
+            "steps": config.recipe.steps,
+            "batch_size": config.recipe.batch_size,
+            "lr": config.recipe.lr,
+            "weight_decay": config.recipe.weight_decay,
+            "init": config.recipe.init,
+        },
+        seconds=float(seconds) if isinstance(seconds, (int, float)) else None,
+        engine=str(run.get("engine", "?")),
+        device=str(run.get("device", "?")),
+        torch_threads=run.get("torch_threads"),
+        cpu_count=run.get("cpu_count"),
+        created=str(meta.get("created", "")),
+        tms_version=str(meta.get("tms_version", "?")),
+        torch_version=str(meta.get("torch_version", "?")),
+    )
+
+
+def _r(v: float, digits: int = 4) -> float | None:
+    """A number for the page's JSON: rounded, and None where training diverged (JSON has no NaN)."""
+    v = float(v)
+    return round(v, digits) if math.isfinite(v) else None
+
+
+def _explorer_run(run_rel: str, run: Run) -> dict[str, Any]:
+    """WᵀW, b, ‖W_i‖ and superposition of the lowest-loss restart of every setting (PAPER.md §0)."""
+    config: RunConfig = run.config
+    W = run.W.double()
+    G = gram(W)
+    norms = feature_norms(W)
+    sup = superposition(W)
+    loss = run.loss
+    settings = []
+    for s, best in enumerate(run.best_instances()):
+        members = run.setting_instances(s)
+        entry: dict[str, Any] = {
+            "density": config.density[s][0],
+            "instance": best,
+            "restart": run.instances[best]["restart"],
+            "loss": _r(loss[best], 7),
+            "restart_loss": [_r(loss[i], 7) for i in members],
+            "restart_represented": [int((norms[i] > REPRESENTED_NORM).sum()) for i in members],
+            "gram": [[_r(v) for v in row] for row in G[best].tolist()],
+            "b": [_r(v) for v in run.b[best].tolist()],
+            "norm": [_r(v) for v in norms[best].tolist()],
+            "sup": [_r(v) for v in sup[best].tolist()],
+        }
+        if config.n_hidden == 2:
+            entry["W"] = [[_r(v) for v in row] for row in W[best].tolist()]
+        settings.append(entry)
+    return {
+        "run": run_rel,
+        "label": activation_label(config.activation),
+        "n": config.n_features,
+        "m": config.n_hidden,
+        "restarts": config.restarts,
+        "importance": [_r(v, 6) for v in config.importance[0]],
+        "settings": settings,
+    }
+
+
+def explorer_eligible(config: RunConfig) -> bool:
+    """Settings that differ only in a shared density: a slider across sparsity makes sense."""
+    if uniform_densities(config) is None:
+        return False
+    if config.n_features > EXPLORER_MAX_FEATURES or config.n_settings > EXPLORER_MAX_SETTINGS:
+        return False
+    first = config.importance[0]
+    return all(all(_close(a, b) for a, b in zip(row, first)) for row in config.importance)
+
+
+def _to_float(text: Any) -> float | None:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def read_phase(path: Path) -> list[dict[str, Any]]:
+    """phase.csv as one diagram per model type (rows with unreadable r or p are skipped)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        r = _to_float(row.get("relative_importance"))
+        p = _to_float(row.get("density"))
+        if r is None or p is None or r <= 0 or p <= 0:
+            continue
+        cell = {
+            "r": r,
+            "p": p,
+            "label": row.get("label") or "",
+            "theory": row.get("theory_label") or "",
+            "norm": _to_float(row.get("extra_norm")),
+            "sup": _to_float(row.get("extra_superposition")),
+            "loss": _to_float(row.get("loss")),
+            "theory_loss": _to_float(row.get("theory_loss")),
+            "near": (row.get("near_boundary") or "").strip().lower() in ("1", "true", "yes"),
+            "counts": {
+                k: int(v) for k in ("not_represented", "dedicated", "superposition")
+                if (v := _to_float(row.get(f"n_{k}"))) is not None
+            },
+        }
+        by_model.setdefault(row.get("model") or "?", []).append(cell)
+    out = []
+    for model, cells in by_model.items():
+        out.append({
+            "model": model,
+            "label": activation_label(model),
+            "r_values": sorted({c["r"] for c in cells}),
+            "p_values": sorted({c["p"] for c in cells}),
+            "cells": cells,
+        })
+    return out
+
+
+def _figures(out: Path, exp_dir: Path, listed: list[str] | None) -> list[FigureRef]:
+    if listed is not None:
+        paths = [out / p for p in listed]
+    else:
+        paths = sorted(p for p in exp_dir.rglob("*") if p.suffix.lower() in (".png", ".svg")
+                       and not any(part.startswith(".") for part in p.relative_to(out).parts))
+    refs: dict[str, FigureRef] = {}
+    for p in paths:
+        if not p.is_file() or p.suffix.lower() not in (".png", ".svg"):
+            continue
+        rel = p.relative_to(out).as_posix()
+        key = rel[: -len(p.suffix)]
+        ref = refs.setdefault(key, FigureRef(stem=p.stem))
+        if p.suffix.lower() == ".png":
+            ref.png = rel
+        else:
+            ref.svg = rel
+    return list(refs.values())
+
+
+def _tables(out: Path, exp_dir: Path, run_paths: list[Path]) -> list[TableRef]:
+    """CSV files the experiment wrote beside its runs (never a run folder's own instances.csv/train_log.csv)."""
+    out_tables = []
+    for path in sorted(exp_dir.rglob("*.csv")):
+        rel = path.relative_to(out)
+        if any(part.startswith(".") for part in rel.parts) or path.parent in run_paths:
+            continue
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        if not rows:
+            continue
+        header, body = rows[0], rows[1:]
+        small = len(body) <= TABLE_MAX_ROWS and len(header) <= TABLE_MAX_COLUMNS
+        out_tables.append(TableRef(rel=rel.as_posix(), header=header, rows=body if small else [], n_rows=len(body)))
+    return out_tables
+
+
+def _collect_experiment(
+    out: Path, exp: Experiment, state: dict[str, Any], claims: list[dict[str, Any]]
+) -> ExperimentData:
+    exp_dir = out / exp.name
+    entry = state.get(exp.name) if isinstance(state.get(exp.name), dict) else None
+    data = ExperimentData(
+        name=exp.name, title=exp.title, section=exp.section, summary=exp.summary, notes=list(exp.notes),
+        status="not run",
+    )
+    data.claims = [c for c in claims if c.get("experiment") == exp.name]
+    checked = {c.get("id") for c in data.claims}
+    data.unchecked = [(c.id, c.statement, c.threshold_text) for c in exp.claims if c.id not in checked]
+    if not exp_dir.is_dir():
+        return data
+    run_paths = list(iter_runs(exp_dir))
+    if entry is not None:
+        data.status = "finished"
+        data.quick = bool(entry.get("quick", False))
+        data.finished = str(entry.get("finished", ""))
+        data.train_seconds = entry.get("train_seconds")
+        data.wall_seconds = entry.get("wall_seconds")
+    elif run_paths or data.claims:
+        data.status = "partial"
+    else:
+        return data
+    groups: dict[tuple[float, ...], list[dict[str, Any]]] = {}
+    for path in run_paths:
+        rel = path.relative_to(out).as_posix()
+        try:
+            meta = read_meta(path)
+            config = RunConfig.from_dict(meta.get("config"))
+        except (RunFolderError, ConfigError) as e:
+            data.problems.append(f"{rel}: {e}")
+            continue
+        extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
+        if entry is None and extra.get("quick"):
+            data.quick = True
+        data.runs.append(_run_setup(out, path, meta, config))
+        if explorer_eligible(config):
+            try:
+                run = load_run(path)
+            except RunFolderError as e:
+                data.problems.append(str(e))
+                continue
+            key = tuple(round(v, 9) for v in uniform_densities(config) or [])
+            groups.setdefault(key, []).append(_explorer_run(rel, run))
+    run_seconds = [r.seconds for r in data.runs if r.seconds is not None]
+    if run_seconds:  # the run folders record what training cost, however many reproduces it took
+        data.train_seconds = sum(run_seconds)
+    for k, (dens, runs) in enumerate(groups.items()):
+        data.explorers.append({"id": f"{_slug(exp.name)}-x{k}", "densities": list(dens), "runs": runs})
+    for k, phase_csv in enumerate(sorted(exp_dir.rglob(PHASE_FILE))):
+        try:
+            diagrams = read_phase(phase_csv)
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            data.problems.append(f"{phase_csv.relative_to(out).as_posix()} is unreadable ({e.__class__.__name__})")
+            continue
+        for d, diagram in enumerate(diagrams):
+            diagram["id"] = f"{_slug(exp.name)}-p{k}-{d}"
+            diagram["source"] = phase_csv.relative_to(out).as_posix()
+            data.phases.append(diagram)
+    listed = entry.get("figures") if entry is not None and isinstance(entry.get("figures"), list) else None
+    data.figures = _figures(out, exp_dir, listed)
+    data.tables = _tables(out, exp_dir, run_paths)
+    return data
+
+
+def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) -> ReportData:
+    """Everything the report shows, read from the results folder ``out``."""
+    out = Path(out)
+    problems: list[str] = []
+    if experiments is None:
+        experiments, problems = load_registry()
+    state_doc = _read_json(out / STATE_FILE, problems)
+    claims_doc = _read_json(out / CLAIMS_FILE, problems)
+    claims = [c for c in claims_doc.get("claims", []) if isinstance(c, dict) and "id" in c]
+    state = state_doc.get("experiments", {}) if isinstance(state_doc.get("experiments"), dict) else {}
+    exps = [_collect_experiment(out, exp, state, claims) for exp in experiments]
+    known = {e.name for e in exps}
+    other = [c for c in claims if c.get("experiment") not in known]
+    env = state_doc.get("environment") if isinstance(state_doc.get("environment"), dict) else {}
+    devices = sorted({r.device for e in exps for r in e.runs})
+    engines = sorted({r.engine for e in exps for r in e.runs})
+    last_wall = state_doc.get("last_wall_seconds")
+    return ReportData(
+        out=out,
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        tms_version=__version__,
+        environment=env or _fallback_environment(exps),
+        last_wall_seconds=float(last_wall) if isinstance(last_wall, (int, float)) else None,
+        experiments=exps,
+        other_claims=other,
+        problems=problems,
+        devices=devices,
+        engines=engines,
+    )
+
+
+def _fallback_environment(exps: list[ExperimentData]) -> dict[str, Any]:
+    """Without reproduce.json (runs trained one by one), what the run folders recorded."""
+    runs = [r for e in exps for r in e.runs]
+    if not runs:
+        return {}
+    r = runs[-1]
+    return {"tms_version": r.tms_version, "torch_version": r.torch_version, "cpu_count": r.cpu_count,
+            "torch_threads": r.torch_threads}
