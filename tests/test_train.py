@@ -75,3 +75,18 @@ def test_device_resolution():
 def test_unknown_engine():
     with pytest.raises(ConfigError, match="engine must be one of"):
         train(small(steps=1), engine="warp")
+
+
+def test_diverged_training_is_refused_not_stored(monkeypatch):
+    import importlib
+
+    from tms.errors import TMSError
+
+    trainer = importlib.import_module("tms.train")  # the module; `tms.train` is the function
+
+    def exploding(W, b, *args, **kwargs):
+        W.fill_(float("nan"))
+
+    monkeypatch.setattr(trainer, "get_engine", lambda name: ("boom", exploding))
+    with pytest.raises(TMSError, match="training diverged: the final loss is not finite for 2 of 2"):
+        train(small(steps=1))

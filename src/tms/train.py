@@ -17,14 +17,18 @@ from torch import Tensor
 from .config import RunConfig
 from .data import sample_features
 from .engines import get_engine
-from .errors import ConfigError
+from .errors import ConfigError, TMSError
 from .model import forward, init_weights, weighted_mse
 
 log = logging.getLogger(__name__)
 
 #: Upper bound on elements of one ``[inst, batch, feat]`` activation tensor; instances are trained in
-#: chunks below it so memory stays bounded however many models a sweep asks for.
-DEFAULT_CHUNK_ELEMENTS = 1 << 23
+#: chunks below it so memory stays bounded however many models a sweep asks for. 2^21 float32 elements are
+#: 8 MiB per tensor: a chunk (the eager engine's autograd graph, the evaluation batch) stays within some
+#: tens of MiB, and a chunk still holds hundreds of small models, enough to keep every op wide. (The fast
+#: engine splits a chunk further on the CPU so that a part's tensors stay in cache; see
+#: ``tms.engines.fast.PART_ELEMENTS``.)
+DEFAULT_CHUNK_ELEMENTS = 1 << 21
 
 # Offsets that keep the init, training and evaluation random streams apart for the same seed.
 _STREAM_INIT, _STREAM_TRAIN, _STREAM_EVAL = 0, 1, 2
@@ -70,6 +74,7 @@ def make_generator(seed: int, stream: int, index: int, device: torch.device) -> 
 
 
 def chunk_size(config: RunConfig, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
+    """Instances per chunk: as many as fit ``max_elements`` (batch x widest layer each), at least one."""
     per_instance = config.recipe.batch_size * max(config.n_features, config.n_hidden)
     return max(1, min(config.n_instances, max_elements // per_instance))
 
@@ -172,6 +177,13 @@ def train(
         if bar is not None:
             bar.close()
     final = evaluate(config, W, b, dev, max_chunk_elements)
+    bad = (~torch.isfinite(final)).nonzero().flatten().tolist()
+    if bad:
+        # Refuse rather than store a run that every figure and claim would choke on.
+        raise TMSError(
+            f"training diverged: the final loss is not finite for {len(bad)} of {config.n_instances} instance(s) "
+            f"(first: instance {bad[0]}); try a smaller lr (was {config.recipe.lr:g})"
+        )
     seconds = time.perf_counter() - start
     log_steps.sort()
     log_losses = torch.stack([log_rows[s] for s in log_steps]) if log_steps else torch.empty(0, config.n_instances)

@@ -1,5 +1,598 @@
-"""Fast engine (placeholder until the hand-written engine lands): delegates to the eager reference."""
+"""The fast engine: the eager reference's optimisation (PAPER.md §0) with a hand-written backward pass.
+
+Same math as :mod:`.eager` — per-instance loss = mean over batch and features of I_i (x_i - x'_i)^2, summed over
+instances, a fresh batch every step, AdamW with decoupled weight decay — computed the way the tiny model
+allows. On a CPU the eager step is dominated by random-number generation and by many small unfused passes
+over ``[inst, batch, feat]`` tensors, not by arithmetic, so:
+
+- **Sampling from raw bits** (:class:`FeatureSampler`): one 32-bit random word ``s`` per element (numpy's
+  PCG64 on the CPU, about 3x cheaper per element than ``torch.rand``; torch's generator on other devices).
+  The feature is active when ``s`` falls in the top fraction ``p`` of the int32 range, ``s >= T = 2^31 - p 2^32``,
+  and then ``(s - T) / (p 2^32)`` is U[0, 1): one draw per element, as
+  :func:`tms.data.sample_features_one_draw`. The engine keeps ``X' = relu(s - T)``, so ``x = a X'`` with
+  ``a = 2^-32 / p``, and folds ``a`` into the small weight matrices instead of spending a pass on it.
+- **Work for every core without multi-threaded small ops** (:func:`train_chunk`): on the CPU a chunk is
+  split into cache-sized parts of instances (:func:`split_parts`), trained by one worker thread per core,
+  each op single-threaded (torch and numpy release the GIL while they work). A chunk too small to split
+  draws its batches on a helper thread instead, a block of steps ahead of the trainer (:class:`BatchStream`).
+  Parts, blocks and random streams depend only on the shapes and the generator, never on the thread count
+  or timing, so a seed gives the same numbers however many cores ran it.
+- **Feature-major layout** ``[inst, feat, batch]`` plus a row of ones, ``X = [X'; 1]``: each feature row is
+  contiguous, per-(instance, feature) constants broadcast along the fast axis, and the bias rides through the
+  matmuls (its gradient falls out of the same product).
+- **Loss scale folded in**: with ``c = 2 I / (batch n)`` the gradient with respect to the pre-activation ``z``
+  is ``c (z - x) [z > 0]``; the engine computes ``c z`` and ``c (z - x)`` directly (the constants live in the
+  small matrices), so the backward through the ReLU is one ``threshold_backward`` pass.
+- **Two forms of the same model**, chosen per shape (:func:`choose_form`):
+  ``gram`` (small n): with ``M = W^T W`` [n, n], one batched matmul gives both ``c z`` and ``c (z - x)``, one
+  more gives ``dL/dM`` and the bias gradient, and ``dL/dW = W (dL/dM + dL/dM^T)`` is a tiny matmul: two
+  passes over the batch instead of five;
+  ``hidden`` (larger n): ``h = W x`` first, five batched matmuls with inner size m or n like the eager model,
+  since the n x n form would cost about n / m times more arithmetic.
+- **One parameter tensor** (W and b side by side) updated by PyTorch's fused AdamW kernel: the same update
+  as ``torch.optim.AdamW``, in one call.
+- **Loss only when it is logged**: the training loss is needed every ``log_every`` steps, not every step.
+
+- **Tiny batches**: where PyTorch's bmm would loop over instances one small matrix at a time, the gram form's
+  forward product is n + 1 broadcast passes instead (:data:`BROADCAST_MAX_PRODUCT`).
+
+Everything is plain PyTorch on whatever device the tensors live on (on CUDA: one part, no helper threads,
+torch's generator); only the CPU bit source uses numpy. ``torch.compile`` was left out: its compile time
+(tens of seconds here) is larger than a whole paper-length run of the small models.
+"""
 
 from __future__ import annotations
 
-from .eager import train_chunk  # noqa: F401
+import functools
+import logging
+import math
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..config import Recipe
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# threshold_backward(grad, self, 0) = grad * (self > 0): ReLU's backward in one pass, with an out= form.
+_relu_backward = torch.ops.aten.threshold_backward.grad_input
+
+#: ``gram`` costs about 2 (n + 1) multiply-adds per sample and feature against about 5 m for ``hidden``, but
+#: runs two matmuls instead of five and one elementwise pass instead of two. Measured on 2 CPU cores it wins
+#: up to n = 5 and loses from n = 20 (§2, m = 5) on.
+GRAM_MAX_FEATURES = 8
+
+#: PyTorch's CPU bmm multiplies matrices whose product of sizes is below about 400 one at a time in a plain
+#: loop (a microsecond per instance); up to this size the gram form computes its forward product as
+#: broadcast passes instead (3-5x faster for 2 -> 1 models at batch 32). Only small batches get there.
+BROADCAST_MAX_PRODUCT = 512
+
+#: Random words are drawn in blocks of about this many elements (whole steps, at most ``MAX_BLOCK_STEPS``):
+#: one numpy call per block amortises the call's overhead over the steps of a tiny model.
+BLOCK_ELEMENTS = 1 << 18
+MAX_BLOCK_STEPS = 32
+
+#: With the helper thread, blocks are larger: handing a block between threads costs ~60 us here (two
+#: thread wake-ups), which blocks of one step (§2) would pay every step. Measured: §2 at 2^18 (1 step per
+#: block) 510 us/step, at 2^20 (7 steps) 300 us/step; the intro config 150 -> 105 us/step.
+PIPELINE_BLOCK_ELEMENTS = 1 << 20
+
+#: On the CPU a chunk is trained as parts of about this many batch elements per step (instances x features x
+#: batch), each part for all its steps: a part's tensors then stay in the core's L2 cache (2 MiB here), and
+#: parts are independent work for the cores. Measured single-threaded, one-instance parts train the §4
+#: config ~20 % faster than one 20-instance chunk; the §3 grid gains ~10 %; below about 2^17 the fixed cost
+#: of each op starts to dominate (the §2 config slows down as two parts).
+PART_ELEMENTS = 1 << 19
+
+#: A single part draws its batches on a helper thread (when there are two or more cores) only up to this
+#: many elements per step; beyond it the matmuls are wide enough to use every core themselves.
+PIPELINE_MAX_ELEMENTS = 1 << 20
+
+#: Progress is reported every this many steps (the contract allows any granularity; a callback per step
+#: costs a measurable fraction of a tiny model's step).
+PROGRESS_EVERY = 50
+
+
+# -- sampling -------------------------------------------------------------------------------------------
+
+
+class RawBits:
+    """Uniform random 32-bit words (int32) from a stream seeded by ``generator``.
+
+    On the CPU the words come from numpy's PCG64 (about 1 ns per word here, against 2 ns for torch's
+    mt19937 and 3.3 ns per ``torch.rand`` float); elsewhere from torch's generator on the device. Either way
+    the stream is a pure function of the generator's state, so the same seed gives the same batches.
+    """
+
+    def __init__(self, generator: torch.Generator | None, device: torch.device, seed: list[int] | None = None):
+        self.device = device
+        self._generator = generator
+        self._np: np.random.PCG64 | None = None
+        if device.type == "cpu":
+            if seed is None:
+                seed = torch.randint(0, 2**62, (4,), generator=generator).tolist()
+            self._np = np.random.PCG64(np.random.SeedSequence(seed))
+        elif generator is None:
+            self._generator = torch.Generator(device=device)
+            self._generator.manual_seed(int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] >> 1))
+
+    @classmethod
+    def from_seed(cls, seed: list[int], device: torch.device) -> "RawBits":
+        """A stream of its own for one part of a chunk, from integers drawn off the chunk's generator."""
+        return cls(None, device, seed)
+
+    def draw(self, shape: tuple[int, ...]) -> Tensor:
+        numel = math.prod(shape)
+        pairs = (numel + 1) // 2
+        if self._np is not None:
+            words = torch.from_numpy(self._np.random_raw(pairs).view(np.int32))
+        else:
+            # int64 drawn over the full 64-bit range, viewed as pairs of int32 words.
+            words = torch.empty(pairs, dtype=torch.int64, device=self.device)
+            words.random_(-(2**63), None, generator=self._generator)
+            words = words.view(torch.int32)
+        return words[:numel].view(shape)
+
+
+class FeatureSampler:
+    """Draws ``X' = relu(s - T)`` for fresh batches; the features are ``x = a X'`` (PAPER.md §0 distribution).
+
+    ``s`` is a uniform int32 word and ``T = 2^31 - p 2^32``, so ``P(s >= T) = p`` and, given that, ``s - T``
+    is uniform on [0, p 2^32): ``x = (s - T) / (p 2^32)`` is U[0, 1), and 0 otherwise. The subtraction is in
+    float32 after converting ``s``, which rounds it to 24 significant bits: the same resolution as one
+    ``torch.rand`` draw. Keeping ``s - T`` (not ``s``) keeps the active values near zero, so nothing cancels
+    later in the matmuls.
+    """
+
+    def __init__(self, density: Tensor, bits: RawBits):
+        p = density.double()
+        self.T = (2.0**31 - p * 2.0**32).float()[:, :, None]  # [inst, feat, 1]
+        self.a = (2.0**-32 / p).float()  # [inst, feat]: x = a X'
+        self.bits = bits
+
+    def draw_words(self, shape: tuple[int, ...]) -> Tensor:
+        """Raw words for ``shape`` (``[..., inst, feat, batch]``); :meth:`convert` turns them into X'."""
+        return self.bits.draw(shape)
+
+    def convert(self, words: Tensor, out: Tensor) -> None:
+        """``out = relu(float(words) - T)``; ``out`` may be a strided view (the rows of X above the ones)."""
+        out.copy_(words).sub_(self.T).relu_()
+
+    def sample_into(self, out: Tensor) -> None:
+        """Fill ``out [..., inst, feat, batch]`` (float32, may be a strided view) with fresh X'."""
+        self.convert(self.draw_words(tuple(out.shape)), out)
+
+
+def sample_features(density: Tensor, batch_size: int, generator: torch.Generator) -> Tensor:
+    """``[inst, batch, feat]`` features drawn the way the fast engine draws them (for tests and comparisons)."""
+    sampler = FeatureSampler(density, RawBits(generator, density.device))
+    inst, feat = density.shape
+    Xp = torch.empty(inst, feat, batch_size, device=density.device)
+    sampler.sample_into(Xp)
+    return (Xp * sampler.a[:, :, None]).transpose(1, 2).contiguous()
+
+
+class BatchStream:
+    """Yields ``X = [X'; 1]`` (``[inst, n + 1, batch]``) for consecutive steps.
+
+    Random words are drawn a block of steps at a time (one numpy call per block, amortising its overhead
+    over tiny models) and converted to X' one step at a time, just before the step uses them, while they
+    are in cache. With ``threaded`` a helper thread draws the next block's words while the caller trains:
+    drawing is pure computation inside numpy, off the GIL, so it neither waits for nor slows the trainer
+    (converting on the helper too was measured slower: its memory passes and GIL hand-offs slowed the
+    trainer by more than they saved). Either way step ``k`` gets the same numbers; only the timing differs.
+    """
+
+    def __init__(self, sampler: FeatureSampler, inst: int, n: int, batch_size: int, steps: int, threaded: bool,
+                 device: torch.device):
+        per_step = inst * n * batch_size
+        target = PIPELINE_BLOCK_ELEMENTS if threaded else BLOCK_ELEMENTS
+        self.block = max(1, min(MAX_BLOCK_STEPS, target // per_step, steps))
+        self.sampler = sampler
+        self.steps = steps
+        self.shape = (inst, n, batch_size)
+        self.X = torch.empty(inst, n + 1, batch_size, device=device)
+        self.X[:, n].fill_(1.0)
+        self.Xp = self.X[:, :n]
+        threaded = threaded and steps > self.block
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="tms-sampler") if threaded else None
+
+    def _draw(self, count: int) -> Tensor:
+        return self.sampler.draw_words((count, *self.shape))
+
+    def __iter__(self):
+        counts = [min(self.block, self.steps - start) for start in range(0, self.steps, self.block)]
+        if self.pool is None:
+            for count in counts:
+                words = self._draw(count)
+                for i in range(count):
+                    self.sampler.convert(words[i], self.Xp)
+                    yield self.X
+            return
+        try:
+            nxt: Future = self.pool.submit(self._draw, counts[0])
+            for k, count in enumerate(counts):
+                words = nxt.result()
+                if k + 1 < len(counts):
+                    nxt = self.pool.submit(self._draw, counts[k + 1])
+                for i in range(count):
+                    self.sampler.convert(words[i], self.Xp)
+                    yield self.X
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- optimiser ------------------------------------------------------------------------------------------
+
+
+class FusedAdamW:
+    """AdamW on one flat parameter tensor, the same update as ``torch.optim.AdamW`` (decoupled weight decay,
+    bias-corrected moments), through PyTorch's fused kernel when the build has one for the device."""
+
+    def __init__(self, param: Tensor, grad: Tensor, recipe: Recipe):
+        self.param, self.grad = param, grad
+        self.exp_avg = torch.zeros_like(param)
+        self.exp_avg_sq = torch.zeros_like(param)
+        self.step_t = torch.zeros((), dtype=torch.float32, device=param.device)
+        self._one = torch.ones((), dtype=torch.float32, device=param.device)
+        self.lr = recipe.lr
+        self.beta1, self.beta2 = recipe.betas
+        self.eps = recipe.eps
+        self.weight_decay = recipe.weight_decay
+        self.fused = _fused_adamw_works(param.device.type)
+
+    def step(self) -> None:
+        if self.fused:
+            self.step_t.add_(self._one)  # the kernel reads the step count; torch.optim increments it first too
+            torch._fused_adamw_(
+                [self.param], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t],
+                lr=self.lr, beta1=self.beta1, beta2=self.beta2, weight_decay=self.weight_decay,
+                eps=self.eps, amsgrad=False, maximize=False,
+            )
+        else:
+            self._step_unfused()
+
+    def _step_unfused(self) -> None:
+        # torch.optim.AdamW's single-tensor algorithm, written out.
+        self.step_t += 1
+        t = float(self.step_t)
+        self.param.mul_(1 - self.lr * self.weight_decay)
+        self.exp_avg.lerp_(self.grad, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(self.grad, self.grad, value=1 - self.beta2)
+        bias1 = 1 - self.beta1**t
+        bias2_sqrt = math.sqrt(1 - self.beta2**t)
+        denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / bias1)
+
+
+@functools.lru_cache(maxsize=None)
+def _fused_adamw_works(device_type: str) -> bool:
+    device = torch.device(device_type)
+    if not hasattr(torch, "_fused_adamw_"):
+        return False
+    try:
+        p = torch.zeros(2, device=device)
+        torch._fused_adamw_([p], [torch.zeros_like(p)], [torch.zeros_like(p)], [torch.zeros_like(p)], [],
+                            [torch.zeros((), device=device)], lr=1e-3, beta1=0.9, beta2=0.999,
+                            weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
+        return True
+    except (RuntimeError, NotImplementedError):
+        return False
+
+
+# -- model and gradients --------------------------------------------------------------------------------
+
+
+class Model:
+    """Parameters and gradient of one part as single tensors ``theta``/``gtheta`` (one fused AdamW call);
+    ``W``/``b`` and ``gW``/``gb`` are views into them. Layout ``flat`` puts all of W before all of b;
+    ``stacked`` holds ``[W; b]`` per instance, ``[inst, m + 1, n]``, which is the shape the hidden form's
+    weight gradient and bias gradient come out of one matmul in.
+
+    ``compute_grads(X)`` takes ``X = [X'; 1]`` ``[inst, n + 1, batch]`` with features ``x = a X'`` and writes
+    the gradient of the summed per-instance losses into ``gtheta``; with ``want_loss`` it returns the
+    per-instance loss ``[inst]`` of that batch (before the update).
+    """
+
+    layout = "flat"
+
+    def __init__(self, W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, activation: str):
+        if activation not in ("relu", "linear"):
+            raise ConfigError(f"activation must be relu or linear, got {activation!r}")
+        inst, m, n = W.shape
+        self.inst, self.m, self.n, self.B = inst, m, n, batch_size
+        self.relu = activation == "relu"
+        self.device = W.device
+        if self.layout == "flat":
+            nw = inst * m * n
+            self.theta = torch.cat([W.reshape(-1), b.reshape(-1)]).float()
+            self.gtheta = torch.zeros_like(self.theta)
+            self.W, self.b = self.theta[:nw].view(inst, m, n), self.theta[nw:].view(inst, n)
+            self.gW, self.gb = self.gtheta[:nw].view(inst, m, n), self.gtheta[nw:].view(inst, n)
+        else:
+            self.theta = torch.cat([W, b[:, None, :]], dim=1).float()
+            self.gtheta = torch.zeros_like(self.theta)
+            self.W, self.b = self.theta[:, :m], self.theta[:, m]
+            self.gW, self.gb = self.gtheta[:, :m], self.gtheta[:, m]
+        importance = importance.float()
+        # c = 2 I / (B n): d(loss)/dz = c (z - x) [z > 0] for the loss of PAPER.md §0.
+        self.c = 2.0 * importance / (batch_size * n)
+        self.a = a.float()
+        # The loss from E = c (x' - x): I (x' - x)^2 / (B n) = (E r)^2 with r = sqrt(B n / I) / 2 (squaring E r,
+        # not E, cannot overflow for large importances); a feature with I = 0 has E = 0.
+        safe = torch.where(importance > 0, importance, torch.ones_like(importance))
+        r = torch.where(importance > 0, (batch_size * n / safe).sqrt() / 2, torch.zeros_like(importance))
+        self.loss_r = r[:, :, None]
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Tensor | None:
+        raise NotImplementedError
+
+    def _loss(self, E: Tensor) -> Tensor:
+        """Per-instance loss from ``E = c (x' - x)`` laid out ``[inst, feat, batch]``."""
+        return (E * self.loss_r).square().sum(dim=(1, 2))
+
+
+class GramModel(Model):
+    """``z = M x + b`` with ``M = W^T W``: two batched matmuls per step; for small n (intro, §3)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        inst, n, B, dev = self.inst, self.n, self.B, self.device
+        rows = 2 * n if self.relu else n
+        # P: coefficients on X of c z (first n rows, ReLU only) and of c (z - x) (last n rows).
+        self.P = torch.empty(inst, rows, n + 1, device=dev)
+        self.ZD = torch.empty(inst, rows, B, device=dev)
+        self.GZ = torch.empty(inst, n, B, device=dev) if self.relu else self.ZD
+        self.Q = torch.empty(inst, n, n + 1, device=dev)
+        self.M = torch.empty(inst, n, n, device=dev)
+        self.S = torch.empty(inst, n, n, device=dev)
+        self.CA = self.c[:, :, None] * self.a[:, None, :]  # c_k a_j
+        self.DG = torch.diag_embed(self.c * self.a)  # c_k a_k x_k is subtracted for c (z - x)
+        self.G = torch.empty(inst, n, n, device=dev)
+        # Views made once: slicing costs about a microsecond per call, a sizeable part of a tiny step.
+        self.Wt = self.W.transpose(1, 2)
+        self.Pz, self.Pd = self.P[:, :n, :n], self.P[:, rows - n:, :n]
+        self.Pb = self.P[:, :, n].view(inst, rows // n, n)
+        self.Zc, self.D = self.ZD[:, :n], self.ZD[:, rows - n:]
+        self.Qn, self.Qb = self.Q[:, :, :n], self.Q[:, :, n]
+        self.Gt = self.G.transpose(1, 2)
+        self.c_rep = self.c[:, None, :].expand(inst, rows // n, n)
+        self.a_row = self.a[:, None, :]
+        self.broadcast_zd = rows * (n + 1) * B <= BROADCAST_MAX_PRODUCT
+        self.Pcols = [self.P[:, :, j, None] for j in range(n + 1)]
+
+    def _zd_broadcast(self, X: Tensor) -> None:
+        # ZD = P X as n + 1 broadcast passes (row j of X times column j of P), for shapes where bmm would
+        # run its per-matrix loop (see BROADCAST_MAX_PRODUCT).
+        n = self.n
+        torch.mul(self.Pcols[0], X[:, 0:1], out=self.ZD)
+        for j in range(1, n):
+            self.ZD.addcmul_(self.Pcols[j], X[:, j:j + 1])
+        self.ZD.add_(self.Pcols[n])
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Tensor | None:
+        torch.bmm(self.Wt, self.W, out=self.M)
+        # c z = (c_k M_kj a_j) X'_j + c_k b_k;  c (z - x) = the same minus c_k a_k X'_k.
+        torch.mul(self.M, self.CA, out=self.Pz)
+        torch.sub(self.Pz, self.DG, out=self.Pd)
+        torch.mul(self.b[:, None, :], self.c_rep, out=self.Pb)
+        if self.broadcast_zd:
+            self._zd_broadcast(X)
+        else:
+            torch.bmm(self.P, X, out=self.ZD)
+        if self.relu:
+            _relu_backward(self.D, self.Zc, 0, grad_input=self.GZ)
+        # Q[k, j] = sum_b gz_k X_j:  dL/dM[k, j] = a_j Q[k, j],  dL/db = Q[:, :, n].
+        torch.bmm(self.GZ, X.transpose(1, 2), out=self.Q)
+        torch.mul(self.Qn, self.a_row, out=self.G)
+        torch.add(self.G, self.Gt, out=self.S)
+        torch.bmm(self.W, self.S, out=self.gW)  # M = W^T W  =>  dL/dW = W (G + G^T)
+        self.gb.copy_(self.Qb)
+        if not want_loss:
+            return None
+        if self.relu:  # c (relu(z) - x) = c (z - x) - c min(z, 0)
+            return self._loss(self.D - self.Zc.clamp(max=0))
+        return self._loss(self.D)
+
+
+class HiddenModel(Model):
+    """``h = W x``, ``z = W^T h + b``: five batched matmuls per step; for larger n (§2, §4)."""
+
+    layout = "stacked"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        inst, n, m, B, dev = self.inst, self.n, self.m, self.B, self.device
+        # H = WA X = [h; 1]: WA = [[W diag(a), 0], [0, 1]] keeps the row of ones for the bias.
+        self.WA = torch.zeros(inst, m + 1, n + 1, device=dev)
+        self.WA[:, m, n] = 1.0
+        self.H = torch.empty(inst, m + 1, B, device=dev)
+        self.PZ = torch.empty(inst, n, m + 1, device=dev)  # c z = [c W^T, c b] H = PZ H
+        self.Zc = torch.empty(inst, n, B, device=dev)
+        self.D = torch.empty(inst, n, B, device=dev)
+        self.gh = torch.empty(inst, m, B, device=dev)
+        self.Q2 = torch.empty(inst, m, n + 1, device=dev)
+        self.neg_ca = (-(self.c * self.a))[:, :, None].contiguous()
+        self.a_row = self.a[:, None, :]
+        self.c_row = self.c[:, None, :]
+        # Views made once (see GramModel).
+        self.WAw, self.PZt, self.Q2n = self.WA[:, :m, :n], self.PZ.transpose(1, 2), self.Q2[:, :, :n]
+        self.Dt, self.gW_ = self.D.transpose(1, 2), self.gtheta[:, :m]
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Tensor | None:
+        n = self.n
+        Xp = X[:, :n]
+        torch.mul(self.W, self.a_row, out=self.WAw)
+        torch.bmm(self.WA, X, out=self.H)
+        torch.mul(self.theta, self.c_row, out=self.PZt)
+        torch.bmm(self.PZ, self.H, out=self.Zc)
+        torch.addcmul(self.Zc, Xp, self.neg_ca, out=self.D)  # c (z - x)
+        loss = None
+        if want_loss:
+            loss = self._loss(self.D - self.Zc.clamp(max=0) if self.relu else self.D)
+        if self.relu:
+            _relu_backward(self.D, self.Zc, 0, grad_input=self.D)
+        # dL/dh = W gz;  [dL/dW; dL/db] = [h; 1] gz^T + [(dL/dh) x^T; 0]
+        torch.bmm(self.W, self.D, out=self.gh)
+        torch.bmm(self.H, self.Dt, out=self.gtheta)
+        torch.bmm(self.gh, X.transpose(1, 2), out=self.Q2)
+        self.gW_.addcmul_(self.Q2n, self.a_row)
+        return loss
+
+
+def choose_form(n_features: int, n_hidden: int) -> str:
+    """'gram' or 'hidden' (see :data:`GRAM_MAX_FEATURES`)."""
+    return "gram" if n_features <= GRAM_MAX_FEATURES else "hidden"
+
+
+def make_model(W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, activation: str,
+               form: str | None = None) -> Model:
+    form = form or choose_form(W.shape[2], W.shape[1])
+    cls = {"gram": GramModel, "hidden": HiddenModel}[form]
+    return cls(W, b, importance, a, batch_size, activation)
+
+
+# -- the engine -----------------------------------------------------------------------------------------
+
+
+def split_parts(n_instances: int, per_instance_elements: int, device: torch.device) -> list[tuple[int, int]]:
+    """``[(lo, hi), ...]``: the instance ranges trained one after another (see :data:`PART_ELEMENTS`).
+
+    The split depends only on the shapes and the device type, never on the thread count, so the numbers a
+    run produces do not depend on how many cores trained it. Parts hold at most about ``PART_ELEMENTS``
+    (instances x batch x features per step), and their count is a power of two.
+    """
+    if device.type != "cpu":
+        return [(0, n_instances)]  # an accelerator wants the widest ops it can get
+    count = -(-n_instances * per_instance_elements // PART_ELEMENTS)
+    # A power of two, so that the parts share out evenly over 2, 4, 8... workers (3 parts on 2 cores would
+    # take as long as 4).
+    count = max(1, min(n_instances, 1 << (count - 1).bit_length()))
+    bounds = [round(k * n_instances / count) for k in range(count + 1)]
+    return [(bounds[k], bounds[k + 1]) for k in range(count)]
+
+
+def _train_part(
+    W: Tensor,
+    b: Tensor,
+    importance: Tensor,
+    density: Tensor,
+    activation: str,
+    recipe: Recipe,
+    bits: RawBits,
+    on_log: Callable[[int, Tensor], None],
+    on_steps: Callable[[int], None],
+    pipelined: bool,
+) -> None:
+    inst, m, n = W.shape
+    B = recipe.batch_size
+    sampler = FeatureSampler(density, bits)
+    model = make_model(W, b, importance, sampler.a, B, activation)
+    opt = FusedAdamW(model.theta, model.gtheta, recipe)
+    stream = BatchStream(sampler, inst, n, B, recipe.steps, pipelined, W.device)
+    pending = 0
+    batches = iter(stream)
+    try:
+        for step, X in enumerate(batches, start=1):
+            want_loss = step % recipe.log_every == 0 or step == recipe.steps
+            loss = model.compute_grads(X, want_loss)
+            opt.step()
+            if loss is not None:
+                on_log(step, loss)
+            pending += 1
+            if pending == PROGRESS_EVERY or step == recipe.steps:
+                on_steps(pending)
+                pending = 0
+    finally:
+        batches.close()  # stops the sampler thread if training raised
+    W.copy_(model.W)
+    b.copy_(model.b)
+
+
+class _Progress:
+    """Steps done by worker threads, handed to the trainer's ``on_steps`` from the calling thread only."""
+
+    def __init__(self, parts: int):
+        self.parts = parts
+        self.lock = threading.Lock()
+        self.part_steps = 0  # summed over parts; reported in whole chunk steps
+        self.reported = 0
+
+    def add(self, k: int) -> None:
+        with self.lock:
+            self.part_steps += k
+
+    def flush(self, on_steps: Callable[[int], None]) -> None:
+        with self.lock:
+            whole = self.part_steps // self.parts
+        if whole > self.reported:
+            on_steps(whole - self.reported)
+            self.reported = whole
+
+
+def train_chunk(
+    W: Tensor,
+    b: Tensor,
+    importance: Tensor,
+    density: Tensor,
+    activation: str,
+    recipe: Recipe,
+    generator: torch.Generator,
+    on_log: Callable[[int, Tensor], None],
+    on_steps: Callable[[int], None],
+) -> None:
+    inst, m, n = W.shape
+    dev = W.device
+    parts = split_parts(inst, n * recipe.batch_size, dev)
+    threads = torch.get_num_threads()
+    log.debug("fast engine: %d instances %d -> %d, %s form, %d part(s), %d thread(s)", inst, n, m,
+              choose_form(n, m), len(parts), threads)
+    with torch.no_grad():
+        if len(parts) == 1:
+            # One part: on a multi-core CPU a helper thread draws the batches while this one trains.
+            pipelined = dev.type == "cpu" and threads >= 2 and inst * n * recipe.batch_size <= PIPELINE_MAX_ELEMENTS
+            if pipelined:
+                torch.set_num_threads(threads - 1)  # the sampler thread takes one core
+            try:
+                _train_part(W, b, importance, density, activation, recipe, RawBits(generator, dev), on_log,
+                            on_steps, pipelined)
+            finally:
+                torch.set_num_threads(threads)
+            return
+        # Several parts: independent models, trained by up to `threads` workers, one core each.
+        seeds = torch.randint(0, 2**62, (len(parts), 4), generator=generator).tolist()
+        logs: list[dict[int, Tensor]] = [{} for _ in parts]
+        progress = _Progress(len(parts))
+
+        def work(k: int) -> None:
+            lo, hi = parts[k]
+            Wk, bk = W[lo:hi].clone(), b[lo:hi].clone()
+            _train_part(Wk, bk, importance[lo:hi], density[lo:hi], activation, recipe,
+                        RawBits.from_seed(seeds[k], dev), logs[k].__setitem__, progress.add, pipelined=False)
+            W[lo:hi], b[lo:hi] = Wk, bk
+
+        workers = min(threads, len(parts))
+        if workers == 1:
+            for k in range(len(parts)):
+                work(k)
+                progress.flush(on_steps)
+        else:
+            torch.set_num_threads(1)  # the workers share the cores; an op must not spread over them too
+            try:
+                with ThreadPoolExecutor(workers, thread_name_prefix="tms-part") as pool:
+                    pending = {pool.submit(work, k) for k in range(len(parts))}
+                    while pending:
+                        done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+                        for f in done:
+                            f.result()  # re-raise a worker's error here
+                        progress.flush(on_steps)
+            finally:
+                torch.set_num_threads(threads)
+        progress.flush(on_steps)
+        for step in sorted(logs[0]):
+            on_log(step, torch.cat([logs[k][step] for k in range(len(parts))]))

@@ -8,7 +8,7 @@ from ..errors import ConfigError
 from .base import Experiment
 
 # Each module exposes EXPERIMENTS: a list of Experiment objects.
-_MODULES = ("intro", "section2")
+_MODULES = ("intro", "section2", "phase")
 
 
 def all_experiments() -> dict[str, Experiment]:

@@ -1,0 +1,150 @@
+"""The paper recipe in plain eager PyTorch: the baseline the fast engine is measured against.
+
+Standalone on purpose (imports nothing from ``tms``), written the way the paper's companion notebook
+trains its toy models (PAPER.md §0):
+
+- many instances in one tensor, ``W [inst, feat, hidden]``, Xavier-normal over the whole tensor, ``b = 0``;
+- a fresh batch every step, laid out ``[batch, inst, feat]``, two uniform draws per element (one decides
+  whether the feature is active, the other is its value);
+- ``x' = ReLU(W^T W x + b)`` with einsum, loss = per-instance mean over batch and features of
+  ``I_i (x_i - x'_i)^2``, summed over instances; autograd; ``torch.optim.AdamW`` (lr 1e-3, weight decay
+  0.01, the PyTorch defaults otherwise).
+
+As a script it trains one of the benchmark configs and saves the weights, so a whole process can be timed
+against a whole ``tms train`` process::
+
+    python benchmarks/eager_baseline.py intro --steps 10000 --out /tmp/intro.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+# The four benchmark configs of issue 3. Each is (n_features, n_hidden, activation, density [inst, feat],
+# importance [inst, feat]) built by BenchConfig.build(); see CONFIGS below.
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    name: str
+    n_features: int
+    n_hidden: int
+    activation: str
+    density: tuple[tuple[float, ...], ...]
+    importance: tuple[tuple[float, ...], ...]
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.density)
+
+
+def _uniform(name: str, n: int, m: int, densities: list[float], decay: float, activation: str = "relu") -> BenchConfig:
+    imp = tuple(decay**i for i in range(n))
+    return BenchConfig(name, n, m, activation, tuple((p,) * n for p in densities), tuple(imp for _ in densities))
+
+
+def _logspace(lo: float, hi: float, k: int) -> list[float]:
+    return [lo * (hi / lo) ** (i / (k - 1)) for i in range(k)]
+
+
+def _phase_grid() -> BenchConfig:
+    # §3: 2 features -> 1 dimension; density p from 0.01 to 1 (log, 20 values) x relative importance r of
+    # feature 2 from 0.1 to 10 (log, 20 values); the same p for both features.
+    dens, imps = [], []
+    for p in _logspace(0.01, 1.0, 20):
+        for r in _logspace(0.1, 10.0, 20):
+            dens.append((p, p))
+            imps.append((1.0, r))
+    return BenchConfig("s3", 2, 1, "relu", tuple(dens), tuple(imps))
+
+
+CONFIGS: dict[str, BenchConfig] = {
+    # Introduction figure: 10 x 5 -> 2, densities 20^-linspace(0, 1, 10), I_i = 0.9^i.
+    "intro": _uniform("intro", 5, 2, [20 ** (-i / 9) for i in range(10)], 0.9),
+    # §2: 7 x 20 -> 5, I_i = 0.7^i.
+    "s2": _uniform("s2", 20, 5, [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001], 0.7),
+    # §3 phase grid: 400 x 2 -> 1.
+    "s3": _phase_grid(),
+    # §4 geometry: 20 x 200 -> 20, I = 1, densities log-spaced from 1 to 0.001 (1/(1-S) from 1 to 1000, the
+    # range of the paper's uniform-superposition sweep).
+    "s4": _uniform("s4", 200, 20, _logspace(1.0, 0.001, 20), 1.0),
+}
+
+
+class EagerModel(torch.nn.Module):
+    """The companion notebook's model: ``W [inst, feat, hidden]``, einsum, ReLU output."""
+
+    def __init__(self, cfg: BenchConfig, generator: torch.Generator | None = None):
+        super().__init__()
+        inst, n, m = cfg.n_instances, cfg.n_features, cfg.n_hidden
+        W = torch.empty(inst, n, m)
+        # xavier_normal_ on [inst, feat, hidden]: fan_in = n*m, fan_out = inst*m.
+        W.normal_(0.0, math.sqrt(2.0 / (n * m + inst * m)), generator=generator)
+        self.W = torch.nn.Parameter(W)
+        self.b = torch.nn.Parameter(torch.zeros(inst, n))
+        self.activation = cfg.activation
+        self.register_buffer("density", torch.tensor(cfg.density, dtype=torch.float32))
+        self.register_buffer("importance", torch.tensor(cfg.importance, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.einsum("bif,ifh->bih", x, self.W)
+        out = torch.einsum("bih,ifh->bif", h, self.W) + self.b
+        return torch.relu(out) if self.activation == "relu" else out
+
+    def generate_batch(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        shape = (batch_size, *self.density.shape)
+        values = torch.rand(shape, generator=generator)
+        active = torch.rand(shape, generator=generator) <= self.density
+        return torch.where(active, values, torch.zeros(()))
+
+
+class EagerTrainer:
+    """One optimiser step at a time, so a benchmark can warm up and then time steps."""
+
+    def __init__(self, cfg: BenchConfig, batch_size: int = 1024, seed: int = 0):
+        self.generator = torch.Generator().manual_seed(seed)
+        self.model = EagerModel(cfg, self.generator)
+        self.batch_size = batch_size
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-3, weight_decay=0.01)
+
+    def step(self) -> torch.Tensor:
+        x = self.model.generate_batch(self.batch_size, self.generator)
+        out = self.model(x)
+        error = self.model.importance * (x - out) ** 2
+        loss_per_instance = error.mean(dim=(0, 2))
+        self.opt.zero_grad(set_to_none=True)
+        loss_per_instance.sum().backward()
+        self.opt.step()
+        return loss_per_instance.detach()
+
+    def train(self, steps: int) -> torch.Tensor:
+        loss = torch.empty(0)
+        for _ in range(steps):
+            loss = self.step()
+        return loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", choices=CONFIGS)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="save W and b here (torch.save)")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    trainer = EagerTrainer(CONFIGS[args.config], args.batch_size, args.seed)
+    loss = trainer.train(args.steps)
+    if args.out:
+        torch.save({"W": trainer.model.W.detach(), "b": trainer.model.b.detach()}, args.out)
+    print(f"{args.config}: {args.steps} steps in {time.perf_counter() - start:.1f}s; "
+          f"last-batch loss {loss.min():.5g}..{loss.max():.5g}")
+
+
+if __name__ == "__main__":
+    main()

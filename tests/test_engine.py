@@ -1,0 +1,273 @@
+"""The fast engine computes the paper recipe's updates (PAPER.md §0): gradients, AdamW, sampler, training.
+
+Speed is measured in benchmarks/, never here.
+"""
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from tms.config import Recipe, RunConfig
+from tms.data import sample_features_one_draw
+from tms.engines import eager, fast, get_engine
+from tms.model import forward, weighted_mse
+from tms.train import evaluate, initial_params, train
+
+CPU = torch.device("cpu")
+
+
+def _model_and_batch(form, activation, inst, m, n, B, seed=0, zero_importance=False):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(inst, m, n, generator=g) * 0.5
+    b = torch.randn(inst, n, generator=g) * 0.2
+    importance = torch.rand(inst, n, generator=g) + 0.1
+    if zero_importance:
+        importance[:, -1] = 0.0  # a feature that does not count in the loss (c = 0 in the engine)
+    density = torch.rand(inst, n, generator=g) * 0.9 + 0.05
+    x = torch.rand(inst, B, n, generator=g) * (torch.rand(inst, B, n, generator=g) < density[:, None, :])
+    a = torch.rand(inst, n, generator=g) + 0.5  # any positive scale: the engine sees X' = x / a
+    model = fast.make_model(W, b, importance, a, B, activation, form)
+    X = torch.ones(inst, n + 1, B)
+    X[:, :n] = (x / a[:, None, :]).transpose(1, 2)
+    return W, b, importance, x, model, X
+
+
+@pytest.mark.parametrize("form", ["gram", "hidden"])
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+@pytest.mark.parametrize(
+    "inst,m,n,B",
+    [(4, 1, 2, 64), (3, 1, 1, 50), (3, 2, 5, 64), (2, 5, 20, 48), (2, 3, 40, 32), (6, 1, 2, 16)],
+    ids=["2to1", "1to1", "5to2", "20to5", "40to3", "2to1-small-batch"],
+)
+def test_gradients_and_loss_match_autograd(form, activation, inst, m, n, B):
+    W, b, importance, x, model, X = _model_and_batch(form, activation, inst, m, n, B, zero_importance=(n > 2))
+    loss = model.compute_grads(X, want_loss=True)
+
+    Wp, bp = W.clone().requires_grad_(), b.clone().requires_grad_()
+    ref = weighted_mse(forward(Wp, bp, x, activation), x, importance)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
+    torch.testing.assert_close(model.gW, Wp.grad, rtol=2e-5, atol=1e-8)
+    torch.testing.assert_close(model.gb, bp.grad, rtol=2e-5, atol=1e-8)
+    assert Wp.grad.abs().max() > 1e-4  # the comparison is not between two zeros
+
+
+def test_broadcast_forward_path_matches_bmm():
+    # Tiny batches take broadcast passes instead of bmm for the forward product; both are the same math.
+    _, _, _, _, model, X = _model_and_batch("gram", "relu", 5, 1, 2, 32)
+    assert model.broadcast_zd
+    loss_a = model.compute_grads(X, want_loss=True)
+    g_a = model.gtheta.clone()
+    model.broadcast_zd = False
+    loss_b = model.compute_grads(X, want_loss=True)
+    torch.testing.assert_close(g_a, model.gtheta, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused-kernel", "written-out"])
+def test_adamw_updates_match_torch_optim(fused):
+    recipe = Recipe(lr=3e-3, weight_decay=0.05)
+    g = torch.Generator().manual_seed(0)
+    theta0 = torch.randn(37, generator=g)
+    ours = theta0.clone()
+    grad = torch.zeros_like(ours)
+    opt = fast.FusedAdamW(ours, grad, recipe)
+    if not fused:
+        opt.fused = False
+    elif not opt.fused:
+        pytest.skip("this torch build has no fused AdamW kernel for the CPU")
+    ref = torch.nn.Parameter(theta0.clone())
+    ref_opt = torch.optim.AdamW([ref], lr=recipe.lr, betas=recipe.betas, eps=recipe.eps,
+                                weight_decay=recipe.weight_decay)
+    for _ in range(3):  # several steps: the bias corrections change with the step count
+        step_grad = torch.randn(37, generator=g) * 1e-2
+        grad.copy_(step_grad)
+        opt.step()
+        ref.grad = step_grad.clone()
+        ref_opt.step()
+        torch.testing.assert_close(ours, ref.detach(), rtol=1e-6, atol=1e-7)
+    state = ref_opt.state[ref]
+    torch.testing.assert_close(opt.exp_avg, state["exp_avg"], rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(opt.exp_avg_sq, state["exp_avg_sq"], rtol=1e-6, atol=1e-12)
+    assert not torch.equal(ours, theta0)
+
+
+def _check_paper_distribution(x: torch.Tensor, p: float) -> None:
+    """x: samples of one feature with density p. PAPER.md §0: 0 w.p. 1 - p, else U[0, 1]."""
+    n = x.numel()
+    assert x.min() >= 0 and x.max() <= 1 + 2e-7  # U[0, 1], up to one float32 rounding at the top
+    active = x[x > 0].double()
+    k = active.numel()
+    # Five standard errors, from the sample size: a correct sampler fails about once in 10^6 runs.
+    assert abs(k / n - p) <= 5 * math.sqrt(p * (1 - p) / n) + 1 / n
+    assert abs(active.mean().item() - 0.5) <= 5 * math.sqrt((1 / 12) / k)
+    assert abs(active.var().item() - 1 / 12) <= 5 * math.sqrt((1 / 80 - 1 / 144) / k)
+    # and uniform on [0, 1]: 10 equal bins, each within 5 standard errors of k / 10
+    counts = torch.histc(active, bins=10, min=0.0, max=1.0)
+    assert (counts - k / 10).abs().max() <= 5 * math.sqrt(k * 0.1 * 0.9)
+
+
+DENSITIES = [1.0, 0.5, 0.05, 0.002]
+
+
+@pytest.mark.parametrize("sampler", ["fast-engine", "tms.data.one_draw"])
+def test_one_draw_samplers_have_the_paper_distribution(sampler):
+    # Two instances with the densities in different orders, so a broadcast mix-up would show.
+    density = torch.tensor([DENSITIES, DENSITIES[::-1]])
+    g = torch.Generator().manual_seed(123)
+    batch = 1 << 20
+    draw = fast.sample_features if sampler == "fast-engine" else sample_features_one_draw
+    x = draw(density, batch, g)  # [inst, batch, feat]
+    assert x.shape == (2, batch, len(DENSITIES))
+    for i in range(2):
+        for f in range(len(DENSITIES)):
+            _check_paper_distribution(x[i, :, f], density[i, f].item())
+    # Features are independent of each other: P(both active) = p1 p2 for the two densest ones.
+    both = ((x[0, :, 0] > 0) & (x[0, :, 1] > 0)).double().mean().item()
+    assert abs(both - 0.5) <= 5 * math.sqrt(0.25 / batch)
+    # and the fast sampler's next batch is a fresh one
+    if sampler == "fast-engine":
+        assert not torch.equal(x, draw(density, batch, g))
+
+
+@pytest.fixture
+def one_thread():
+    # Numbers, not speed: one thread keeps the eager reference quick on a busy machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread):
+    # Mid-training (not converged), so a wrong gradient, learning rate or decay would show in the loss.
+    recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8)
+    cfg = RunConfig.uniform(5, 2, [1.0, 0.3, 0.1], 0.9, restarts=4, recipe=recipe, seed=7)
+    W0, b0 = initial_params(cfg)
+    density = torch.tensor(cfg.instance_density())
+    importance = torch.tensor(cfg.instance_importance())
+
+    def run(engine_fn, data_seed):
+        W, b = W0.clone(), b0.clone()
+        engine_fn(W, b, importance, density, cfg.activation, recipe, torch.Generator().manual_seed(data_seed),
+                  lambda step, loss: None, lambda k: None)
+        return evaluate(cfg, W, b, CPU)
+
+    start = evaluate(cfg, W0, b0, CPU)
+    eager_a, eager_b = run(eager.train_chunk, 1), run(eager.train_chunk, 2)
+    fast_c = run(fast.train_chunk, 3)
+    seed_noise = (eager_a - eager_b).abs().mean()
+    assert (fast_c < 0.9 * start).all()  # it trained
+    # Fast vs eager is one more pair of independent data streams: its gap should look like the seed noise.
+    # (Measured: a correct engine gives 1.0-1.7 x the noise here; lr off by 20 %, beta2 = 0.99, densities
+    # off by 20 % or one importance off by 30 % give 5-34 x.)
+    assert (fast_c - eager_a).abs().mean() <= 3 * seed_noise + 1e-6
+    assert abs(fast_c.mean() - eager_a.mean()) <= 3 * seed_noise + 1e-6
+
+
+def _train_chunk(W, b, importance, density, recipe, seed, activation="relu"):
+    logs: dict[int, torch.Tensor] = {}
+    steps = [0]
+    fast.train_chunk(W, b, importance, density, activation, recipe, torch.Generator().manual_seed(seed),
+                     lambda step, loss: logs.__setitem__(step, loss.clone()),
+                     lambda k: steps.__setitem__(0, steps[0] + k))
+    return logs, steps[0]
+
+
+@pytest.mark.parametrize("split", ["parts", "one-part"])
+@pytest.mark.parametrize("shape", [(6, 2, 5), (12, 1, 2), (4, 6, 30)], ids=["gram", "2to1", "hidden"])
+def test_engine_contract_and_determinism(shape, split, monkeypatch):
+    # "parts": small parts, trained by worker threads when there are two; "one-part": one part, whose
+    # batches a helper thread draws ahead when there are two (the run is longer than one block of steps).
+    if split == "parts":
+        monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * 64 * 2)
+    else:
+        monkeypatch.setattr(fast, "PIPELINE_BLOCK_ELEMENTS", 3 * 64 * 30)
+    inst, m, n = shape
+    recipe = Recipe(steps=23, batch_size=64, log_every=10)
+    assert (len(fast.split_parts(inst, n * 64, CPU)) == 1) == (split == "one-part")
+    g = torch.Generator().manual_seed(0)
+    W0 = torch.randn(inst, m, n, generator=g) * 0.3
+    density = (torch.rand(1, n, generator=g) * 0.5 + 0.05).expand(inst, n).contiguous()
+    # Importance 10^k for instance k: the logged losses must come back in instance order.
+    importance = (10.0 ** torch.arange(inst, dtype=torch.float64))[:, None].expand(inst, n).float().contiguous()
+    runs = []
+    real_threads, real_get = torch.get_num_threads(), torch.get_num_threads
+    for threads in (1, 2):
+        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+        W, b = W0.clone(), torch.zeros(inst, n)
+        logs, steps = _train_chunk(W, b, importance, density, recipe, seed=5)
+        assert sorted(logs) == [10, 20, 23] and steps == 23
+        assert all(v.shape == (inst,) and torch.isfinite(v).all() for v in logs.values())
+        assert (logs[23][1:] > 3 * logs[23][:-1]).all()
+        assert not torch.equal(W, W0)
+        runs.append((W, b, logs[23]))
+    monkeypatch.setattr(torch, "get_num_threads", real_get)
+    torch.set_num_threads(real_threads)
+    # Same seed, same numbers, however many threads trained it.
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    assert torch.equal(runs[0][2], runs[1][2])
+    W, b = W0.clone(), torch.zeros(inst, n)
+    _train_chunk(W, b, importance, density, recipe, seed=6)
+    assert not torch.equal(W, runs[0][0])
+
+
+def test_split_parts_covers_every_instance_once():
+    for inst, per in [(1, 10**6), (400, 2048), (20, 204800), (7, 20480), (1_000_003, 64)]:
+        parts = fast.split_parts(inst, per, CPU)
+        assert parts[0][0] == 0 and parts[-1][1] == inst
+        assert all(lo < hi for lo, hi in parts) and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+        if len(parts) > 1:
+            assert max(hi - lo for lo, hi in parts) * per <= fast.PART_ELEMENTS + per
+            assert len(parts) & (len(parts) - 1) == 0 or len(parts) == inst
+
+
+def test_auto_engine_is_the_fast_one():
+    assert get_engine("auto") == ("fast", fast.train_chunk)
+
+
+def test_a_million_models_train_in_bounded_memory():
+    # 10^6 models 2 -> 1 at batch 32: one unchunked batch tensor alone would be 10^6 * 32 * 2 * 4 B = 256 MB
+    # (and a step holds several). Chunked, the whole run stays well below that above the start.
+    script = textwrap.dedent("""
+        import json, sys
+        from tms.config import Recipe, RunConfig
+        from tms.train import train
+
+        def rss_mb(key):
+            for line in open("/proc/self/status"):
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+
+        cfg = RunConfig.uniform(2, 1, [0.05], recipe=Recipe(steps=3, batch_size=32, eval_batches=1),
+                                restarts=1_000_000)
+        before = rss_mb("VmRSS")
+        res = train(cfg, engine="fast", device="cpu")
+        print(json.dumps({"before": before, "peak": rss_mb("VmHWM"), "n": res.W.shape[0],
+                          "finite": bool(res.final_loss.isfinite().all())}))
+    """)
+    if not __import__("os").path.exists("/proc/self/status"):
+        pytest.skip("needs /proc to read the peak memory")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["n"] == 1_000_000 and r["finite"]
+    assert r["peak"] - r["before"] < 350, r
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_autograd_and_trains():
+    dev = torch.device("cuda")
+    for form, shape in [("gram", (3, 2, 5)), ("hidden", (2, 5, 40))]:
+        W, b, importance, x, model, X = _model_and_batch(form, "relu", *shape, 64)
+        cuda_model = fast.make_model(W.to(dev), b.to(dev), importance.to(dev), model.a.to(dev), 64, "relu", form)
+        cuda_model.compute_grads(X.to(dev))
+        model.compute_grads(X)
+        torch.testing.assert_close(cuda_model.gtheta.cpu(), model.gtheta, rtol=1e-4, atol=1e-7)
+    cfg = RunConfig.uniform(5, 2, [1.0, 0.1], 0.9, recipe=Recipe(steps=300, batch_size=256, eval_batches=2))
+    res = train(cfg, engine="fast", device="cuda")
+    assert res.device.startswith("cuda") and (res.final_loss < evaluate(cfg, *initial_params(cfg), CPU)).all()
