@@ -115,3 +115,17 @@ def test_stale_temporary_folders_are_cleared(tmp_path):
     cfg = RunConfig.uniform(2, 1, [1.0], recipe=Recipe(steps=2, batch_size=8, eval_batches=1))
     save_run(tmp_path / "run", cfg, train(cfg, engine="eager"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_reproduce_grid_and_models_flags(tmp_path, capsys, monkeypatch):
+    import json
+
+    import tms.reproduce
+
+    monkeypatch.setattr(tms.reproduce, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
+    with pytest.raises(SystemExit) as stop:  # stop at the first training call and inspect its config
+        main(["reproduce", "phase-2-1", "--grid", "3", "--models", "2", "--out", str(tmp_path), "--no-report"])
+    cfg = stop.value.code
+    assert cfg.n_settings == 9 and cfg.restarts == 2
+    code, _, err = run_cli(capsys, "reproduce", "phase-2-1", "--grid", "0", "--out", str(tmp_path))
+    assert code == 2 and "grid must be an integer >= 1" in err

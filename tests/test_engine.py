@@ -5,6 +5,7 @@ Speed is measured in benchmarks/, never here.
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -251,7 +252,7 @@ def test_a_million_models_train_in_bounded_memory():
         print(json.dumps({"before": before, "peak": rss_mb("VmHWM"), "n": res.W.shape[0],
                           "finite": bool(res.final_loss.isfinite().all())}))
     """)
-    if not __import__("os").path.exists("/proc/self/status"):
+    if not os.path.exists("/proc/self/status"):
         pytest.skip("needs /proc to read the peak memory")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])

@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quick", action="store_true", help="short, smaller runs: a smoke test of the pipeline, not the claims")
     r.add_argument("--list", action="store_true", help="list the experiments and exit")
     r.add_argument("--no-report", action="store_true", help="skip writing the report")
+    r.add_argument("--grid", type=_positive_int("grid"), default=None,
+                   help="§3 phase diagrams: points per axis (default 20)")
+    r.add_argument("--models", type=_positive_int("models"), default=None,
+                   help="§3 phase diagrams: models trained per grid point (default 10)")
     _add_run_options(r)
 
     p = sub.add_parser("plot", help="redraw the figures of a run, an experiment or a results folder (no training)")
@@ -152,8 +156,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     get_experiments(args.experiments)  # fail fast on unknown names, before any work
     out = args.out or Path("results-quick" if args.quick else "results")
+    replacements = None
+    if args.grid is not None or args.models is not None:
+        from .experiments import phase
+
+        replacements = phase.make_phase_experiments(grid=args.grid or phase.GRID, models=args.models or phase.MODELS)
     claims = reproduce(args.experiments, out, quick=args.quick, device=args.device, engine=args.engine,
-                       progress=_progress(args), report=not args.no_report)
+                       progress=_progress(args), report=not args.no_report, replacements=replacements)
     sys.stdout.write(format_claims_table(claims) + "\n")
     if not args.no_report:
         sys.stdout.write(f"report: {out / 'report.html'}\n")

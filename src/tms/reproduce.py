@@ -108,9 +108,16 @@ def reproduce(
     progress: bool = False,
     report: bool = True,
     on_experiment: Callable[[Experiment, float], None] | None = None,
+    replacements: list[Experiment] | None = None,
 ) -> list[dict[str, Any]]:
-    """Reproduce the named experiments (all by default) into ``out``; returns the merged claims."""
+    """Reproduce the named experiments (all by default) into ``out``; returns the merged claims.
+
+    ``replacements`` stand in for the registry's experiments of the same name (e.g. a §3 diagram on
+    another grid)."""
     experiments = get_experiments(names)
+    if replacements:
+        by_name = {e.name: e for e in replacements}
+        experiments = [by_name.get(e.name, e) for e in experiments]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / STATE_FILE
