@@ -29,6 +29,7 @@ def run_cli(capsys, *argv):
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--device", "tpu", "--out", "{out}"], "device must be one of auto, cpu, cuda"),
     (["train", "-n", "5", "-m", "2", "--densities", "1"], "the following arguments are required: --out"),
     (["reproduce", "nonsense"], "unknown experiment 'nonsense'; choose from:"),
+    (["reproduce", "intro", "--seed", "-1", "--out", "{out}"], "seed must be an integer >= 0, got -1"),
     (["plot", "{out}"], "does not exist"),
     (["report", "--out", "{out}"], "does not exist"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -129,3 +130,23 @@ def test_reproduce_grid_and_models_flags(tmp_path, capsys, monkeypatch):
     assert cfg.n_settings == 9 and cfg.restarts == 2
     code, _, err = run_cli(capsys, "reproduce", "phase-2-1", "--grid", "0", "--out", str(tmp_path))
     assert code == 2 and "grid must be an integer >= 1" in err
+
+
+def test_reproduce_seed_flag_reseeds_every_run(tmp_path, monkeypatch):
+    import dataclasses
+
+    import tms.reproduce
+
+    seen = []
+
+    def fake_train(cfg, **kw):
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(tms.reproduce, "train", fake_train)
+    with pytest.raises(SystemExit):
+        main(["reproduce", "section2", "--seed", "7", "--out", str(tmp_path), "--no-report"])
+    with pytest.raises(SystemExit):
+        main(["reproduce", "section2", "--out", str(tmp_path), "--no-report"])
+    assert [c.seed for c in seen] == [7, 0]
+    assert seen[0].n_features == 20 and seen[0] == dataclasses.replace(seen[1], seed=7)

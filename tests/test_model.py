@@ -73,3 +73,18 @@ def test_toy_model_module_and_errors():
         ToyModel(torch.zeros(2, 3), torch.zeros(2, 3))
     with pytest.raises(ConfigError, match="activation"):
         ToyModel(W, torch.zeros(1, 2), "tanh")
+
+
+def test_paper_init_scale_follows_the_settings_not_the_restarts():
+    # 10 settings x 40 restarts: every restart is initialised like the notebook's 10-instance run.
+    from tms.config import RunConfig
+    from tms.train import initial_params
+
+    cfg = RunConfig.uniform(5, 2, [1.0] * 10, 0.9, restarts=40)
+    W, b = initial_params(cfg)
+    expected = math.sqrt(2 / (2 * (5 + 10)))
+    k = W.numel()
+    assert W.shape == (400, 2, 5) and torch.all(b == 0)
+    assert abs(W.std().item() / expected - 1) < 5 / math.sqrt(2 * k)
+    one = initial_params(RunConfig.uniform(5, 2, [1.0] * 10, 0.9, restarts=1))[0]
+    assert abs(one.std().item() / expected - 1) < 5 / math.sqrt(2 * one.numel())

@@ -31,14 +31,14 @@ class _UsageError(Exception):
     pass
 
 
-def _positive_int(name: str):
+def _positive_int(name: str, lowest: int = 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {lowest}, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {lowest}, got {value}")
         return value
 
     return parse
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=_number("weight-decay"), default=Recipe.weight_decay)
     t.add_argument("--init", choices=INITS, default=Recipe.init, help="paper: Xavier over the instance batch; per_model")
     t.add_argument("--log-every", type=_positive_int("log-every"), default=Recipe.log_every)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_positive_int("seed", 0), default=0)
     t.add_argument("--out", type=Path, required=True, help="run folder to write")
     t.add_argument("--force", action="store_true", help="replace an existing run folder trained from another config")
     _add_run_options(t)
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="§3 phase diagrams: points per axis (default 20)")
     r.add_argument("--models", type=_positive_int("models"), default=None,
                    help="§3 phase diagrams: models trained per grid point (default 10)")
+    r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
+                   help="seed every run with this instead of its default (0): the claims on other random draws")
     _add_run_options(r)
 
     p = sub.add_parser("plot", help="redraw the figures of a run, an experiment or a results folder (no training)")
@@ -162,7 +164,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
         replacements = phase.make_phase_experiments(grid=args.grid or phase.GRID, models=args.models or phase.MODELS)
     claims = reproduce(args.experiments, out, quick=args.quick, device=args.device, engine=args.engine,
-                       progress=_progress(args), report=not args.no_report, replacements=replacements)
+                       progress=_progress(args), report=not args.no_report, replacements=replacements,
+                       seed=args.seed)
     sys.stdout.write(format_claims_table(claims) + "\n")
     if not args.no_report:
         sys.stdout.write(f"report: {out / 'report.html'}\n")

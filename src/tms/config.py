@@ -57,8 +57,9 @@ class Recipe:
     eps: float = 1e-8
     """AdamW epsilon."""
     init: str = "paper"
-    """'paper': Xavier-normal on the instance-batched weight, std = sqrt(2 / (m (n + instances))), so the
-    scale depends on how many instances train together; 'per_model': Xavier-normal per model,
+    """'paper': Xavier-normal on the companion notebook's instance-batched weight, which holds one instance
+    per setting: std = sqrt(2 / (m (n + settings))), so the scale depends on how many settings train together
+    (restarts are independent copies of that notebook run and leave it unchanged); 'per_model': Xavier-normal per model,
     std = sqrt(2 / (m + n)), independent of the batch of instances."""
     log_every: int = 100
     """Record every instance's training loss every this many steps (and at the last step)."""

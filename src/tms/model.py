@@ -18,17 +18,25 @@ from .errors import ConfigError
 
 
 def init_weights(
-    n_instances: int, n_hidden: int, n_features: int, scheme: str = "paper", generator: torch.Generator | None = None
+    n_instances: int,
+    n_hidden: int,
+    n_features: int,
+    scheme: str = "paper",
+    generator: torch.Generator | None = None,
+    notebook_instances: int | None = None,
 ) -> Tensor:
     """Initial ``W [inst, hidden, feat]``.
 
     'paper': the companion notebook applies ``xavier_normal_`` to its ``[inst, feat, hidden]`` weight, whose
     fans are feat*hidden and inst*hidden, so std = sqrt(2 / (m (n + instances))) and depends on how many
-    instances train together. 'per_model': Xavier-normal on each ``[hidden, feat]`` matrix alone,
+    instances train together. ``notebook_instances`` is that count (default ``n_instances``): the notebook
+    trains one instance per setting, so a run with restarts passes its number of settings and each restart
+    is initialised as one notebook run. 'per_model': Xavier-normal on each ``[hidden, feat]`` matrix alone,
     std = sqrt(2 / (m + n)).
     """
     if scheme == "paper":
-        std = math.sqrt(2.0 / (n_hidden * (n_features + n_instances)))
+        k = n_instances if notebook_instances is None else notebook_instances
+        std = math.sqrt(2.0 / (n_hidden * (n_features + k)))
     elif scheme == "per_model":
         std = math.sqrt(2.0 / (n_hidden + n_features))
     else:

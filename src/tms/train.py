@@ -82,7 +82,9 @@ def chunk_size(config: RunConfig, max_elements: int = DEFAULT_CHUNK_ELEMENTS) ->
 def initial_params(config: RunConfig) -> tuple[Tensor, Tensor]:
     """W and b at step 0, on the CPU, from the config's seed (independent of device and chunking)."""
     g = make_generator(config.seed, _STREAM_INIT, 0, torch.device("cpu"))
-    W = init_weights(config.n_instances, config.n_hidden, config.n_features, config.recipe.init, g)
+    # 'paper' init at the notebook's scale, one instance per setting, however many restarts (PAPER.md §0).
+    W = init_weights(config.n_instances, config.n_hidden, config.n_features, config.recipe.init, g,
+                     notebook_instances=len(config.density))
     b = torch.zeros(config.n_instances, config.n_features)
     return W, b
 
