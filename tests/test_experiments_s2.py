@@ -309,6 +309,9 @@ def test_large_model_reads_ordering_and_superposition_as_shares(tmp_path):
     assert loose.passed and "orthogonal: [11]" in loose.what
     (tight,) = [c for c in section2.sparse_checks(run, share=0.95) if "S=0.99: superposed" in c.what]
     assert not tight.passed
+    # S2-5 (shares at 0.95) fails here, and its note lists what the exact reading fails as well.
+    m = section2.s2_5(tmp_path / "lone")
+    assert m.value >= 1 and "Read exactly" in m.note and "superposed 10/11 represented" in m.note.split("Read exactly")[1]
 
 
 def test_s2_claims_read_the_lowest_loss_restart(tmp_path):
