@@ -314,6 +314,34 @@ def test_large_model_reads_ordering_and_superposition_as_shares(tmp_path):
     assert m.value >= 1 and "Read exactly" in m.note and "superposed 10/11 represented" in m.note.split("Read exactly")[1]
 
 
+def pairs_and_pentagon(pentagon_bias):
+    """S = 0.99 shape of seed 2: features 0–5 as three antipodal pairs on axes 2–4 (b = 0), features 6–10 as a
+    pentagon in the plane of axes 0–1 with biases ``pentagon_bias``."""
+    W, b = torch.zeros(5, 20), torch.zeros(20)
+    for k in range(3):
+        W[2 + k, 2 * k], W[2 + k, 2 * k + 1] = 1.0, -1.0
+    W[0:2, 6:11] = pentagon()
+    b[6:11] = torch.tensor(pentagon_bias)
+    return W, b
+
+
+@pytest.mark.parametrize("pentagon_bias, passes", [
+    ([-0.2] * 5, True),                       # 5 of 11 represented below -0.01: the old majority reading failed
+    ([-0.2, -0.2, -0.2, -0.2, 0.005], False),  # a pentagon feature without a negative bias
+    ([-0.2, -0.2, -0.005, -0.005, -0.005], False),  # negative, but only 2 of 5 below -0.01
+])
+def test_s2_4_bias_check_follows_positive_interference(tmp_path, pentagon_bias, passes):
+    def tweak(act, S, W, b):
+        return pairs_and_pentagon(pentagon_bias) if act == "relu" and S == 0.99 else (W, b)
+
+    run = load_run(write_s2(tmp_path / "section2", tweak=tweak) / "relu")
+    f = section2.Features.of(*pairs_and_pentagon(pentagon_bias))
+    assert f.interfered == (6, 7, 8, 9, 10) and len(f.represented) == 11 and len(f.superposed) == 11
+    (c,) = [c for c in section2.sparse_checks(run) if c.what.startswith("S=0.99: of 11 represented")]
+    assert c.passed is passes, c.what
+    assert "5 receive positive interference" in c.what
+
+
 def test_s2_claims_read_the_lowest_loss_restart(tmp_path):
     res = check(section2.SMALL_CLAIMS, write_s2(tmp_path / "section2", best_is_right=False))
     assert not any(r.passed for r in res.values())
