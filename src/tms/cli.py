@@ -102,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed every run with this instead of its default (0): the claims on other random draws")
     _add_run_options(r)
 
+    rb = sub.add_parser("robustness", help="the claims again under other recipes and seeds, side by side")
+    rb.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                    help="experiments to run (default: intro section2)")
+    rb.add_argument("--variant", dest="variants", action="append", metavar="SPEC", default=None,
+                    help="'paper' or key=value[,key=value] with keys lr, batch, steps, wd, init, seed; repeat for "
+                         "more (default: paper, lr=0.0003, lr=0.003, batch=256, init=per_model, seed=1, seed=2)")
+    rb.add_argument("--out", type=Path, default=Path("robustness"), help="folder (default: robustness)")
+    rb.add_argument("--quick", action="store_true", help="short, smaller runs: a smoke test of the pipeline")
+    _add_run_options(rb)
+
     p = sub.add_parser("plot", help="redraw the figures of a run, an experiment or a results folder (no training)")
     p.add_argument("path", type=Path, metavar="RUN")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -172,6 +182,23 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from .experiments import get_experiments
+    from .robustness import DEFAULT_VARIANTS, MD_FILE, parse_variant, run_robustness
+
+    get_experiments(args.experiments or None)  # fail fast on unknown names and bad variants, before any work
+    for spec in args.variants or DEFAULT_VARIANTS:
+        parse_variant(spec)
+
+    def done(v, seconds):
+        sys.stderr.write(f"tms: variant {v.name} done in {seconds:.0f}s\n")
+
+    run_robustness(args.experiments or None, args.out, args.variants, quick=args.quick, device=args.device,
+                   engine=args.engine, progress=_progress(args), on_variant=done)
+    sys.stdout.write((args.out / MD_FILE).read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plotting import redraw
 
@@ -208,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
-        handler = {"train": cmd_train, "reproduce": cmd_reproduce, "plot": cmd_plot, "report": cmd_report}
+        handler = {"train": cmd_train, "reproduce": cmd_reproduce, "robustness": cmd_robustness, "plot": cmd_plot,
+                   "report": cmd_report}
         return handler[args.command](args)
     except _UsageError as e:
         sys.stderr.write(f"{e}\n")

@@ -99,14 +99,21 @@ def _registry_order() -> list[str]:
     return list(all_experiments())
 
 
-def with_seed(exp: Experiment, seed: int) -> Experiment:
-    """``exp`` with every run's config seeded with ``seed``."""
+def with_overrides(exp: Experiment, seed: int | None = None, recipe: dict[str, Any] | None = None) -> Experiment:
+    """``exp`` with every run's config seeded with ``seed`` and its recipe fields replaced by ``recipe``."""
     runs = exp.runs
 
-    def seeded(quick: bool):
-        return {sub: dataclasses.replace(cfg, seed=seed) for sub, cfg in runs(quick).items()}
+    def changed(quick: bool):
+        out = {}
+        for sub, cfg in runs(quick).items():
+            if recipe:
+                cfg = dataclasses.replace(cfg, recipe=dataclasses.replace(cfg.recipe, **recipe))
+            if seed is not None:
+                cfg = dataclasses.replace(cfg, seed=seed)
+            out[sub] = cfg
+        return out
 
-    return dataclasses.replace(exp, runs=seeded)
+    return dataclasses.replace(exp, runs=changed)
 
 
 def reproduce(
@@ -121,18 +128,19 @@ def reproduce(
     on_experiment: Callable[[Experiment, float], None] | None = None,
     replacements: list[Experiment] | None = None,
     seed: int | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Reproduce the named experiments (all by default) into ``out``; returns the merged claims.
 
     ``replacements`` stand in for the registry's experiments of the same name (e.g. a §3 diagram on
     another grid). ``seed`` replaces the seed of every run (each experiment's default is 0): the same claims
-    on other random draws."""
+    on other random draws; ``recipe`` replaces recipe fields of every run (see :mod:`tms.robustness`)."""
     experiments = get_experiments(names)
     if replacements:
         by_name = {e.name: e for e in replacements}
         experiments = [by_name.get(e.name, e) for e in experiments]
-    if seed is not None:
-        experiments = [with_seed(e, seed) for e in experiments]
+    if seed is not None or recipe:
+        experiments = [with_overrides(e, seed, recipe) for e in experiments]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / STATE_FILE

@@ -1,0 +1,94 @@
+"""``tms robustness``: variant parsing, and the claims table over variants from real (quick) runs."""
+
+import csv
+
+import pytest
+
+from tms.cli import main
+from tms.errors import ConfigError
+from tms.robustness import CSV_FILE, MD_FILE, parse_variant, run_robustness
+from tms.runs import load_run
+
+
+def test_parse_variant():
+    assert parse_variant("paper").name == "paper" and parse_variant("paper").recipe_changes == {}
+    v = parse_variant("lr=3e-3")
+    assert v.name == "lr=0.003" and v.recipe_changes == {"lr": 0.003} and v.seed is None
+    v = parse_variant("seed=2,batch=256,init=per_model")
+    assert v.seed == 2 and v.recipe_changes == {"batch_size": 256, "init": "per_model"}
+    assert v.name == "seed=2,batch=256,init=per_model"
+    assert parse_variant("wd=0,steps=50").recipe_changes == {"weight_decay": 0.0, "steps": 50}
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("lr=x", "variant lr must be a number, got 'x'"),
+    ("batch=1.5", "variant batch must be an integer"),
+    ("foo=1", "keys lr, batch, steps, wd, init, seed"),
+    ("lr", "keys lr, batch"),
+    ("lr=-1", "lr must be in (0, 10]"),
+    ("seed=-1", "seed must be an integer >= 0"),
+    ("init=bogus", "init must be one of"),
+    ("batch=0", "batch_size must be"),
+])
+def test_bad_variants_name_the_field(spec, match):
+    with pytest.raises(ConfigError, match=match.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        parse_variant(spec)
+
+
+def test_variants_must_differ(tmp_path):
+    with pytest.raises(ConfigError, match="different"):
+        run_robustness(["intro"], tmp_path, ["lr=0.01", "lr=1e-2"], quick=True)
+    assert not (tmp_path / CSV_FILE).exists()
+
+
+def test_robustness_table_over_variants(tmp_path):
+    rows = run_robustness(["intro"], tmp_path, ["paper", "lr=0.01", "seed=3"], quick=True)
+    assert [(r["variant"], r["claim"]) for r in rows] == [
+        (v, c) for v in ("paper", "lr=0.01", "seed=3") for c in ("INTRO-1", "INTRO-2", "INTRO-3")
+    ]
+    # each variant trained its own runs with the change applied on top of the experiment's recipe
+    paper, fast, seeded = (load_run(tmp_path / v / "intro").config for v in ("paper", "lr=0.01", "seed=3"))
+    assert (paper.recipe.lr, paper.seed) == (0.001, 0) and fast.recipe.lr == 0.01 and seeded.seed == 3
+    assert fast.recipe.steps == paper.recipe.steps  # only the named field changes
+    with open(tmp_path / CSV_FILE, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 9 and {r["passed"] for r in table} <= {"0", "1"}
+    assert [float(r["measured"]) for r in table] == pytest.approx([r["measured"] for r in rows], rel=1e-5)
+    md = (tmp_path / MD_FILE).read_text()
+    assert "| claim | paper | lr=0.01 | seed=3 |" in md and "| INTRO-3 (intro) |" in md
+    passed = sum(r["passed"] for r in rows if r["variant"] == "seed=3")
+    assert md.rstrip().splitlines()[-1].endswith(f"{passed}/3 |")
+    # a second call trains nothing: every variant's runs are complete
+    mtime = (tmp_path / "seed=3" / "intro" / "model.safetensors").stat().st_mtime_ns
+    run_robustness(["intro"], tmp_path, ["seed=3"], quick=True)
+    assert (tmp_path / "seed=3" / "intro" / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_a_diverged_variant_fails_its_claims_and_the_others_still_run(tmp_path, monkeypatch):
+    import tms.reproduce
+    from tms.errors import TMSError
+
+    real = tms.reproduce.train
+
+    def train(cfg, **kw):
+        if cfg.recipe.lr > 1:
+            raise TMSError("training diverged: the final loss is not finite")
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(tms.reproduce, "train", train)
+    rows = run_robustness(["intro"], tmp_path, ["lr=5", "paper"], quick=True)
+    bad = [r for r in rows if r["variant"] == "lr=5"]
+    assert [r["claim"] for r in bad] == ["INTRO-1", "INTRO-2", "INTRO-3"]
+    assert all(not r["passed"] and r["measured"] is None and "diverged" in r["note"] for r in bad)
+    assert bad[0]["threshold"] == "<= 0.1"
+    assert len([r for r in rows if r["variant"] == "paper"]) == 3
+    md = (tmp_path / MD_FILE).read_text()
+    assert "n/a **FAIL**" in md and "- lr=5: no claims measured: training diverged" in md
+
+
+def test_cli_robustness_errors_are_one_line(tmp_path, capsys):
+    assert main(["robustness", "--variant", "lr=x", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "variant lr must be a number" in err and not (tmp_path / "r").exists()
+    assert main(["robustness", "nonsense", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown experiment 'nonsense'" in capsys.readouterr().err
