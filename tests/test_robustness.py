@@ -92,3 +92,21 @@ def test_cli_robustness_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "variant lr must be a number" in err and not (tmp_path / "r").exists()
     assert main(["robustness", "nonsense", "--out", str(tmp_path / "r")]) == 2
     assert "unknown experiment 'nonsense'" in capsys.readouterr().err
+
+
+def test_report_shows_the_robustness_table_and_flags_a_corrupt_one(tmp_path, capsys):
+    from tms.report import write_report
+
+    results = tmp_path / "results"
+    assert main(["reproduce", "intro", "--quick", "--out", str(results), "--no-progress"]) == 0
+    code = main(["robustness", "intro", "--quick", "--variant", "paper", "--variant", "seed=3",
+                 "--out", str(results / "robustness"), "--no-progress"])
+    assert code == 0 and "report:" in capsys.readouterr().out  # the results folder's report was rewritten
+    md = (results / "REPORT.md").read_text()
+    assert "## Robustness to the recipe" in md and "| claim | paper | seed=3 |" in md
+    html = (results / "report.html").read_text()
+    assert 'id="sec-robustness"' in html and "<th>seed=3</th>" in html
+    (results / "robustness" / CSV_FILE).write_text("variant,claim\nx,y\n")
+    write_report(results)
+    md = (results / "REPORT.md").read_text()
+    assert "## Robustness to the recipe" not in md and "is not a robustness table" in md

@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--variant", dest="variants", action="append", metavar="SPEC", default=None,
                     help="'paper' or key=value[,key=value] with keys lr, batch, steps, wd, init, seed; repeat for "
                          "more (default: paper, lr=0.0003, lr=0.003, batch=256, init=per_model, seed=1, seed=2)")
-    rb.add_argument("--out", type=Path, default=Path("robustness"), help="folder (default: robustness)")
+    rb.add_argument("--out", type=Path, default=None,
+                    help="folder (default: results/robustness, which the report of results/ then shows)")
     rb.add_argument("--quick", action="store_true", help="short, smaller runs: a smoke test of the pipeline")
     _add_run_options(rb)
 
@@ -184,7 +185,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     from .experiments import get_experiments
-    from .robustness import DEFAULT_VARIANTS, MD_FILE, parse_variant, run_robustness
+    from .reproduce import CLAIMS_FILE
+    from .robustness import DEFAULT_DIR, DEFAULT_VARIANTS, MD_FILE, parse_variant, run_robustness
 
     get_experiments(args.experiments or None)  # fail fast on unknown names and bad variants, before any work
     for spec in args.variants or DEFAULT_VARIANTS:
@@ -193,9 +195,15 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     def done(v, seconds):
         sys.stderr.write(f"tms: variant {v.name} done in {seconds:.0f}s\n")
 
-    run_robustness(args.experiments or None, args.out, args.variants, quick=args.quick, device=args.device,
+    out = args.out or DEFAULT_DIR
+    run_robustness(args.experiments or None, out, args.variants, quick=args.quick, device=args.device,
                    engine=args.engine, progress=_progress(args), on_variant=done)
-    sys.stdout.write((args.out / MD_FILE).read_text(encoding="utf-8"))
+    sys.stdout.write((out / MD_FILE).read_text(encoding="utf-8"))
+    if out.name == DEFAULT_DIR.name and (out.parent / CLAIMS_FILE).is_file():
+        from .report import write_report
+
+        write_report(out.parent)  # the results folder's report shows the table
+        sys.stdout.write(f"report: {out.parent / 'report.html'}\n")
     return 0
 
 

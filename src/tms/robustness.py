@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import Recipe
-from .errors import ConfigError, TMSError
+from .errors import ConfigError, RunFolderError, TMSError
 from .runs import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ DEFAULT_EXPERIMENTS = ("intro", "section2")
 DEFAULT_VARIANTS = (PAPER, "lr=0.0003", "lr=0.003", "batch=256", "init=per_model", "seed=1", "seed=2")
 CSV_FILE = "robustness.csv"
 MD_FILE = "ROBUSTNESS.md"
+#: Where ``tms robustness`` writes by default, and where ``tms report`` looks for it: inside the results folder.
+DEFAULT_DIR = Path("results") / "robustness"
+COLUMNS = ["variant", "experiment", "claim", "measured", "threshold", "passed", "note"]
 
 
 @dataclass(frozen=True)
@@ -136,10 +139,66 @@ def run_robustness(
     return rows
 
 
+def read_table(path: Path | str) -> list[dict[str, Any]]:
+    """The rows of a ``robustness.csv`` as :func:`run_robustness` returned them; a file that is not one raises
+    :class:`RunFolderError` naming what is wrong."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not set(COLUMNS) <= set(reader.fieldnames):
+                raise RunFolderError(f"{path} is not a robustness table: it needs the columns {', '.join(COLUMNS)}")
+            rows = []
+            for k, r in enumerate(reader, start=2):
+                try:
+                    measured = float(r["measured"]) if r["measured"] not in ("", None) else None
+                    passed = {"1": True, "0": False}[r["passed"]]
+                except (ValueError, KeyError):
+                    raise RunFolderError(f"{path} line {k}: measured must be a number and passed 0 or 1") from None
+                rows.append({"variant": r["variant"], "experiment": r["experiment"], "claim": r["claim"],
+                             "measured": measured, "threshold": r["threshold"], "passed": passed,
+                             "note": r["note"] or ""})
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RunFolderError(f"cannot read {path}: {e}") from None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Claims (rows) x variants (columns) of a robustness table."""
+
+    variants: list[str]
+    claims: list[tuple[str, str]]
+    """(experiment, claim id) in first-seen order."""
+    cells: dict[tuple[str, str, str], dict[str, Any]]
+    """(variant, experiment, claim) -> row."""
+    errors: dict[str, str]
+    """variant -> why it measured nothing (training diverged, ...)."""
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> "Matrix":
+        variants: list[str] = []
+        claims: list[tuple[str, str]] = []
+        for r in rows:
+            if r["variant"] not in variants:
+                variants.append(r["variant"])
+            if (r["experiment"], r["claim"]) not in claims:
+                claims.append((r["experiment"], r["claim"]))
+        return cls(variants, claims, {(r["variant"], r["experiment"], r["claim"]): r for r in rows},
+                   {r["variant"]: r["note"] for r in rows if r.get("note")})
+
+    def rows(self) -> list[tuple[str, str, list[dict[str, Any] | None]]]:
+        """(experiment, claim id, that claim's row under each variant or None) for every claim."""
+        return [(exp, cid, [self.cells.get((v, exp, cid)) for v in self.variants]) for exp, cid in self.claims]
+
+    def passed(self, variant: str) -> tuple[int, int]:
+        mine = [r for (v, _, _), r in self.cells.items() if v == variant]
+        return sum(r["passed"] for r in mine), len(mine)
+
+
 def _csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["variant", "experiment", "claim", "measured", "threshold", "passed", "note"],
-                       lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({**r, "measured": "" if r["measured"] is None else f"{r['measured']:.6g}",
@@ -151,12 +210,6 @@ def _markdown(rows: list[dict[str, Any]], variants: list[Variant], names: list[s
     recipe = Recipe()
     defaults = ", ".join(f"{f.name} {getattr(recipe, f.name)}" for f in fields(Recipe)
                          if f.name in ("lr", "batch_size", "steps", "weight_decay", "init"))
-    claims: list[tuple[str, str]] = []
-    for r in rows:
-        key = (r["experiment"], r["claim"])
-        if key not in claims:
-            claims.append(key)
-    cell = {(r["variant"], r["experiment"], r["claim"]): r for r in rows}
     lines = [
         "# Robustness of the claims to the recipe",
         "",
@@ -164,25 +217,23 @@ def _markdown(rows: list[dict[str, Any]], variants: list[Variant], names: list[s
         f"Each column reproduces them with the change it names on top of each experiment's own recipe "
         f"(the paper recipe: {defaults}; seed 0); each cell is the claim's measured value and verdict.",
         "",
-        "| claim | " + " | ".join(v.name for v in variants) + " |",
-        "|---|" + "---:|" * len(variants),
+        markdown_table(Matrix.of(rows)),
+        "",
     ]
-    for exp, cid in claims:
-        cells = []
-        for v in variants:
-            r = cell.get((v.name, exp, cid))
-            if r is None:
-                cells.append("–")
-                continue
-            m = "n/a" if r["measured"] is None else f"{r['measured']:.3g}"
-            cells.append(f"{m} {'PASS' if r['passed'] else '**FAIL**'}")
+    return "\n".join(lines)
+
+
+def markdown_table(mx: Matrix) -> str:
+    """The claims x variants table as Markdown, with a row of pass counts and a line per variant that
+    measured nothing."""
+    lines = ["| claim | " + " | ".join(mx.variants) + " |", "|---|" + "---:|" * len(mx.variants)]
+    for exp, cid, row in mx.rows():
+        cells = ["–" if r is None else
+                 f"{'n/a' if r['measured'] is None else format(r['measured'], '.3g')} {'PASS' if r['passed'] else '**FAIL**'}"
+                 for r in row]
         lines.append(f"| {cid} ({exp}) | " + " | ".join(cells) + " |")
-    passed = {v.name: sum(r["passed"] for r in rows if r["variant"] == v.name) for v in variants}
-    total = {v.name: sum(1 for r in rows if r["variant"] == v.name) for v in variants}
-    lines.append("| passed | " + " | ".join(f"{passed[v.name]}/{total[v.name]}" for v in variants) + " |")
-    errors = {r["variant"]: r["note"] for r in rows if r.get("note")}
-    if errors:
+    lines.append("| passed | " + " | ".join("{}/{}".format(*mx.passed(v)) for v in mx.variants) + " |")
+    if mx.errors:
         lines.append("")
-        lines += [f"- {name}: no claims measured: {note}" for name, note in errors.items()]
-    lines.append("")
+        lines += [f"- {name}: no claims measured: {note}" for name, note in mx.errors.items()]
     return "\n".join(lines)

@@ -23,6 +23,12 @@ from ..errors import ConfigError, RunFolderError
 from ..experiments.base import Experiment
 from ..metrics import feature_norms, gram, superposition
 from ..reproduce import CLAIMS_FILE, STATE_FILE
+from ..robustness import CSV_FILE as ROBUSTNESS_CSV
+from ..robustness import DEFAULT_DIR as _ROBUSTNESS_DEFAULT
+from ..robustness import read_table as read_robustness
+
+#: ``tms robustness`` writes here inside a results folder by default; the report shows its table.
+ROBUSTNESS_DIR = _ROBUSTNESS_DEFAULT.name
 from ..runs import Run, iter_runs, load_run, read_meta
 
 log = logging.getLogger(__name__)
@@ -145,6 +151,8 @@ class ReportData:
     problems: list[str]
     devices: list[str]
     engines: list[str]
+    robustness: list[dict[str, Any]] = field(default_factory=list)
+    """Rows of ``robustness/robustness.csv`` (``tms robustness``), when the folder has one."""
 
     @property
     def claims(self) -> list[dict[str, Any]]:
@@ -607,6 +615,13 @@ def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) ->
     devices = sorted({r.device for e in exps for r in e.runs})
     engines = sorted({r.engine for e in exps for r in e.runs})
     last_wall = state_doc.get("last_wall_seconds")
+    robustness: list[dict[str, Any]] = []
+    rob_path = out / ROBUSTNESS_DIR / ROBUSTNESS_CSV
+    if rob_path.is_file():
+        try:
+            robustness = read_robustness(rob_path)
+        except RunFolderError as e:
+            problems.append(str(e))
     return ReportData(
         out=out,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -618,6 +633,7 @@ def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) ->
         problems=problems,
         devices=devices,
         engines=engines,
+        robustness=robustness,
     )
 
 

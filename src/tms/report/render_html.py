@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..robustness import Matrix
 from .assets import CSS, JS
 from .collect import (
     SVG_INLINE_MAX_BYTES,
@@ -29,6 +30,7 @@ from .collect import (
     section_title,
     short_text,
 )
+from .render_md import ROBUSTNESS_INTRO
 
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
        "base-uri 'none'; form-action 'none'")
@@ -281,6 +283,25 @@ def _summary(data: ReportData) -> str:
     return "\n".join(parts)
 
 
+def _robustness(rows: list[dict[str, Any]]) -> str:
+    mx = Matrix.of(rows)
+    head = "".join(f"<th>{_e(v)}</th>" for v in mx.variants)
+    body = []
+    for exp, cid, row in mx.rows():
+        cells = ["<td>–</td>" if r is None else f'<td class="num">{_e(fmt_num(r["measured"]))} {_badge(r)}</td>'
+                 for r in row]
+        body.append(f'<tr><td><a href="#{claim_anchor(exp, cid)}"><b>{_e(cid)}</b></a> ({_e(exp)})</td>'
+                    + "".join(cells) + "</tr>")
+    body.append("<tr><td>passed</td>" + "".join('<td class="num">{}/{}</td>'.format(*mx.passed(v))
+                                                 for v in mx.variants) + "</tr>")
+    errors = "".join(f"<li>{_e(v)}: no claims measured: {_e(note)}</li>" for v, note in mx.errors.items())
+    return ('<section id="sec-robustness"><h2>Robustness to the recipe</h2>'
+            f"<p>{_e(ROBUSTNESS_INTRO.replace('`', ''))}</p>"
+            f'<div class="scroll"><table class="data"><thead><tr><th>Claim</th>{head}</tr></thead><tbody>'
+            + "".join(body) + "</tbody></table></div>"
+            + (f'<ul class="notes">{errors}</ul>' if errors else "") + "</section>")
+
+
 def _toc(data: ReportData) -> str:
     items = []
     for section, exps in data.sections():
@@ -288,6 +309,8 @@ def _toc(data: ReportData) -> str:
         items.append(f'<li><a href="#{section_anchor(section)}">{_e(section_title(section))}</a><ul>{sub}</ul></li>')
     if data.other_claims:
         items.append('<li><a href="#sec-other">Other claims</a></li>')
+    if data.robustness:
+        items.append('<li><a href="#sec-robustness">Robustness to the recipe</a></li>')
     return '<ul class="toc">' + "".join(items) + "</ul>"
 
 
@@ -318,6 +341,8 @@ def render_html(data: ReportData) -> str:
         other = ExperimentData(name="other", title="Claims of experiments this package no longer defines",
                                section="other", summary="", notes=[], status="finished", claims=data.other_claims)
         body.append('<section id="sec-other"><h2>Other claims</h2>' + _claim_rows(other) + "</section>")
+    if data.robustness:
+        body.append(_robustness(data.robustness))
     body.append("<footer>Elhage et al., <i>Toy Models of Superposition</i> (Anthropic, 2022; arXiv 2209.10652). "
                 "Claim ids follow PAPER.md. Hover the interactive plots for values; click a figure to enlarge it."
                 "</footer>")

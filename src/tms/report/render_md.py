@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..robustness import Matrix, markdown_table
 from .collect import (
     ExperimentData,
     ReportData,
@@ -118,6 +119,12 @@ def _experiment(e: ExperimentData) -> list[str]:
     return out
 
 
+ROBUSTNESS_INTRO = (
+    "From `tms robustness` (`robustness/` in this folder): the claims again with one change to every run's "
+    "recipe or seed per column, on top of each experiment's own recipe; each cell is the measured value and verdict."
+)
+
+
 def render_md(data: ReportData) -> str:
     claims = data.claims
     n_pass = sum(1 for c in claims if c.get("passed"))
@@ -181,4 +188,7 @@ def render_md(data: ReportData) -> str:
         other = ExperimentData(name="other", title="", section="", summary="", notes=[], status="finished",
                                claims=data.other_claims)
         out += ["## Other claims", "", _claims(other), ""]
+    if data.robustness:
+        out += ["## Robustness to the recipe", "", ROBUSTNESS_INTRO, "", markdown_table(Matrix.of(data.robustness)),
+                ""]
     return "\n".join(out).rstrip() + "\n"
