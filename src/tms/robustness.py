@@ -70,6 +70,7 @@ def parse_variant(spec: str) -> Variant:
         return Variant(PAPER)
     changes: dict[str, Any] = {}
     seed = None
+    shown = []
     for part in spec.split(","):
         key, sep, text = part.partition("=")
         key = key.strip()
@@ -78,6 +79,7 @@ def parse_variant(spec: str) -> Variant:
                 f"variant must be '{PAPER}' or key=value pairs joined by ',' with keys {', '.join(KEYS)}, got {spec!r}"
             )
         value = _value(key, text.strip())
+        shown.append(f"{key}={_show(value)}")
         if key == "seed":
             if value < 0:
                 raise ConfigError(f"variant seed must be an integer >= 0, got {value}")
@@ -85,8 +87,7 @@ def parse_variant(spec: str) -> Variant:
         else:
             changes[KEYS[key]] = value
     Recipe(**changes)  # validates the values (one-line ConfigError naming the field)
-    name = ",".join(f"{k.strip()}={_show(_value(k.strip(), v.strip()))}"
-                    for k, _, v in (p.partition("=") for p in spec.split(",")))
+    name = ",".join(shown)
     return Variant(name, tuple(sorted(changes.items())), seed)
 
 

@@ -241,6 +241,18 @@ def fmt_seconds(s: float | None) -> str:
     return f"{int(s // 3600)} h {int(round(s % 3600 / 60))} min"
 
 
+def timing_text(e: "ExperimentData") -> str:
+    """When the experiment finished and how long it took, as one clause list ('' when nothing is known)."""
+    bits = []
+    if e.finished:
+        bits.append(f"finished {e.finished}")
+    if e.train_seconds is not None:
+        bits.append(f"training {fmt_seconds(e.train_seconds)}")
+    if e.wall_seconds is not None:
+        bits.append(f"wall time of its last reproduce {fmt_seconds(e.wall_seconds)}")
+    return "; ".join(bits)
+
+
 def short_text(text: Any, limit: int = 240) -> str:
     """A note cut to one line of about ``limit`` characters, for the summary (the claim table has it whole)."""
     text = " ".join(str(text).split())

@@ -29,6 +29,7 @@ from .collect import (
     section_anchor,
     section_title,
     short_text,
+    timing_text,
 )
 from .render_md import ROBUSTNESS_INTRO
 
@@ -162,17 +163,6 @@ def _setup(e: ExperimentData) -> str:
     return html
 
 
-def _timing(e: ExperimentData) -> str:
-    bits = []
-    if e.finished:
-        bits.append(f"finished {e.finished}")
-    if e.train_seconds is not None:
-        bits.append(f"training {fmt_seconds(e.train_seconds)}")
-    if e.wall_seconds is not None:
-        bits.append(f"wall time of its last reproduce {fmt_seconds(e.wall_seconds)}")
-    return "; ".join(bits)
-
-
 def _experiment(out: Path, e: ExperimentData) -> str:
     cls = "experiment notrun" if e.status == "not run" else "experiment"
     parts = [f'<article class="{cls}" id="{e.anchor}">',
@@ -190,7 +180,7 @@ def _experiment(out: Path, e: ExperimentData) -> str:
     for problem in e.problems:
         parts.append(f'<p class="banner bad">{_e(problem)}</p>')
     if e.runs:
-        timing = _timing(e)
+        timing = timing_text(e)
         parts.append("<h4>Setup</h4>" + (f"<p>{_e(timing)}.</p>" if timing else "") + _setup(e))
     if e.notes:
         parts.append("<h4>Notes</h4><ul class=\"notes\">" + "".join(f"<li>{_e(n)}</li>" for n in e.notes) + "</ul>")

@@ -16,6 +16,7 @@ from .collect import (
     recipe_text,
     section_title,
     short_text,
+    timing_text,
 )
 
 
@@ -72,15 +73,9 @@ def _experiment(e: ExperimentData) -> list[str]:
         out += [f"> **Problem:** {_md(problem)}", ""]
     if e.runs:
         out += ["#### Setup", ""]
-        timing = []
-        if e.finished:
-            timing.append(f"finished {e.finished}")
-        if e.train_seconds is not None:
-            timing.append(f"training {fmt_seconds(e.train_seconds)}")
-        if e.wall_seconds is not None:
-            timing.append(f"wall time of its last reproduce {fmt_seconds(e.wall_seconds)}")
+        timing = timing_text(e)
         if timing:
-            out += ["; ".join(timing) + ".", ""]
+            out += [timing + ".", ""]
         recipes = {tuple(sorted(r.recipe.items())) for r in e.runs}
         common = len(recipes) == 1
         if common:
