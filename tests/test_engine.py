@@ -219,13 +219,78 @@ def test_engine_contract_and_determinism(shape, split, monkeypatch):
 
 
 def test_split_parts_covers_every_instance_once():
-    for inst, per in [(1, 10**6), (400, 2048), (20, 204800), (7, 20480), (1_000_003, 64)]:
+    for inst, per in [(1, 10**6), (400, 2048), (20, 204800), (7, 20480), (10, 5120), (1_000_003, 64)]:
         parts = fast.split_parts(inst, per, CPU)
         assert parts[0][0] == 0 and parts[-1][1] == inst
         assert all(lo < hi for lo, hi in parts) and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
         if len(parts) > 1:
             assert max(hi - lo for lo, hi in parts) * per <= fast.PART_ELEMENTS + per
             assert len(parts) & (len(parts) - 1) == 0 or len(parts) == inst
+        # chunks from SPLIT_MIN_ELEMENTS on are shared out over two cores or more (the §2 config: 7 x 20 x 1024)
+        assert (len(parts) >= 2) == (inst >= 2 and inst * per >= fast.SPLIT_MIN_ELEMENTS)
+    assert fast.split_parts(7, 20 * 1024, CPU) == [(0, 4), (4, 7)]
+    assert fast.split_parts(10, 5 * 1024, CPU) == [(0, 10)]  # the intro config stays one part
+
+
+@pytest.mark.parametrize("shape", [(6, 2, 5), (4, 6, 30)], ids=["gram", "hidden"])
+@pytest.mark.parametrize("split", ["parts", "one-part"])
+def test_compiled_step_loop_gives_the_same_numbers_as_plain_python(shape, split, monkeypatch):
+    # TorchScript runs the same ops in the same order: the two must agree bit for bit.
+    if split == "parts":
+        monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * 64 * 2)
+    inst, m, n = shape
+    recipe = Recipe(steps=25, batch_size=64, log_every=10)
+    g = torch.Generator().manual_seed(3)
+    W0 = torch.randn(inst, m, n, generator=g) * 0.3
+    density = torch.rand(inst, n, generator=g) * 0.5 + 0.05
+    importance = torch.rand(inst, n, generator=g) + 0.1
+    runs = {}
+    for mode in ("compiled", "plain"):
+        monkeypatch.setenv(fast.SCRIPT_ENV, "1" if mode == "plain" else "0")
+        W, b = W0.clone(), torch.zeros(inst, n)
+        logs, _ = _train_chunk(W, b, importance, density, recipe, seed=4)
+        runs[mode] = (W, b, logs)
+    assert not fast._SCRIPT_FAILURE, fast._SCRIPT_FAILURE
+    (Wc, bc, lc), (Wp, bp, lp) = runs["compiled"], runs["plain"]
+    assert not torch.equal(Wc, W0)
+    assert torch.equal(Wc, Wp) and torch.equal(bc, bp)
+    assert sorted(lc) == sorted(lp) == [10, 20, 25] and all(torch.equal(lc[k], lp[k]) for k in lc)
+
+
+def _part_trainer(inst=3, m=2, n=5, B=32):
+    W, b = torch.randn(inst, m, n) * 0.3, torch.zeros(inst, n)
+    sampler = fast.FeatureSampler(torch.full((inst, n), 0.3), fast.RawBits(torch.Generator().manual_seed(0), CPU))
+    model = fast.make_model(W, b, torch.ones(inst, n), sampler.a, B, "relu")
+    return fast.PartTrainer(model, fast.FusedAdamW(model.theta, model.gtheta, Recipe()), sampler.T), sampler
+
+
+def test_step_loop_compiles_from_two_threads_at_once():
+    # TorchScript's compiler is not thread-safe: two worker threads compiling their first part at the same
+    # moment used to fail ("Can't redefine method"), silently leaving the whole process uncompiled and ~2x slower.
+    import threading
+
+    barrier = threading.Barrier(4)
+    out = [None] * 4
+
+    def go(k):
+        trainer, _ = _part_trainer(inst=2 + k)
+        barrier.wait()
+        out[k] = fast.compile_trainer(trainer)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not fast._SCRIPT_FAILURE, fast._SCRIPT_FAILURE
+    assert all(isinstance(t, torch.jit.ScriptModule) for t in out)
+    # and the compiled module updates the very tensors the plain one holds (no copies)
+    trainer, sampler = _part_trainer()
+    compiled = fast.compile_trainer(trainer)
+    before = trainer.model.theta.clone()
+    losses = compiled(sampler.draw_words((3, 3, 5, 32)), 1, 2, 3)  # steps 1-3, logging every 2nd and the last
+    assert len(losses) == 2 and float(trainer.opt.step_t) == 3.0
+    assert (trainer.model.gW != 0).any() and not torch.equal(trainer.model.theta, before)
 
 
 def test_auto_engine_is_the_fast_one():

@@ -13,10 +13,15 @@ over ``[inst, batch, feat]`` tensors, not by arithmetic, so:
   ``a = 2^-32 / p``, and folds ``a`` into the small weight matrices instead of spending a pass on it.
 - **Work for every core without multi-threaded small ops** (:func:`train_chunk`): on the CPU a chunk is
   split into cache-sized parts of instances (:func:`split_parts`), trained by one worker thread per core,
-  each op single-threaded (torch and numpy release the GIL while they work). A chunk too small to split
-  draws its batches on a helper thread instead, a block of steps ahead of the trainer (:class:`BatchStream`).
-  Parts, blocks and random streams depend only on the shapes and the generator, never on the thread count
-  or timing, so a seed gives the same numbers however many cores ran it.
+  each op single-threaded. A chunk too small to split draws its batches on a helper thread instead, a
+  block of steps ahead of the trainer (:class:`WordStream`). Parts, blocks and random streams depend only
+  on the shapes and the generator, never on the thread count or timing, so a seed gives the same numbers
+  however many cores ran it.
+- **The step loop compiled by TorchScript** (:class:`PartTrainer`, :func:`compile_trainer`): a block of
+  steps (convert the words, gradients, AdamW) runs as one call without Python and without Python's global
+  lock. Called op by op from Python, two worker threads queued for that lock at every op (a wake-up costs
+  tens of microseconds here), so parts on two cores ran little faster than one; compiled, they run side by
+  side. It compiles in about 20 ms; where TorchScript is missing or fails, the same module runs uncompiled.
 - **Feature-major layout** ``[inst, feat, batch]`` plus a row of ones, ``X = [X'; 1]``: each feature row is
   contiguous, per-(instance, feature) constants broadcast along the fast axis, and the bias rides through the
   matmuls (its gradient falls out of the same product).
@@ -32,13 +37,13 @@ over ``[inst, batch, feat]`` tensors, not by arithmetic, so:
 - **One parameter tensor** (W and b side by side) updated by PyTorch's fused AdamW kernel: the same update
   as ``torch.optim.AdamW``, in one call.
 - **Loss only when it is logged**: the training loss is needed every ``log_every`` steps, not every step.
-
 - **Tiny batches**: where PyTorch's bmm would loop over instances one small matrix at a time, the gram form's
   forward product is n + 1 broadcast passes instead (:data:`BROADCAST_MAX_PRODUCT`).
 
 Everything is plain PyTorch on whatever device the tensors live on (on CUDA: one part, no helper threads,
 torch's generator); only the CPU bit source uses numpy. ``torch.compile`` was left out: its compile time
-(tens of seconds here) is larger than a whole paper-length run of the small models.
+(tens of seconds here) is larger than a whole paper-length run of the small models, and its code for the
+intro step ran at half the speed of the hand-written one.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import threading
+import warnings
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Callable
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
@@ -58,9 +65,6 @@ from ..config import Recipe
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-# threshold_backward(grad, self, 0) = grad * (self > 0): ReLU's backward in one pass, with an out= form.
-_relu_backward = torch.ops.aten.threshold_backward.grad_input
 
 #: ``gram`` costs about 2 (n + 1) multiply-adds per sample and feature against about 5 m for ``hidden``, but
 #: runs two matmuls instead of five and one elementwise pass instead of two. Measured on 2 CPU cores it wins
@@ -86,17 +90,19 @@ PIPELINE_BLOCK_ELEMENTS = 1 << 20
 #: batch), each part for all its steps: a part's tensors then stay in the core's L2 cache (2 MiB here), and
 #: parts are independent work for the cores. Measured single-threaded, one-instance parts train the §4
 #: config ~20 % faster than one 20-instance chunk; the §3 grid gains ~10 %; below about 2^17 the fixed cost
-#: of each op starts to dominate (the §2 config slows down as two parts).
+#: of each op starts to dominate on one core (two parts of the §2 config take as long as one there).
 PART_ELEMENTS = 1 << 19
+
+#: A chunk of at least this many elements per step is split into two or more parts even below
+#: ``PART_ELEMENTS``: two parts on two cores, each drawing its own batches, beat one part whose batches a
+#: helper thread draws (measured for the §2 config, 7 x 20 x 1024: ~240 against ~260 us per step), once the
+#: step loop runs compiled (:class:`PartTrainer`). Smaller chunks (the intro config, 51 200 elements) stay one
+#: part with the helper thread.
+SPLIT_MIN_ELEMENTS = 1 << 17
 
 #: A single part draws its batches on a helper thread (when there are two or more cores) only up to this
 #: many elements per step; beyond it the matmuls are wide enough to use every core themselves.
 PIPELINE_MAX_ELEMENTS = 1 << 20
-
-#: Progress is reported every this many steps (the contract allows any granularity; a callback per step
-#: costs a measurable fraction of a tiny model's step).
-PROGRESS_EVERY = 50
-
 
 # -- sampling -------------------------------------------------------------------------------------------
 
@@ -161,7 +167,7 @@ class FeatureSampler:
 
     def convert(self, words: Tensor, out: Tensor) -> None:
         """``out = relu(float(words) - T)``; ``out`` may be a strided view (the rows of X above the ones)."""
-        out.copy_(words).sub_(self.T).relu_()
+        convert_words(words, self.T, out)
 
     def sample_into(self, out: Tensor) -> None:
         """Fill ``out [..., inst, feat, batch]`` (float32, may be a strided view) with fresh X'."""
@@ -177,28 +183,24 @@ def sample_features(density: Tensor, batch_size: int, generator: torch.Generator
     return (Xp * sampler.a[:, :, None]).transpose(1, 2).contiguous()
 
 
-class BatchStream:
-    """Yields ``X = [X'; 1]`` (``[inst, n + 1, batch]``) for consecutive steps.
+class WordStream:
+    """Yields the random words of consecutive steps, a block of steps at a time (``[steps, inst, n, batch]``).
 
-    Random words are drawn a block of steps at a time (one numpy call per block, amortising its overhead
-    over tiny models) and converted to X' one step at a time, just before the step uses them, while they
-    are in cache. With ``threaded`` a helper thread draws the next block's words while the caller trains:
-    drawing is pure computation inside numpy, off the GIL, so it neither waits for nor slows the trainer
-    (converting on the helper too was measured slower: its memory passes and GIL hand-offs slowed the
-    trainer by more than they saved). Either way step ``k`` gets the same numbers; only the timing differs.
+    One numpy call per block amortises its overhead over the steps of a tiny model; the trainer converts
+    each step's words into features just before the step uses them, while they are in cache. With
+    ``threaded`` a helper thread draws the next block while the caller trains the current one: drawing is
+    pure computation inside numpy, off Python's lock, so it neither waits for nor slows the trainer
+    (converting on the helper too was measured slower: its memory passes slowed the trainer by more than
+    they saved). Either way step ``k`` gets the same numbers; only the timing differs.
     """
 
-    def __init__(self, sampler: FeatureSampler, inst: int, n: int, batch_size: int, steps: int, threaded: bool,
-                 device: torch.device):
+    def __init__(self, sampler: FeatureSampler, inst: int, n: int, batch_size: int, steps: int, threaded: bool):
         per_step = inst * n * batch_size
         target = PIPELINE_BLOCK_ELEMENTS if threaded else BLOCK_ELEMENTS
         self.block = max(1, min(MAX_BLOCK_STEPS, target // per_step, steps))
         self.sampler = sampler
         self.steps = steps
         self.shape = (inst, n, batch_size)
-        self.X = torch.empty(inst, n + 1, batch_size, device=device)
-        self.X[:, n].fill_(1.0)
-        self.Xp = self.X[:, :n]
         threaded = threaded and steps > self.block
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="tms-sampler") if threaded else None
 
@@ -209,20 +211,15 @@ class BatchStream:
         counts = [min(self.block, self.steps - start) for start in range(0, self.steps, self.block)]
         if self.pool is None:
             for count in counts:
-                words = self._draw(count)
-                for i in range(count):
-                    self.sampler.convert(words[i], self.Xp)
-                    yield self.X
+                yield self._draw(count)
             return
         try:
             nxt: Future = self.pool.submit(self._draw, counts[0])
-            for k, count in enumerate(counts):
+            for k in range(len(counts)):
                 words = nxt.result()
                 if k + 1 < len(counts):
                     nxt = self.pool.submit(self._draw, counts[k + 1])
-                for i in range(count):
-                    self.sampler.convert(words[i], self.Xp)
-                    yield self.X
+                yield words
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -230,27 +227,37 @@ class BatchStream:
 # -- optimiser ------------------------------------------------------------------------------------------
 
 
-class FusedAdamW:
+class FusedAdamW(torch.nn.Module):
     """AdamW on one flat parameter tensor, the same update as ``torch.optim.AdamW`` (decoupled weight decay,
-    bias-corrected moments), through PyTorch's fused kernel when the build has one for the device."""
+    bias-corrected moments), through PyTorch's fused kernel when the build has one for the device.
+
+    A module only so that :class:`PartTrainer` can compile it into its step loop; it has no parameters of
+    its own in the ``torch.nn`` sense (``param`` and ``grad`` are plain tensors, updated in place).
+    """
 
     def __init__(self, param: Tensor, grad: Tensor, recipe: Recipe):
+        super().__init__()
         self.param, self.grad = param, grad
         self.exp_avg = torch.zeros_like(param)
         self.exp_avg_sq = torch.zeros_like(param)
         self.step_t = torch.zeros((), dtype=torch.float32, device=param.device)
-        self._one = torch.ones((), dtype=torch.float32, device=param.device)
-        self.lr = recipe.lr
-        self.beta1, self.beta2 = recipe.betas
-        self.eps = recipe.eps
-        self.weight_decay = recipe.weight_decay
+        self.one = torch.ones((), dtype=torch.float32, device=param.device)
+        self.lr = float(recipe.lr)
+        self.beta1, self.beta2 = float(recipe.betas[0]), float(recipe.betas[1])
+        self.eps = float(recipe.eps)
+        self.weight_decay = float(recipe.weight_decay)
         self.fused = _fused_adamw_works(param.device.type)
+        # The kernel's list arguments, made once: TorchScript drops a call whose only effects are on lists
+        # built inline in the call.
+        self.lists = [[param], [grad], [self.exp_avg], [self.exp_avg_sq], [self.step_t]]
 
     def step(self) -> None:
         if self.fused:
-            self.step_t.add_(self._one)  # the kernel reads the step count; torch.optim increments it first too
+            self.step_t.add_(self.one)  # the kernel reads the step count; torch.optim increments it first too
+            p, g, m1, m2, t = self.lists
+            no_amsgrad: List[Tensor] = []
             torch._fused_adamw_(
-                [self.param], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t],
+                p, g, m1, m2, no_amsgrad, t,
                 lr=self.lr, beta1=self.beta1, beta2=self.beta2, weight_decay=self.weight_decay,
                 eps=self.eps, amsgrad=False, maximize=False,
             )
@@ -259,8 +266,8 @@ class FusedAdamW:
 
     def _step_unfused(self) -> None:
         # torch.optim.AdamW's single-tensor algorithm, written out.
-        self.step_t += 1
-        t = float(self.step_t)
+        self.step_t.add_(self.one)
+        t = float(self.step_t.item())
         self.param.mul_(1 - self.lr * self.weight_decay)
         self.exp_avg.lerp_(self.grad, 1 - self.beta1)
         self.exp_avg_sq.mul_(self.beta2).addcmul_(self.grad, self.grad, value=1 - self.beta2)
@@ -288,26 +295,27 @@ def _fused_adamw_works(device_type: str) -> bool:
 # -- model and gradients --------------------------------------------------------------------------------
 
 
-class Model:
+class Model(torch.nn.Module):
     """Parameters and gradient of one part as single tensors ``theta``/``gtheta`` (one fused AdamW call);
     ``W``/``b`` and ``gW``/``gb`` are views into them. Layout ``flat`` puts all of W before all of b;
     ``stacked`` holds ``[W; b]`` per instance, ``[inst, m + 1, n]``, which is the shape the hidden form's
     weight gradient and bias gradient come out of one matmul in.
 
-    ``compute_grads(X)`` takes ``X = [X'; 1]`` ``[inst, n + 1, batch]`` with features ``x = a X'`` and writes
-    the gradient of the summed per-instance losses into ``gtheta``; with ``want_loss`` it returns the
-    per-instance loss ``[inst]`` of that batch (before the update).
+    ``compute_grads(X, want_loss)`` takes ``X = [X'; 1]`` ``[inst, n + 1, batch]`` with features ``x = a X'``
+    and writes the gradient of the summed per-instance losses into ``gtheta``; with ``want_loss`` it returns
+    the per-instance loss ``[inst]`` of that batch (before the update). A module (all state in plain tensor
+    attributes) so that TorchScript can compile it; it runs the same as plain Python.
     """
 
     layout = "flat"
 
     def __init__(self, W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, activation: str):
+        super().__init__()
         if activation not in ("relu", "linear"):
             raise ConfigError(f"activation must be relu or linear, got {activation!r}")
         inst, m, n = W.shape
         self.inst, self.m, self.n, self.B = inst, m, n, batch_size
         self.relu = activation == "relu"
-        self.device = W.device
         if self.layout == "flat":
             nw = inst * m * n
             self.theta = torch.cat([W.reshape(-1), b.reshape(-1)]).float()
@@ -329,7 +337,7 @@ class Model:
         r = torch.where(importance > 0, (batch_size * n / safe).sqrt() / 2, torch.zeros_like(importance))
         self.loss_r = r[:, :, None]
 
-    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Tensor | None:
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
         raise NotImplementedError
 
     def _loss(self, E: Tensor) -> Tensor:
@@ -342,7 +350,7 @@ class GramModel(Model):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        inst, n, B, dev = self.inst, self.n, self.B, self.device
+        inst, n, B, dev = self.inst, self.n, self.B, self.theta.device
         rows = 2 * n if self.relu else n
         # P: coefficients on X of c z (first n rows, ReLU only) and of c (z - x) (last n rows).
         self.P = torch.empty(inst, rows, n + 1, device=dev)
@@ -375,7 +383,7 @@ class GramModel(Model):
             self.ZD.addcmul_(self.Pcols[j], X[:, j:j + 1])
         self.ZD.add_(self.Pcols[n])
 
-    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Tensor | None:
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
         torch.bmm(self.Wt, self.W, out=self.M)
         # c z = (c_k M_kj a_j) X'_j + c_k b_k;  c (z - x) = the same minus c_k a_k X'_k.
         torch.mul(self.M, self.CA, out=self.Pz)
@@ -386,7 +394,7 @@ class GramModel(Model):
         else:
             torch.bmm(self.P, X, out=self.ZD)
         if self.relu:
-            _relu_backward(self.D, self.Zc, 0, grad_input=self.GZ)
+            torch.ops.aten.threshold_backward(self.D, self.Zc, 0.0, grad_input=self.GZ)
         # Q[k, j] = sum_b gz_k X_j:  dL/dM[k, j] = a_j Q[k, j],  dL/db = Q[:, :, n].
         torch.bmm(self.GZ, X.transpose(1, 2), out=self.Q)
         torch.mul(self.Qn, self.a_row, out=self.G)
@@ -407,7 +415,7 @@ class HiddenModel(Model):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        inst, n, m, B, dev = self.inst, self.n, self.m, self.B, self.device
+        inst, n, m, B, dev = self.inst, self.n, self.m, self.B, self.theta.device
         # H = WA X = [h; 1]: WA = [[W diag(a), 0], [0, 1]] keeps the row of ones for the bias.
         self.WA = torch.zeros(inst, m + 1, n + 1, device=dev)
         self.WA[:, m, n] = 1.0
@@ -424,7 +432,7 @@ class HiddenModel(Model):
         self.WAw, self.PZt, self.Q2n = self.WA[:, :m, :n], self.PZ.transpose(1, 2), self.Q2[:, :, :n]
         self.Dt, self.gW_ = self.D.transpose(1, 2), self.gtheta[:, :m]
 
-    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Tensor | None:
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
         n = self.n
         Xp = X[:, :n]
         torch.mul(self.W, self.a_row, out=self.WAw)
@@ -432,17 +440,91 @@ class HiddenModel(Model):
         torch.mul(self.theta, self.c_row, out=self.PZt)
         torch.bmm(self.PZ, self.H, out=self.Zc)
         torch.addcmul(self.Zc, Xp, self.neg_ca, out=self.D)  # c (z - x)
-        loss = None
+        loss: Optional[Tensor] = None
         if want_loss:
             loss = self._loss(self.D - self.Zc.clamp(max=0) if self.relu else self.D)
         if self.relu:
-            _relu_backward(self.D, self.Zc, 0, grad_input=self.D)
+            torch.ops.aten.threshold_backward(self.D, self.Zc, 0.0, grad_input=self.D)
         # dL/dh = W gz;  [dL/dW; dL/db] = [h; 1] gz^T + [(dL/dh) x^T; 0]
         torch.bmm(self.W, self.D, out=self.gh)
         torch.bmm(self.H, self.Dt, out=self.gtheta)
         torch.bmm(self.gh, X.transpose(1, 2), out=self.Q2)
         self.gW_.addcmul_(self.Q2n, self.a_row)
         return loss
+
+
+class PartTrainer(torch.nn.Module):
+    """The step loop of one part for a block of steps: convert each step's words into ``X``, gradients,
+    AdamW, and the loss at the steps that log one (:func:`logs_loss`).
+
+    Compiled with TorchScript where it can be (:func:`compile_trainer`): the compiled loop runs a whole block
+    without Python, and without holding Python's global lock, so worker threads training other parts (and
+    the helper thread drawing the next block) run alongside it instead of queueing for the lock at every op.
+    Uncompiled it does the same, op for op.
+    """
+
+    def __init__(self, model: Model, opt: FusedAdamW, T: Tensor):
+        super().__init__()
+        self.model, self.opt, self.T = model, opt, T
+        inst, n, B = model.inst, model.n, model.B
+        self.X = torch.empty(inst, n + 1, B, device=model.theta.device)
+        self.X[:, n].fill_(1.0)
+        self.Xp = self.X[:, :n]
+
+    def forward(self, words: Tensor, first_step: int, log_every: int, last_step: int) -> List[Tensor]:
+        """Train ``len(words)`` steps numbered from ``first_step``; the losses of the logged ones, in order."""
+        losses: List[Tensor] = []
+        for i in range(words.size(0)):
+            convert_words(words[i], self.T, self.Xp)
+            loss = self.model.compute_grads(self.X, logs_loss(first_step + i, log_every, last_step))
+            self.opt.step()
+            if loss is not None:
+                losses.append(loss)
+        return losses
+
+
+def logs_loss(step: int, log_every: int, last_step: int) -> bool:
+    """Whether training step ``step`` (counted from 1) records its loss."""
+    return step % log_every == 0 or step == last_step
+
+
+def convert_words(words: Tensor, T: Tensor, out: Tensor) -> None:
+    """``out = relu(float(words) - T)`` (:class:`FeatureSampler`); ``out`` may be a strided view."""
+    out.copy_(words)
+    out.sub_(T)
+    out.relu_()
+
+
+#: TorchScript (deprecated in PyTorch 2.x but present) is used while it works; ``TMS_NO_SCRIPT=1`` turns it
+#: off, and so does any failure to compile: the engine then runs the same modules as plain Python.
+SCRIPT_ENV = "TMS_NO_SCRIPT"
+
+
+def compile_trainer(trainer: PartTrainer) -> Callable[[Tensor, int, int, int], List[Tensor]]:
+    """``trainer`` compiled by TorchScript, or ``trainer`` itself where it cannot be (see :data:`SCRIPT_ENV`).
+
+    Compiling is serialised: TorchScript's compiler is not thread-safe (two worker threads compiling their
+    first part at once fail with "Can't redefine method"), while running compiled code is.
+    """
+    if os.environ.get(SCRIPT_ENV, "") not in ("", "0"):
+        return trainer
+    with _SCRIPT_LOCK:
+        if _SCRIPT_FAILURE:
+            return trainer
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+                return torch.jit.script(trainer)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to the same code uncompiled
+            _SCRIPT_FAILURE.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            log.warning("TorchScript could not compile the step loop (%s); training uncompiled, about 1.2-2x "
+                        "slower", _SCRIPT_FAILURE[0])
+            return trainer
+
+
+_SCRIPT_LOCK = threading.Lock()
+#: The first compiler failure of this process, if any; later parts do not try again.
+_SCRIPT_FAILURE: list[str] = []
 
 
 def choose_form(n_features: int, n_hidden: int) -> str:
@@ -465,11 +547,14 @@ def split_parts(n_instances: int, per_instance_elements: int, device: torch.devi
 
     The split depends only on the shapes and the device type, never on the thread count, so the numbers a
     run produces do not depend on how many cores trained it. Parts hold at most about ``PART_ELEMENTS``
-    (instances x batch x features per step), and their count is a power of two.
+    (instances x batch x features per step), and their count is a power of two; chunks of at least
+    ``SPLIT_MIN_ELEMENTS`` make two parts or more.
     """
     if device.type != "cpu":
         return [(0, n_instances)]  # an accelerator wants the widest ops it can get
     count = -(-n_instances * per_instance_elements // PART_ELEMENTS)
+    if n_instances * per_instance_elements >= SPLIT_MIN_ELEMENTS:
+        count = max(count, 2)
     # A power of two, so that the parts share out evenly over 2, 4, 8... workers (3 parts on 2 cores would
     # take as long as 4).
     count = max(1, min(n_instances, 1 << (count - 1).bit_length()))
@@ -490,26 +575,23 @@ def _train_part(
     pipelined: bool,
 ) -> None:
     inst, m, n = W.shape
-    B = recipe.batch_size
     sampler = FeatureSampler(density, bits)
-    model = make_model(W, b, importance, sampler.a, B, activation)
-    opt = FusedAdamW(model.theta, model.gtheta, recipe)
-    stream = BatchStream(sampler, inst, n, B, recipe.steps, pipelined, W.device)
-    pending = 0
-    batches = iter(stream)
+    model = make_model(W, b, importance, sampler.a, recipe.batch_size, activation)
+    trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T))
+    stream = WordStream(sampler, inst, n, recipe.batch_size, recipe.steps, pipelined)
+    done = 0
+    blocks = iter(stream)
     try:
-        for step, X in enumerate(batches, start=1):
-            want_loss = step % recipe.log_every == 0 or step == recipe.steps
-            loss = model.compute_grads(X, want_loss)
-            opt.step()
-            if loss is not None:
+        for words in blocks:
+            count = words.shape[0]
+            losses = trainer(words, done + 1, recipe.log_every, recipe.steps)
+            logged = [s for s in range(done + 1, done + count + 1) if logs_loss(s, recipe.log_every, recipe.steps)]
+            for step, loss in zip(logged, losses):
                 on_log(step, loss)
-            pending += 1
-            if pending == PROGRESS_EVERY or step == recipe.steps:
-                on_steps(pending)
-                pending = 0
+            done += count
+            on_steps(count)
     finally:
-        batches.close()  # stops the sampler thread if training raised
+        blocks.close()  # stops the sampler thread if training raised
     W.copy_(model.W)
     b.copy_(model.b)
 
