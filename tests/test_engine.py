@@ -3,6 +3,7 @@
 Speed is measured in benchmarks/, never here.
 """
 
+import functools
 import json
 import math
 import os
@@ -114,26 +115,50 @@ def _check_paper_distribution(x: torch.Tensor, p: float) -> None:
 
 
 DENSITIES = [1.0, 0.5, 0.05, 0.002]
+SPARSE_DENSITIES = [0.3, 0.05, 0.01, 0.002]  # the sparse sampler's math holds for any p < 1
 
 
-@pytest.mark.parametrize("sampler", ["fast-engine", "tms.data.one_draw"])
+@pytest.mark.parametrize("sampler", ["fast-engine", "fast-engine-sparse", "tms.data.one_draw"])
 def test_one_draw_samplers_have_the_paper_distribution(sampler):
     # Two instances with the densities in different orders, so a broadcast mix-up would show.
-    density = torch.tensor([DENSITIES, DENSITIES[::-1]])
+    densities = SPARSE_DENSITIES if sampler == "fast-engine-sparse" else DENSITIES
+    density = torch.tensor([densities, densities[::-1]])
     g = torch.Generator().manual_seed(123)
     batch = 1 << 20
-    draw = fast.sample_features if sampler == "fast-engine" else sample_features_one_draw
+    draw = {"fast-engine": fast.sample_features, "tms.data.one_draw": sample_features_one_draw,
+            "fast-engine-sparse": functools.partial(fast.sample_features, sparse=True)}[sampler]
     x = draw(density, batch, g)  # [inst, batch, feat]
-    assert x.shape == (2, batch, len(DENSITIES))
+    assert x.shape == (2, batch, len(densities))
     for i in range(2):
-        for f in range(len(DENSITIES)):
+        for f in range(len(densities)):
             _check_paper_distribution(x[i, :, f], density[i, f].item())
-    # Features are independent of each other: P(both active) = p1 p2 for the two densest ones.
+    # Features are independent of each other: P(both active) = p1 p2 for the two densest ones,
+    p1, p2 = densities[:2]
     both = ((x[0, :, 0] > 0) & (x[0, :, 1] > 0)).double().mean().item()
-    assert abs(both - 0.5) <= 5 * math.sqrt(0.25 / batch)
+    assert abs(both - p1 * p2) <= 5 * math.sqrt(p1 * p2 * (1 - p1 * p2) / batch)
+    # and so are neighbouring samples of one feature (the sparse sampler places hits along a row).
+    pair = ((x[0, :-1, 1] > 0) & (x[0, 1:, 1] > 0)).double().mean().item()
+    assert abs(pair - p2 * p2) <= 5 * math.sqrt(p2 * p2 * (1 - p2 * p2) / batch)
     # and the fast sampler's next batch is a fresh one
-    if sampler == "fast-engine":
+    if sampler != "tms.data.one_draw":
         assert not torch.equal(x, draw(density, batch, g))
+
+
+def test_sparse_sampler_blocks_hold_each_step_in_its_own_rows():
+    density = torch.tensor([[0.05, 0.01, 0.002], [0.001, 0.02, 0.04]])
+    sampler = fast.SparseSampler(density, fast.RawBits(torch.Generator().manual_seed(1), CPU), 512)
+    index, value, offsets = sampler.draw_block(400)
+    assert offsets[0] == 0 and offsets[-1] == index.numel() == value.numel() and (offsets.diff() >= 0).all()
+    row = index // 512  # rows of X = [X'; 1]: instance i, feature f at row i * 4 + f; row 3 and 7 hold the ones
+    assert not ((row % 4) == 3).any() and row.max() < 8
+    # hits per row and step: Poisson(-B ln(1 - p)), mean within 5 standard errors over 400 steps
+    lam = -512 * torch.log1p(-density.double())
+    for i in range(2):
+        for f in range(3):
+            k = (row == i * 4 + f).sum().item()
+            expected = 400 * lam[i, f].item()
+            assert abs(k - expected) <= 5 * math.sqrt(expected)
+    assert 0 <= value.min() and value.max() < 1
 
 
 @pytest.fixture
@@ -145,10 +170,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread):
+@pytest.mark.parametrize("densities", [[1.0, 0.3, 0.1], [0.05, 0.02, 0.01]], ids=["dense", "sparse-sampler"])
+def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, densities):
     # Mid-training (not converged), so a wrong gradient, learning rate or decay would show in the loss.
     recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8)
-    cfg = RunConfig.uniform(5, 2, [1.0, 0.3, 0.1], 0.9, restarts=4, recipe=recipe, seed=7)
+    cfg = RunConfig.uniform(5, 2, densities, 0.9, restarts=4, recipe=recipe, seed=7)
+    assert all(fast.sparse_instances(torch.tensor(cfg.instance_density()), CPU)) == (densities[0] < 0.1)
     W0, b0 = initial_params(cfg)
     density = torch.tensor(cfg.instance_density())
     importance = torch.tensor(cfg.instance_importance())
@@ -180,23 +207,29 @@ def _train_chunk(W, b, importance, density, recipe, seed, activation="relu"):
     return logs, steps[0]
 
 
-@pytest.mark.parametrize("split", ["parts", "one-part"])
+@pytest.mark.parametrize("split", ["parts", "one-part", "mixed-parts"])
 @pytest.mark.parametrize("shape", [(6, 2, 5), (12, 1, 2), (4, 6, 30)], ids=["gram", "2to1", "hidden"])
 def test_engine_contract_and_determinism(shape, split, monkeypatch):
     # "parts": small parts, trained by worker threads when there are two; "one-part": one part, whose
-    # batches a helper thread draws ahead when there are two (the run is longer than one block of steps).
-    if split == "parts":
-        monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * 64 * 2)
-    else:
+    # batches a helper thread draws ahead when there are two (the run is longer than one block of steps);
+    # "mixed-parts": the sparse half of the instances drawn by SparseSampler, parts balanced by cost.
+    if split == "one-part":
         monkeypatch.setattr(fast, "PIPELINE_BLOCK_ELEMENTS", 3 * 64 * 30)
+    else:
+        monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * 64 * 2)
     inst, m, n = shape
     recipe = Recipe(steps=23, batch_size=64, log_every=10)
     assert (len(fast.split_parts(inst, n * 64, CPU)) == 1) == (split == "one-part")
     g = torch.Generator().manual_seed(0)
     W0 = torch.randn(inst, m, n, generator=g) * 0.3
     density = (torch.rand(1, n, generator=g) * 0.5 + 0.05).expand(inst, n).contiguous()
-    # Importance 10^k for instance k: the logged losses must come back in instance order.
-    importance = (10.0 ** torch.arange(inst, dtype=torch.float64))[:, None].expand(inst, n).float().contiguous()
+    if split == "mixed-parts":
+        density[inst // 2:] = density[inst // 2:] / 20
+        assert sum(fast.sparse_instances(density, CPU)) == inst - inst // 2
+    # Importance 10^k (1000^k with 20x sparser halves) for instance k: the logged losses must come back in
+    # instance order.
+    base = 1000.0 if split == "mixed-parts" else 10.0
+    importance = (base ** torch.arange(inst, dtype=torch.float64))[:, None].expand(inst, n).float().contiguous()
     runs = []
     real_threads, real_get = torch.get_num_threads(), torch.get_num_threads
     for threads in (1, 2):
@@ -229,20 +262,31 @@ def test_split_parts_covers_every_instance_once():
         # chunks from SPLIT_MIN_ELEMENTS on are shared out over two cores or more (the §2 config: 7 x 20 x 1024)
         assert (len(parts) >= 2) == (inst >= 2 and inst * per >= fast.SPLIT_MIN_ELEMENTS)
     assert fast.split_parts(7, 20 * 1024, CPU) == [(0, 4), (4, 7)]
+    # the §2 config: densities 1 ... 0.001, the last four drawn sparsely, which costs about half
+    density = torch.tensor([1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001])[:, None].expand(7, 20)
+    assert fast.sparse_instances(density, CPU) == [False] * 3 + [True] * 4
+    assert fast.sparse_instances(density, torch.device("cuda")) == [False] * 7
+    assert fast.split_parts(7, 20 * 1024, CPU, [1, 1, 1, 0.5, 0.5, 0.5, 0.5]) == [(0, 3), (3, 7)]
+    assert fast.split_parts(8, 2 * 1 << 18, CPU, [1, 0.5] * 4) == [(k, k + 1) for k in range(8)]
+    # a part always keeps one instance, however the cost piles up at the end
+    assert fast.split_parts(6, 1 << 18, CPU, [0.5] * 5 + [3]) == [(0, 3), (3, 4), (4, 5), (5, 6)]
     assert fast.split_parts(10, 5 * 1024, CPU) == [(0, 10)]  # the intro config stays one part
 
 
 @pytest.mark.parametrize("shape", [(6, 2, 5), (4, 6, 30)], ids=["gram", "hidden"])
-@pytest.mark.parametrize("split", ["parts", "one-part"])
+@pytest.mark.parametrize("split", ["parts", "one-part", "sparse-parts", "sparse-one-part"])
 def test_compiled_step_loop_gives_the_same_numbers_as_plain_python(shape, split, monkeypatch):
     # TorchScript runs the same ops in the same order: the two must agree bit for bit.
-    if split == "parts":
+    if split.endswith("-parts") or split == "parts":
         monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * 64 * 2)
     inst, m, n = shape
     recipe = Recipe(steps=25, batch_size=64, log_every=10)
     g = torch.Generator().manual_seed(3)
     W0 = torch.randn(inst, m, n, generator=g) * 0.3
     density = torch.rand(inst, n, generator=g) * 0.5 + 0.05
+    if split.startswith("sparse"):
+        density = density / 12 - 0.004  # 0.0002 ... 0.042: every part draws sparsely
+        assert all(fast.sparse_instances(density, CPU))
     importance = torch.rand(inst, n, generator=g) + 0.1
     runs = {}
     for mode in ("compiled", "plain"):

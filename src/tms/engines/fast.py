@@ -14,7 +14,7 @@ over ``[inst, batch, feat]`` tensors, not by arithmetic, so:
 - **Work for every core without multi-threaded small ops** (:func:`train_chunk`): on the CPU a chunk is
   split into cache-sized parts of instances (:func:`split_parts`), trained by one worker thread per core,
   each op single-threaded. A chunk too small to split draws its batches on a helper thread instead, a
-  block of steps ahead of the trainer (:class:`WordStream`). Parts, blocks and random streams depend only
+  block of steps ahead of the trainer (:class:`BatchStream`). Parts, blocks and random streams depend only
   on the shapes and the generator, never on the thread count or timing, so a seed gives the same numbers
   however many cores ran it.
 - **The step loop compiled by TorchScript** (:class:`PartTrainer`, :func:`compile_trainer`): a block of
@@ -48,7 +48,9 @@ intro step ran at half the speed of the hand-written one.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import logging
 import math
 import os
@@ -118,11 +120,11 @@ class RawBits:
     def __init__(self, generator: torch.Generator | None, device: torch.device, seed: list[int] | None = None):
         self.device = device
         self._generator = generator
-        self._np: np.random.PCG64 | None = None
+        self.np_bits: np.random.PCG64 | None = None
         if device.type == "cpu":
             if seed is None:
                 seed = torch.randint(0, 2**62, (4,), generator=generator).tolist()
-            self._np = np.random.PCG64(np.random.SeedSequence(seed))
+            self.np_bits = np.random.PCG64(np.random.SeedSequence(seed))
         elif generator is None:
             self._generator = torch.Generator(device=device)
             self._generator.manual_seed(int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] >> 1))
@@ -135,8 +137,8 @@ class RawBits:
     def draw(self, shape: tuple[int, ...]) -> Tensor:
         numel = math.prod(shape)
         pairs = (numel + 1) // 2
-        if self._np is not None:
-            words = torch.from_numpy(self._np.random_raw(pairs).view(np.int32))
+        if self.np_bits is not None:
+            words = torch.from_numpy(self.np_bits.random_raw(pairs).view(np.int32))
         else:
             # int64 drawn over the full 64-bit range, viewed as pairs of int32 words.
             words = torch.empty(pairs, dtype=torch.int64, device=self.device)
@@ -155,11 +157,21 @@ class FeatureSampler:
     later in the matmuls.
     """
 
-    def __init__(self, density: Tensor, bits: RawBits):
+    def __init__(self, density: Tensor, bits: RawBits, batch_size: int = 0):
         p = density.double()
         self.T = (2.0**31 - p * 2.0**32).float()[:, :, None]  # [inst, feat, 1]
         self.a = (2.0**-32 / p).float()  # [inst, feat]: x = a X'
         self.bits = bits
+        self.shape = (*density.shape, batch_size)
+        self.elements_per_step = math.prod(self.shape)
+
+    def draw_block(self, count: int) -> Tensor:
+        """The words of ``count`` steps, ``[count, inst, feat, batch]``."""
+        return self.draw_words((count, *self.shape))
+
+    def train_block(self, trainer: Callable, block: Tensor, first_step: int, recipe: Recipe) -> tuple[int, list]:
+        """Run ``trainer`` (:class:`PartTrainer`) on one block: ``(steps, losses of the logged steps)``."""
+        return block.shape[0], trainer(block, first_step, recipe.log_every, recipe.steps)
 
     def draw_words(self, shape: tuple[int, ...]) -> Tensor:
         """Raw words for ``shape`` (``[..., inst, feat, batch]``); :meth:`convert` turns them into X'."""
@@ -174,52 +186,111 @@ class FeatureSampler:
         self.convert(self.draw_words(tuple(out.shape)), out)
 
 
-def sample_features(density: Tensor, batch_size: int, generator: torch.Generator) -> Tensor:
-    """``[inst, batch, feat]`` features drawn the way the fast engine draws them (for tests and comparisons)."""
-    sampler = FeatureSampler(density, RawBits(generator, density.device))
+def sample_features(density: Tensor, batch_size: int, generator: torch.Generator, sparse: bool = False) -> Tensor:
+    """``[inst, batch, feat]`` features drawn the way the fast engine draws them (for tests and comparisons);
+    ``sparse``: the way :class:`SparseSampler` draws them (CPU)."""
     inst, feat = density.shape
+    if sparse:
+        index, value, _ = SparseSampler(density, RawBits(generator, density.device), batch_size).draw_block(1)
+        X = torch.zeros(inst, feat + 1, batch_size)
+        X.view(-1).index_put_((index,), value)  # as PartTrainer.forward_sparse places them
+        return X[:, :feat].transpose(1, 2).contiguous()
+    sampler = FeatureSampler(density, RawBits(generator, density.device))
     Xp = torch.empty(inst, feat, batch_size, device=density.device)
     sampler.sample_into(Xp)
     return (Xp * sampler.a[:, :, None]).transpose(1, 2).contiguous()
 
 
-class WordStream:
-    """Yields the random words of consecutive steps, a block of steps at a time (``[steps, inst, n, batch]``).
+#: On the CPU, a part whose features all have at most this density draws only its active elements
+#: (:class:`SparseSampler`). Drawing one word per element costs about 1.5 ns with its conversion; drawing an
+#: active element about 15 ns: the sparse sampler wins below p of about 0.1.
+SPARSE_MAX_DENSITY = 0.05
 
-    One numpy call per block amortises its overhead over the steps of a tiny model; the trainer converts
-    each step's words into features just before the step uses them, while they are in cache. With
-    ``threaded`` a helper thread draws the next block while the caller trains the current one: drawing is
-    pure computation inside numpy, off Python's lock, so it neither waits for nor slows the trainer
-    (converting on the helper too was measured slower: its memory passes slowed the trainer by more than
-    they saved). Either way step ``k`` gets the same numbers; only the timing differs.
+#: The cost of a sparsely drawn instance relative to a densely drawn one, for balancing parts over cores
+#: (:func:`split_parts`): the gradients are the same work, the drawing nearly vanishes (§2 config, measured:
+#: about 55 us per instance and step drawn densely, 27 sparsely).
+SPARSE_COST = 0.5
+
+
+class SparseSampler:
+    """Draws only the active elements of fresh batches, for parts whose features are all rare.
+
+    Poisson thinning: each (instance, feature) row of a batch receives ``Poisson(lam)`` hits at uniform
+    positions, ``lam = -B ln(1 - p)``. The hits at one element are then ``Poisson(lam / B)`` independently
+    of every other element (splitting a Poisson process), so an element is active (one hit or more) with
+    probability ``1 - exp(-lam / B) = p``, independently of all others; its value is that of its last hit,
+    drawn U[0, 1) like every hit and independently of their number and order. That is PAPER.md §0's
+    distribution exactly, for about ``p B`` random numbers per row instead of ``B``. Features are stored as
+    they are (``a = 1``).
+
+    A block is ``(index, value, offsets)``: flat positions in ``X = [X'; 1]`` (``[inst, n + 1, batch]``) and
+    values of all hits of ``count`` steps, step ``k``'s being ``offsets[k]:offsets[k + 1]``. Where one element
+    is hit twice, the later write wins: PyTorch's CPU ``index_put_`` writes in order for fewer than 32 768
+    hits per step, which holds here (``p B n`` per instance), so the same seed gives the same batches.
     """
 
-    def __init__(self, sampler: FeatureSampler, inst: int, n: int, batch_size: int, steps: int, threaded: bool):
-        per_step = inst * n * batch_size
+    def __init__(self, density: Tensor, bits: RawBits, batch_size: int):
+        if bits.np_bits is None:
+            raise ValueError("the sparse sampler runs on the CPU only")
+        p = density.double().cpu().numpy()
+        inst, n = p.shape
+        self.lam = (-batch_size * np.log1p(-p)).reshape(-1)  # [inst * n]
+        self.row_start = ((np.arange(inst)[:, None] * (n + 1) + np.arange(n)[None, :]) * batch_size).reshape(-1)
+        self.B = batch_size
+        self.rng = np.random.Generator(bits.np_bits)
+        self.a = torch.ones(inst, n)
+        self.T = torch.zeros(inst, n, 1)  # not used: PartTrainer takes one
+        self.elements_per_step = max(1, int(self.lam.sum()))
+
+    def draw_block(self, count: int) -> tuple[Tensor, Tensor, Tensor]:
+        hits = self.rng.poisson(np.broadcast_to(self.lam, (count, self.lam.size)))  # [count, rows]
+        offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(hits.sum(axis=1), out=offsets[1:])
+        index = np.repeat(np.tile(self.row_start, count), hits.reshape(-1))
+        index += self.rng.integers(0, self.B, size=index.size)
+        value = self.rng.random(index.size, dtype=np.float32)
+        return torch.from_numpy(index), torch.from_numpy(value), torch.from_numpy(offsets)
+
+    def train_block(self, trainer: Callable, block: tuple[Tensor, Tensor, Tensor], first_step: int,
+                    recipe: Recipe) -> tuple[int, list]:
+        index, value, offsets = block
+        bounds = offsets.tolist()
+        return len(bounds) - 1, trainer.forward_sparse(index, value, bounds, first_step, recipe.log_every,
+                                                        recipe.steps)
+
+
+class BatchStream:
+    """Yields the random draws of consecutive steps, a block of steps at a time (``sampler.draw_block``).
+
+    One numpy call per block amortises its overhead over the steps of a tiny model; the trainer turns each
+    step's draws into features just before the step uses them, while they are in cache. With ``threaded`` a
+    helper thread draws the next block while the caller trains the current one: drawing is pure computation
+    inside numpy, off Python's lock, so it neither waits for nor slows the trainer (converting on the helper
+    too was measured slower: its memory passes slowed the trainer by more than they saved). Either way step
+    ``k`` gets the same numbers; only the timing differs.
+    """
+
+    def __init__(self, sampler: FeatureSampler | SparseSampler, steps: int, threaded: bool):
         target = PIPELINE_BLOCK_ELEMENTS if threaded else BLOCK_ELEMENTS
-        self.block = max(1, min(MAX_BLOCK_STEPS, target // per_step, steps))
-        self.sampler = sampler
+        self.block = max(1, min(MAX_BLOCK_STEPS, target // sampler.elements_per_step, steps))
+        self.draw = sampler.draw_block
         self.steps = steps
-        self.shape = (inst, n, batch_size)
         threaded = threaded and steps > self.block
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="tms-sampler") if threaded else None
-
-    def _draw(self, count: int) -> Tensor:
-        return self.sampler.draw_words((count, *self.shape))
 
     def __iter__(self):
         counts = [min(self.block, self.steps - start) for start in range(0, self.steps, self.block)]
         if self.pool is None:
             for count in counts:
-                yield self._draw(count)
+                yield self.draw(count)
             return
         try:
-            nxt: Future = self.pool.submit(self._draw, counts[0])
+            nxt: Future = self.pool.submit(self.draw, counts[0])
             for k in range(len(counts)):
-                words = nxt.result()
+                block = nxt.result()
                 if k + 1 < len(counts):
-                    nxt = self.pool.submit(self._draw, counts[k + 1])
-                yield words
+                    nxt = self.pool.submit(self.draw, counts[k + 1])
+                yield block
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -467,7 +538,7 @@ class PartTrainer(torch.nn.Module):
         super().__init__()
         self.model, self.opt, self.T = model, opt, T
         inst, n, B = model.inst, model.n, model.B
-        self.X = torch.empty(inst, n + 1, B, device=model.theta.device)
+        self.X = torch.zeros(inst, n + 1, B, device=model.theta.device)
         self.X[:, n].fill_(1.0)
         self.Xp = self.X[:, :n]
 
@@ -476,11 +547,28 @@ class PartTrainer(torch.nn.Module):
         losses: List[Tensor] = []
         for i in range(words.size(0)):
             convert_words(words[i], self.T, self.Xp)
-            loss = self.model.compute_grads(self.X, logs_loss(first_step + i, log_every, last_step))
-            self.opt.step()
-            if loss is not None:
-                losses.append(loss)
+            self._step(first_step + i, log_every, last_step, losses)
         return losses
+
+    @torch.jit.export
+    def forward_sparse(self, index: Tensor, value: Tensor, offsets: List[int], first_step: int, log_every: int,
+                       last_step: int) -> List[Tensor]:
+        """The same for a block of :class:`SparseSampler`: ``X'`` is zero but at the step's hits."""
+        flat = self.X.view(-1)
+        losses: List[Tensor] = []
+        for i in range(len(offsets) - 1):
+            hits = index[offsets[i]:offsets[i + 1]]
+            positions: List[Optional[Tensor]] = [hits]
+            flat.index_put_(positions, value[offsets[i]:offsets[i + 1]])
+            self._step(first_step + i, log_every, last_step, losses)
+            flat.index_fill_(0, hits, 0.0)  # back to all zeros for the next step
+        return losses
+
+    def _step(self, step: int, log_every: int, last_step: int, losses: List[Tensor]) -> None:
+        loss = self.model.compute_grads(self.X, logs_loss(step, log_every, last_step))
+        self.opt.step()
+        if loss is not None:
+            losses.append(loss)
 
 
 def logs_loss(step: int, log_every: int, last_step: int) -> bool:
@@ -542,13 +630,15 @@ def make_model(W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: 
 # -- the engine -----------------------------------------------------------------------------------------
 
 
-def split_parts(n_instances: int, per_instance_elements: int, device: torch.device) -> list[tuple[int, int]]:
-    """``[(lo, hi), ...]``: the instance ranges trained one after another (see :data:`PART_ELEMENTS`).
+def split_parts(n_instances: int, per_instance_elements: int, device: torch.device,
+                cost: list[float] | None = None) -> list[tuple[int, int]]:
+    """``[(lo, hi), ...]``: the instance ranges trained as independent parts (see :data:`PART_ELEMENTS`).
 
-    The split depends only on the shapes and the device type, never on the thread count, so the numbers a
-    run produces do not depend on how many cores trained it. Parts hold at most about ``PART_ELEMENTS``
-    (instances x batch x features per step), and their count is a power of two; chunks of at least
-    ``SPLIT_MIN_ELEMENTS`` make two parts or more.
+    The split depends only on the shapes, the densities (through ``cost``) and the device type, never on the
+    thread count, so the numbers a run produces do not depend on how many cores trained it. Parts hold at
+    most about ``PART_ELEMENTS`` (instances x batch x features per step), and their count is a power of two;
+    chunks of at least ``SPLIT_MIN_ELEMENTS`` make two parts or more. ``cost`` (one number per instance, see
+    :data:`SPARSE_COST`) moves the boundaries so that the parts take about equally long.
     """
     if device.type != "cpu":
         return [(0, n_instances)]  # an accelerator wants the widest ops it can get
@@ -558,8 +648,25 @@ def split_parts(n_instances: int, per_instance_elements: int, device: torch.devi
     # A power of two, so that the parts share out evenly over 2, 4, 8... workers (3 parts on 2 cores would
     # take as long as 4).
     count = max(1, min(n_instances, 1 << (count - 1).bit_length()))
-    bounds = [round(k * n_instances / count) for k in range(count + 1)]
+    if cost is None or len(set(cost)) <= 1:
+        bounds = [round(k * n_instances / count) for k in range(count + 1)]
+    else:
+        cumulative = list(itertools.accumulate(cost))
+        bounds = [0]
+        for k in range(1, count):
+            # the first boundary at or past k / count of the total cost, leaving each part one instance
+            cut = bisect.bisect_left(cumulative, cumulative[-1] * k / count - 1e-9) + 1
+            bounds.append(min(max(cut, bounds[-1] + 1), n_instances - (count - k)))
+        bounds.append(n_instances)
     return [(bounds[k], bounds[k + 1]) for k in range(count)]
+
+
+def sparse_instances(density: Tensor, device: torch.device) -> list[bool]:
+    """Which instances :class:`SparseSampler` would draw (CPU only, every feature at most
+    :data:`SPARSE_MAX_DENSITY`)."""
+    if device.type != "cpu":
+        return [False] * density.shape[0]
+    return (density <= SPARSE_MAX_DENSITY).all(dim=1).tolist()
 
 
 def _train_part(
@@ -574,17 +681,16 @@ def _train_part(
     on_steps: Callable[[int], None],
     pipelined: bool,
 ) -> None:
-    inst, m, n = W.shape
-    sampler = FeatureSampler(density, bits)
-    model = make_model(W, b, importance, sampler.a, recipe.batch_size, activation)
+    B = recipe.batch_size
+    sparse = all(sparse_instances(density, W.device))
+    sampler = SparseSampler(density, bits, B) if sparse else FeatureSampler(density, bits, B)
+    model = make_model(W, b, importance, sampler.a.to(W.device), B, activation)
     trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T))
-    stream = WordStream(sampler, inst, n, recipe.batch_size, recipe.steps, pipelined)
     done = 0
-    blocks = iter(stream)
+    blocks = iter(BatchStream(sampler, recipe.steps, pipelined))
     try:
-        for words in blocks:
-            count = words.shape[0]
-            losses = trainer(words, done + 1, recipe.log_every, recipe.steps)
+        for block in blocks:
+            count, losses = sampler.train_block(trainer, block, done + 1, recipe)
             logged = [s for s in range(done + 1, done + count + 1) if logs_loss(s, recipe.log_every, recipe.steps)]
             for step, loss in zip(logged, losses):
                 on_log(step, loss)
@@ -630,7 +736,8 @@ def train_chunk(
 ) -> None:
     inst, m, n = W.shape
     dev = W.device
-    parts = split_parts(inst, n * recipe.batch_size, dev)
+    cost = [SPARSE_COST if sparse else 1.0 for sparse in sparse_instances(density, dev)]
+    parts = split_parts(inst, n * recipe.batch_size, dev, cost)
     threads = torch.get_num_threads()
     log.debug("fast engine: %d instances %d -> %d, %s form, %d part(s), %d thread(s)", inst, n, m,
               choose_form(n, m), len(parts), threads)
