@@ -314,6 +314,23 @@ def test_large_model_reads_ordering_and_superposition_as_shares(tmp_path):
     assert m.value >= 1 and "Read exactly" in m.note and "superposed 10/11 represented" in m.note.split("Read exactly")[1]
 
 
+def test_boundary_identity_deviation_leaves_out_only_the_first_unkept_feature():
+    # The S = 0 shape of the 80 -> 20 model (seed 0): the 21st feature takes a small share (0.1) of the 20th
+    # feature's direction. Exact identity fails by 0.1; leaving the 21st out, the rest is exact.
+    W = identity_block(5, 20)
+    W[4, 5] = 0.1
+    assert section2.identity_deviation(W, 5) == pytest.approx(0.1, abs=1e-6)
+    dev, norm = section2.boundary_identity_deviation(W, 5)
+    assert dev == pytest.approx(0.0, abs=1e-6) and norm == pytest.approx(0.1, abs=1e-6)
+    # the 22nd feature is not excused, and neither is a 21st feature that is represented
+    W2 = identity_block(5, 20)
+    W2[4, 6] = 0.3
+    assert section2.boundary_identity_deviation(W2, 5)[0] == pytest.approx(0.3, abs=1e-6)
+    W3 = identity_block(5, 20)
+    W3[4, 5] = 0.8
+    assert section2.boundary_identity_deviation(W3, 5)[1] == pytest.approx(0.8, abs=1e-6)
+
+
 def pairs_and_pentagon(pentagon_bias):
     """S = 0.99 shape of seed 2: features 0–5 as three antipodal pairs on axes 2–4 (b = 0), features 6–10 as a
     pentagon in the plane of axes 0–1 with biases ``pentagon_bias``."""
