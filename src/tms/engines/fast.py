@@ -638,7 +638,8 @@ def split_parts(n_instances: int, per_instance_elements: int, device: torch.devi
     thread count, so the numbers a run produces do not depend on how many cores trained it. Parts hold at
     most about ``PART_ELEMENTS`` (instances x batch x features per step), and their count is a power of two;
     chunks of at least ``SPLIT_MIN_ELEMENTS`` make two parts or more. ``cost`` (one number per instance, see
-    :data:`SPARSE_COST`) moves the boundaries so that the parts take about equally long.
+    :data:`SPARSE_COST`) moves the boundaries so that the parts take about equally long, where that leaves
+    every part of one kind.
     """
     if device.type != "cpu":
         return [(0, n_instances)]  # an accelerator wants the widest ops it can get
@@ -648,16 +649,22 @@ def split_parts(n_instances: int, per_instance_elements: int, device: torch.devi
     # A power of two, so that the parts share out evenly over 2, 4, 8... workers (3 parts on 2 cores would
     # take as long as 4).
     count = max(1, min(n_instances, 1 << (count - 1).bit_length()))
-    if cost is None or len(set(cost)) <= 1:
-        bounds = [round(k * n_instances / count) for k in range(count + 1)]
-    else:
+    bounds = [round(k * n_instances / count) for k in range(count + 1)]
+    if cost is not None and len(set(cost)) > 1:
         cumulative = list(itertools.accumulate(cost))
-        bounds = [0]
+        weighted = [0]
         for k in range(1, count):
             # the first boundary at or past k / count of the total cost, leaving each part one instance
             cut = bisect.bisect_left(cumulative, cumulative[-1] * k / count - 1e-9) + 1
-            bounds.append(min(max(cut, bounds[-1] + 1), n_instances - (count - k)))
-        bounds.append(n_instances)
+            weighted.append(min(max(cut, weighted[-1] + 1), n_instances - (count - k)))
+        weighted.append(n_instances)
+        # The costs hold only for parts of one kind: a part mixing both is drawn densely, all of it. So the
+        # weighted split is taken only where every change of cost falls on a boundary (the §2 config: 3
+        # dense + 4 sparse instances); otherwise (the §3 grid: 260 dense, then 140 sparse, in two parts) the
+        # even split.
+        changes = {j for j in range(1, n_instances) if cost[j] != cost[j - 1]}
+        if changes <= set(weighted):
+            bounds = weighted
     return [(bounds[k], bounds[k + 1]) for k in range(count)]
 
 
