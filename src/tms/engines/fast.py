@@ -11,6 +11,7 @@ over ``[inst, batch, feat]`` tensors, not by arithmetic, so:
   and then ``(s - T) / (p 2^32)`` is U[0, 1): one draw per element, as
   :func:`tms.data.sample_features_one_draw`. The engine keeps ``X' = relu(s - T)``, so ``x = a X'`` with
   ``a = 2^-32 / p``, and folds ``a`` into the small weight matrices instead of spending a pass on it.
+  Parts whose densities are all small draw only the active elements instead (:class:`SparseSampler`).
 - **Work for every core without multi-threaded small ops** (:func:`train_chunk`): on the CPU a chunk is
   split into cache-sized parts of instances (:func:`split_parts`), trained by one worker thread per core,
   each op single-threaded. A chunk too small to split draws its batches on a helper thread instead, a
