@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 from eager_baseline import CONFIGS, BenchConfig, EagerTrainer  # noqa: E402
 
 from tms.config import Recipe  # noqa: E402
-from tms.engines import get_engine  # noqa: E402
+from tms.engines import ChunkJob, get_engine  # noqa: E402
 from tms.train import DEFAULT_CHUNK_ELEMENTS  # noqa: E402
 
 # Issue 3's targets: in-process speed-up, whole-process speed-up.
@@ -74,7 +74,7 @@ class FastRunner:
     """The tms fast engine on one config, chunked exactly as ``tms.train.train`` chunks it."""
 
     def __init__(self, cfg: BenchConfig, batch_size: int = 1024):
-        self.name, self.fn = get_engine("auto")
+        self.engine = get_engine("auto", cfg.activation, "independent")
         inst, n, m = cfg.n_instances, cfg.n_features, cfg.n_hidden
         g = torch.Generator().manual_seed(0)
         self.W = torch.randn(inst, m, n, generator=g) * (2.0 / (m * (n + inst))) ** 0.5
@@ -91,10 +91,12 @@ class FastRunner:
         recipe = Recipe(steps=steps, batch_size=self.batch_size)
         for lo in range(0, self.W.shape[0], self.size):
             hi = lo + self.size
-            W, b = self.W[lo:hi].clone(), self.b[lo:hi].clone()
-            self.fn(W, b, self.importance[lo:hi], self.density[lo:hi], self.activation, recipe, self.generator,
-                    lambda step, loss: None, lambda k: None)
-            self.W[lo:hi], self.b[lo:hi] = W, b
+            job = ChunkJob(params={"W": self.W[lo:hi].clone(), "b": self.b[lo:hi].clone()},
+                           importance=self.importance[lo:hi], density=self.density[lo:hi], model=self.activation,
+                           data="independent", recipe=recipe, generator=self.generator,
+                           threads=torch.get_num_threads())
+            self.engine.train_chunk(job)
+            self.W[lo:hi], self.b[lo:hi] = job.params["W"], job.params["b"]
 
 
 def timed(fn, steps: int) -> float:
@@ -163,7 +165,7 @@ def tms_train_args(cfg: BenchConfig, steps: int, out: Path) -> list[str]:
         densities = [row[0] for row in cfg.density]
         decay = cfg.importance[0][1] if cfg.n_features > 1 else 1.0
         extra = ["--importance-decay", repr(decay)]
-    return (["tms", "train", "-n", str(cfg.n_features), "-m", str(cfg.n_hidden), "--activation", cfg.activation,
+    return (["tms", "train", "-n", str(cfg.n_features), "-m", str(cfg.n_hidden), "--model", cfg.activation,
              "--densities", *map(repr, densities), "--steps", str(steps), "--out", str(out), "--no-progress",
              "--force"] + extra)
 

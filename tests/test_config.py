@@ -16,7 +16,7 @@ def test_uniform_builds_settings_and_importance_decay():
 
 
 def test_json_round_trip_is_exact():
-    cfg = RunConfig.uniform(5, 2, [1.0, 0.05], 0.9, activation="linear", restarts=2, seed=11,
+    cfg = RunConfig.uniform(5, 2, [1.0, 0.05], 0.9, model="linear", restarts=2, seed=11,
                             recipe=Recipe(steps=17, lr=3e-3, init="per_model"))
     again = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
@@ -30,7 +30,8 @@ def test_json_round_trip_is_exact():
     (dict(density=((float("nan"), 1.0),)), r"density must be in \(0, 1\]"),
     (dict(importance=((-1.0, 1.0),)), "importance must be in"),
     (dict(density=((1.0,),)), r"density\[0\] must have one value per feature \(2\)"),
-    (dict(activation="tanh"), "activation must be one of relu, linear"),
+    (dict(model="tanh"), "model must be one of relu, linear"),
+    (dict(data="gaussian"), "data must be one of independent"),
     (dict(restarts=0), "restarts must be an integer >= 1"),
 ])
 def test_invalid_fields_are_named(kwargs, match):
@@ -59,3 +60,55 @@ def test_from_dict_rejects_unknown_and_missing_fields():
     d.pop("n_hidden")
     with pytest.raises(ConfigError, match="incomplete"):
         RunConfig.from_dict(d)
+
+
+def test_training_key_leaves_out_logging_and_evaluation():
+    base = RunConfig.uniform(3, 2, [1.0, 0.1], restarts=2)
+    relog = RunConfig.uniform(3, 2, [1.0, 0.1], restarts=2, recipe=Recipe(log_every=7, eval_batches=3))
+    other = RunConfig.uniform(3, 2, [1.0, 0.1], restarts=2, recipe=Recipe(lr=2e-3))
+    assert base != relog and base.training_key() == relog.training_key()
+    assert base.training_key() != other.training_key()
+    assert "log_every" not in base.training_key()["recipe"] and base.training_key()["recipe"]["lr"] == 1e-3
+
+
+def test_format_1_configs_still_load():
+    d = RunConfig.uniform(3, 2, [1.0], model="linear").to_dict()
+    d["activation"] = d.pop("model")
+    del d["data"]
+    assert RunConfig.from_dict(d) == RunConfig.uniform(3, 2, [1.0], model="linear")
+
+
+def test_overrides_keep_each_runs_seed_offset():
+    from tms.config import Overrides
+
+    grid = RunConfig.uniform(2, 1, [1.0], seed=0)
+    sweep = RunConfig.uniform(2, 1, [1.0], seed=1)  # declared one above the base seed 0
+    o = Overrides(seed=5, recipe=(("lr", 0.01), ("steps", 7)))
+    assert (o.apply(grid).seed, o.apply(sweep).seed) == (5, 6)
+    assert o.apply(grid).recipe == Recipe(lr=0.01, steps=7)
+    assert Overrides().apply(sweep) == sweep and Overrides().empty and not o.empty
+    assert Overrides(recipe=(("steps", 3), ("lr", 0.5))) == Overrides(recipe=(("lr", 0.5), ("steps", 3)))
+    with pytest.raises(ConfigError, match="unknown recipe field"):
+        Overrides(recipe=(("learning_rate", 0.1),))
+    with pytest.raises(ConfigError, match="lr must be in"):
+        Overrides(recipe=(("lr", -1.0),))
+    with pytest.raises(ConfigError, match="seed must be an integer >= 0"):
+        Overrides(seed=-1)
+
+
+def test_quick_recipe_keeps_everything_but_the_length():
+    r = Recipe(lr=0.07, init="per_model", batch_size=1024).quick()
+    assert (r.steps, r.batch_size, r.lr, r.init) == (300, 256, 0.07, "per_model")
+    assert Recipe(batch_size=64).quick().batch_size == 64
+
+
+def test_the_registries_hold_exactly_the_names_configs_allow():
+    from tms.config import DATA, MODELS
+    from tms.data import DISTRIBUTIONS, get_distribution
+    from tms.model import FAMILIES, get_family
+
+    assert set(FAMILIES) == set(MODELS) and set(DISTRIBUTIONS) == set(DATA)
+    with pytest.raises(ConfigError, match="model must be one of relu, linear, got 'tanh'"):
+        get_family("tanh")
+    with pytest.raises(ConfigError, match="data must be one of independent"):
+        get_distribution("gaussian")

@@ -16,7 +16,7 @@ import torch
 
 from tms.config import Recipe, RunConfig
 from tms.data import sample_features_one_draw
-from tms.engines import eager, fast, get_engine
+from tms.engines import ChunkJob, eager, fast, get_engine
 from tms.model import forward, weighted_mse
 from tms.train import evaluate, initial_params, train
 
@@ -176,17 +176,17 @@ def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, den
     recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8)
     cfg = RunConfig.uniform(5, 2, densities, 0.9, restarts=4, recipe=recipe, seed=7)
     assert all(fast.sparse_instances(torch.tensor(cfg.instance_density()), CPU)) == (densities[0] < 0.1)
-    W0, b0 = initial_params(cfg)
+    params0 = initial_params(cfg)
     density = torch.tensor(cfg.instance_density())
     importance = torch.tensor(cfg.instance_importance())
 
     def run(engine_fn, data_seed):
-        W, b = W0.clone(), b0.clone()
-        engine_fn(W, b, importance, density, cfg.activation, recipe, torch.Generator().manual_seed(data_seed),
-                  lambda step, loss: None, lambda k: None)
-        return evaluate(cfg, W, b, CPU)
+        job = ChunkJob(params={k: v.clone() for k, v in params0.items()}, importance=importance, density=density,
+                       model=cfg.model, data=cfg.data, recipe=recipe, generator=torch.Generator().manual_seed(data_seed))
+        engine_fn(job)
+        return evaluate(cfg, job.params, CPU)
 
-    start = evaluate(cfg, W0, b0, CPU)
+    start = evaluate(cfg, params0, CPU)
     eager_a, eager_b = run(eager.train_chunk, 1), run(eager.train_chunk, 2)
     fast_c = run(fast.train_chunk, 3)
     seed_noise = (eager_a - eager_b).abs().mean()
@@ -198,58 +198,116 @@ def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, den
     assert abs(fast_c.mean() - eager_a.mean()) <= 3 * seed_noise + 1e-6
 
 
-def _train_chunk(W, b, importance, density, recipe, seed, activation="relu"):
+def _train_chunk(W, b, importance, density, recipe, seed, model="relu", threads=1):
     logs: dict[int, torch.Tensor] = {}
     steps = [0]
-    fast.train_chunk(W, b, importance, density, activation, recipe, torch.Generator().manual_seed(seed),
-                     lambda step, loss: logs.__setitem__(step, loss.clone()),
-                     lambda k: steps.__setitem__(0, steps[0] + k))
+    job = ChunkJob(params={"W": W, "b": b}, importance=importance, density=density, model=model,
+                   data="independent", recipe=recipe, generator=torch.Generator().manual_seed(seed),
+                   on_log=lambda step, loss: logs.__setitem__(step, loss.clone()),
+                   on_steps=lambda k: steps.__setitem__(0, steps[0] + k), threads=threads)
+    fast.train_chunk(job)
     return logs, steps[0]
 
 
-@pytest.mark.parametrize("split", ["parts", "one-part", "mixed-parts"])
+@pytest.mark.parametrize("split", ["parts", "one-part", "mixed-parts", "sparse-one-part"])
 @pytest.mark.parametrize("shape", [(6, 2, 5), (12, 1, 2), (4, 6, 30)], ids=["gram", "2to1", "hidden"])
 def test_engine_contract_and_determinism(shape, split, monkeypatch):
     # "parts": small parts, trained by worker threads when there are two; "one-part": one part, whose
     # batches a helper thread draws ahead when there are two (the run is longer than one block of steps);
-    # "mixed-parts": the sparse half of the instances drawn by SparseSampler, parts balanced by cost.
-    B = 256 if split == "mixed-parts" else 64  # enough active features in the sparse half for a loss
-    if split == "one-part":
-        monkeypatch.setattr(fast, "PIPELINE_BLOCK_ELEMENTS", 3 * B * 30)
+    # "mixed-parts": the sparse half of the instances drawn by SparseSampler, parts balanced by cost;
+    # "sparse-one-part": one part drawn by SparseSampler.
+    B = 256 if split in ("mixed-parts", "sparse-one-part") else 64  # enough active features for a loss
+    if split.endswith("one-part"):
+        monkeypatch.setattr(fast.parallel, "PIPELINE_BLOCK_ELEMENTS", 3 * B * 30)
     else:
-        monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * B * 2)
+        monkeypatch.setattr(fast.parallel, "PART_ELEMENTS", 3 * B * 2)
     inst, m, n = shape
     recipe = Recipe(steps=23, batch_size=B, log_every=10)
-    assert (len(fast.split_parts(inst, n * B, CPU)) == 1) == (split == "one-part")
+    assert (len(fast.split_parts(inst, n * B, CPU)) == 1) == split.endswith("one-part")
     g = torch.Generator().manual_seed(0)
     W0 = torch.randn(inst, m, n, generator=g) * 0.3
     density = (torch.rand(1, n, generator=g) * 0.5 + 0.05).expand(inst, n).contiguous()
     if split == "mixed-parts":
         density[inst // 2:] = 0.04
         assert sum(fast.sparse_instances(density, CPU)) == inst - inst // 2
+    if split == "sparse-one-part":
+        density[:] = 0.04
     # Importance 10^k (1000^k with 20x sparser halves) for instance k: the logged losses must come back in
     # instance order.
-    base = 1000.0 if split == "mixed-parts" else 10.0
+    base = 1000.0 if split in ("mixed-parts", "sparse-one-part") else 10.0
     importance = (base ** torch.arange(inst, dtype=torch.float64))[:, None].expand(inst, n).float().contiguous()
+    # The step loop's ops run on one thread whatever the caller's setting: with the caller at 2 threads a run
+    # at threads=1 must still compute every op single-threaded (bmm and reductions may round differently with
+    # more threads on some CPUs: on an AMD EPYC host W differed by 1.5e-8 between the two).
+    seen_threads = []
+    real_make_model = fast.parallel.make_model
+
+    def recording_make_model(*args, **kwargs):
+        seen_threads.append(torch.get_num_threads())
+        return real_make_model(*args, **kwargs)
+
+    monkeypatch.setattr(fast.parallel, "make_model", recording_make_model)
+    caller = torch.get_num_threads()
     runs = []
-    real_threads, real_get = torch.get_num_threads(), torch.get_num_threads
-    for threads in (1, 2):
-        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-        W, b = W0.clone(), torch.zeros(inst, n)
-        logs, steps = _train_chunk(W, b, importance, density, recipe, seed=5)
-        assert sorted(logs) == [10, 20, 23] and steps == 23
-        assert all(v.shape == (inst,) and torch.isfinite(v).all() for v in logs.values())
-        assert (logs[23][1:] > 3 * logs[23][:-1]).all()
-        assert not torch.equal(W, W0)
-        runs.append((W, b, logs[23]))
-    monkeypatch.setattr(torch, "get_num_threads", real_get)
-    torch.set_num_threads(real_threads)
+    try:
+        torch.set_num_threads(2)
+        for threads in (1, 2, 3):
+            W, b = W0.clone(), torch.zeros(inst, n)
+            logs, steps = _train_chunk(W, b, importance, density, recipe, seed=5, threads=threads)
+            assert sorted(logs) == [10, 20, 23] and steps == 23
+            assert all(v.shape == (inst,) and torch.isfinite(v).all() for v in logs.values())
+            assert (logs[23][1:] > 3 * logs[23][:-1]).all()
+            assert not torch.equal(W, W0)
+            assert torch.get_num_threads() == 2  # the caller's setting is left as it was
+            runs.append((W, b, logs[23]))
+    finally:
+        torch.set_num_threads(caller)
+    assert seen_threads and set(seen_threads) == {1}
     # Same seed, same numbers, however many threads trained it.
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
-    assert torch.equal(runs[0][2], runs[1][2])
+    for W, b, loss in runs[1:]:
+        assert torch.equal(runs[0][0], W) and torch.equal(runs[0][1], b) and torch.equal(runs[0][2], loss)
     W, b = W0.clone(), torch.zeros(inst, n)
     _train_chunk(W, b, importance, density, recipe, seed=6)
     assert not torch.equal(W, runs[0][0])
+
+
+def test_an_interrupted_chunk_stops_its_workers(monkeypatch):
+    # Ctrl-C in the calling thread stops the parts within a block, instead of waiting for them to finish.
+    import threading
+    import time
+
+    monkeypatch.setattr(fast.parallel, "PART_ELEMENTS", 3 * 64 * 2)
+    started = threading.Event()
+    real = fast.parallel.compile_trainer
+
+    def slow_compile(trainer):
+        compiled = real(trainer)
+
+        def step(*args):
+            started.set()
+            time.sleep(0.05)
+            return compiled(*args)
+
+        step.forward_sparse = compiled.forward_sparse
+        return step
+
+    monkeypatch.setattr(fast.parallel, "compile_trainer", slow_compile)
+    monkeypatch.setattr(fast.parallel, "BLOCK_ELEMENTS", 64 * 5 * 3)  # one step per block
+    W, b = torch.randn(12, 2, 5), torch.zeros(12, 5)
+    recipe = Recipe(steps=10_000, batch_size=64)
+
+    def interrupt():
+        started.wait(10)
+        import _thread
+
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt).start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        _train_chunk(W, b, torch.ones(12, 5), torch.full((12, 5), 0.5), recipe, seed=1, threads=2)
+    assert time.perf_counter() - t0 < 5  # 10 000 steps at 50 ms would take minutes
+    assert not [t for t in threading.enumerate() if t.name.startswith("tms-worker")]
 
 
 def test_split_parts_covers_every_instance_once():
@@ -281,7 +339,7 @@ def test_split_parts_covers_every_instance_once():
 def test_compiled_step_loop_gives_the_same_numbers_as_plain_python(shape, split, monkeypatch):
     # TorchScript runs the same ops in the same order: the two must agree bit for bit.
     if split.endswith("-parts") or split == "parts":
-        monkeypatch.setattr(fast, "PART_ELEMENTS", 3 * 64 * 2)
+        monkeypatch.setattr(fast.parallel, "PART_ELEMENTS", 3 * 64 * 2)
     inst, m, n = shape
     recipe = Recipe(steps=25, batch_size=64, log_every=10)
     g = torch.Generator().manual_seed(3)
@@ -297,7 +355,7 @@ def test_compiled_step_loop_gives_the_same_numbers_as_plain_python(shape, split,
         W, b = W0.clone(), torch.zeros(inst, n)
         logs, _ = _train_chunk(W, b, importance, density, recipe, seed=4)
         runs[mode] = (W, b, logs)
-    assert not fast._SCRIPT_FAILURE, fast._SCRIPT_FAILURE
+    assert not fast.loop._SCRIPT_FAILURE, fast.loop._SCRIPT_FAILURE
     (Wc, bc, lc), (Wp, bp, lp) = runs["compiled"], runs["plain"]
     assert not torch.equal(Wc, W0)
     assert torch.equal(Wc, Wp) and torch.equal(bc, bp)
@@ -329,19 +387,22 @@ def test_step_loop_compiles_from_two_threads_at_once():
         t.start()
     for t in threads:
         t.join()
-    assert not fast._SCRIPT_FAILURE, fast._SCRIPT_FAILURE
+    assert not fast.loop._SCRIPT_FAILURE, fast.loop._SCRIPT_FAILURE
     assert all(isinstance(t, torch.jit.ScriptModule) for t in out)
     # and the compiled module updates the very tensors the plain one holds (no copies)
     trainer, sampler = _part_trainer()
     compiled = fast.compile_trainer(trainer)
     before = trainer.model.theta.clone()
-    losses = compiled(sampler.draw_words((3, 3, 5, 32)), 1, 2, 3)  # steps 1-3, logging every 2nd and the last
+    # steps 1-3, logging every 2nd and the last, a snapshot after step 2
+    losses, snaps = compiled(sampler.draw_words((3, 3, 5, 32)), 1, 2, 3, [2])
     assert len(losses) == 2 and float(trainer.opt.step_t) == 3.0
+    assert len(snaps) == 1 and not torch.equal(snaps[0], trainer.model.theta)
     assert (trainer.model.gW != 0).any() and not torch.equal(trainer.model.theta, before)
 
 
 def test_auto_engine_is_the_fast_one():
-    assert get_engine("auto") == ("fast", fast.train_chunk)
+    engine = get_engine("auto")
+    assert engine.name == "fast" and engine.supports("relu", "independent") and engine.supports("linear", "independent")
 
 
 def test_a_million_models_train_in_bounded_memory():
@@ -383,4 +444,4 @@ def test_cuda_matches_autograd_and_trains():
         torch.testing.assert_close(cuda_model.gtheta.cpu(), model.gtheta, rtol=1e-4, atol=1e-7)
     cfg = RunConfig.uniform(5, 2, [1.0, 0.1], 0.9, recipe=Recipe(steps=300, batch_size=256, eval_batches=2))
     res = train(cfg, engine="fast", device="cuda")
-    assert res.device.startswith("cuda") and (res.final_loss < evaluate(cfg, *initial_params(cfg), CPU)).all()
+    assert res.device.startswith("cuda") and (res.final_loss < evaluate(cfg, initial_params(cfg), CPU)).all()

@@ -71,7 +71,7 @@ def test_toy_model_module_and_errors():
     assert torch.allclose(model(X), forward(W, torch.zeros(1, 2), X))
     with pytest.raises(ConfigError, match="W must be"):
         ToyModel(torch.zeros(2, 3), torch.zeros(2, 3))
-    with pytest.raises(ConfigError, match="activation"):
+    with pytest.raises(ConfigError, match="model must be one of relu, linear, got 'tanh'"):
         ToyModel(W, torch.zeros(1, 2), "tanh")
 
 
@@ -81,10 +81,11 @@ def test_paper_init_scale_follows_the_settings_not_the_restarts():
     from tms.train import initial_params
 
     cfg = RunConfig.uniform(5, 2, [1.0] * 10, 0.9, restarts=40)
-    W, b = initial_params(cfg)
+    params = initial_params(cfg)
+    W, b = params["W"], params["b"]
     expected = math.sqrt(2 / (2 * (5 + 10)))
     k = W.numel()
     assert W.shape == (400, 2, 5) and torch.all(b == 0)
     assert abs(W.std().item() / expected - 1) < 5 / math.sqrt(2 * k)
-    one = initial_params(RunConfig.uniform(5, 2, [1.0] * 10, 0.9, restarts=1))[0]
+    one = initial_params(RunConfig.uniform(5, 2, [1.0] * 10, 0.9, restarts=1))["W"]
     assert abs(one.std().item() / expected - 1) < 5 / math.sqrt(2 * one.numel())

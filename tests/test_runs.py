@@ -15,8 +15,8 @@ def fake_result(cfg, seed=0):
     g = torch.Generator().manual_seed(seed)
     inst = cfg.n_instances
     return TrainResult(
-        W=torch.randn(inst, cfg.n_hidden, cfg.n_features, generator=g),
-        b=torch.randn(inst, cfg.n_features, generator=g),
+        params={"W": torch.randn(inst, cfg.n_hidden, cfg.n_features, generator=g),
+                "b": torch.randn(inst, cfg.n_features, generator=g)},
         final_loss=torch.rand(inst, generator=g),
         log_steps=[5, 10],
         log_losses=torch.rand(2, inst, generator=g),
@@ -62,12 +62,12 @@ def test_overwrite_leaves_no_temporary_folders(tmp_path, cfg):
 
 
 def test_failed_write_leaves_nothing(tmp_path, cfg, monkeypatch):
-    import tms.runs
+    import tms.tables
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tms.runs.csv, "writer", boom)
+    monkeypatch.setattr(tms.tables.csv, "writer", boom)
     with pytest.raises(KeyboardInterrupt):
         save_run(tmp_path / "run", cfg, fake_result(cfg))
     assert list(tmp_path.iterdir()) == []
@@ -102,7 +102,7 @@ def test_corrupt_files_are_refused(tmp_path, cfg):
     meta = json.loads((path / "config.json").read_text())
     meta["config"]["n_hidden"] = 3
     (path / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(RunFolderError, match="do not match the config"):
+    with pytest.raises(RunFolderError, match="does not match the config"):
         load_run(path)
 
     path = save_run(tmp_path / "run4", cfg, fake_result(cfg))
@@ -117,4 +117,92 @@ def test_loading_never_unpickles(tmp_path, cfg):
     path = save_run(tmp_path / "run", cfg, fake_result(cfg))
     torch.save({"W": torch.zeros(1)}, path / "model.safetensors")
     with pytest.raises(RunFolderError, match="corrupt"):
+        load_run(path)
+
+
+def test_snapshots_round_trip_and_are_checked(tmp_path, cfg):
+    res = fake_result(cfg)
+    res.snapshot_steps = [0, 5, 10]
+    res.snapshots = {"W": torch.randn(3, *res.W.shape), "b": torch.randn(3, *res.b.shape)}
+    path = save_run(tmp_path / "run", cfg, res)
+    run = load_run(path)
+    assert run.snapshots.steps == [0, 5, 10]
+    assert torch.equal(run.snapshots.params["W"], res.snapshots["W"])
+    assert torch.equal(run.snapshots.at(5)["b"], res.snapshots["b"][1])
+    with pytest.raises(RunFolderError, match="no snapshot at step 7; stored steps: 0, 5, 10"):
+        run.snapshots.at(7)
+    plain = load_run(save_run(tmp_path / "plain", cfg, fake_result(cfg)))
+    with pytest.raises(RunFolderError, match="trained without snapshots"):
+        plain.snapshots
+
+
+def test_run_state_ignores_logging_and_reevaluates_on_other_batches(tmp_path, cfg):
+    import dataclasses
+
+    from tms.runs import reevaluate, run_state
+
+    path = save_run(tmp_path / "run", cfg, fake_result(cfg))
+    relog = dataclasses.replace(cfg, recipe=dataclasses.replace(cfg.recipe, log_every=2))
+    reeval = dataclasses.replace(cfg, recipe=dataclasses.replace(cfg.recipe, eval_batches=3))
+    other = dataclasses.replace(cfg, seed=9)
+    assert run_state(path, cfg) == "complete" and run_state(path, relog) == "complete"
+    assert run_state(path, reeval) == "evaluate" and run_state(path, other) == "train"
+    assert run_state(tmp_path / "missing", cfg) == "train"
+    assert run_state(path, cfg, snapshots=[0, 5]) == "train"  # asked for snapshots it does not hold
+    W = load_run(path).W.clone()
+    reevaluate(path, reeval, device="cpu")
+    again = load_run(path)
+    assert torch.equal(again.W, W) and again.config.recipe.eval_batches == 3
+    assert again.config.recipe.log_every == cfg.recipe.log_every  # the stored log keeps its interval
+    assert run_state(path, reeval) == "complete"
+
+
+def test_prepare_output_is_the_overwrite_policy(tmp_path, cfg):
+    import dataclasses
+
+    from tms.errors import ConfigError
+    from tms.runs import prepare_output
+
+    assert prepare_output(tmp_path / "new", cfg) == "train"
+    path = save_run(tmp_path / "run", cfg, fake_result(cfg))
+    assert prepare_output(path, cfg) == "complete"
+    other = dataclasses.replace(cfg, seed=4)
+    with pytest.raises(ConfigError, match="already holds a run of another config; pass --force"):
+        prepare_output(path, other)
+    assert prepare_output(path, other, force=True) == "train"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="files that are not a tms run"):
+        prepare_output(tmp_path / "mine", cfg)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        prepare_output(tmp_path / "file", cfg)
+
+
+def test_check_run_reads_no_weights_but_finds_damage(tmp_path, cfg):
+    from tms.runs import check_run
+
+    path = save_run(tmp_path / "run", cfg, fake_result(cfg))
+    assert check_run(path) == cfg
+    from safetensors.torch import save_file
+
+    save_file({"W": torch.zeros(6, 2, 5, dtype=torch.float64), "b": torch.zeros(6, 5)}, str(path / "model.safetensors"))
+    with pytest.raises(RunFolderError, match="must hold W as float32"):
+        check_run(path)
+    (path / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(RunFolderError, match="model.safetensors is corrupt"):
+        check_run(path)
+
+
+def test_format_1_run_folders_still_load(tmp_path, cfg):
+    path = save_run(tmp_path / "run", cfg, fake_result(cfg))
+    meta = json.loads((path / "config.json").read_text())
+    meta["format_version"] = 1
+    meta["config"]["activation"] = meta["config"].pop("model")
+    del meta["config"]["data"]
+    (path / "config.json").write_text(json.dumps(meta))
+    assert load_run(path).config == cfg and is_complete_run(path, cfg)
+    meta["format_version"] = 99
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(RunFolderError, match="unsupported format_version 99 .this tms reads 1, 2."):
         load_run(path)

@@ -15,7 +15,15 @@ from typing import Any, Sequence
 
 from .errors import ConfigError
 
-ACTIVATIONS = ("relu", "linear")
+MODELS = {
+    "relu": "ReLU output, tied: x' = ReLU(WᵀW x + b), W [m, n] (PAPER.md §0)",
+    "linear": "linear, tied: x' = WᵀW x + b (PAPER.md §0)",
+}
+"""Model families by name (implemented in :mod:`tms.model`, whose registry holds exactly these)."""
+DATA = {
+    "independent": "each feature 0 with probability 1 - p_i, else U[0, 1], independently (PAPER.md §0)",
+}
+"""Data distributions by name (implemented in :mod:`tms.data`, whose registry holds exactly these)."""
 INITS = ("paper", "per_model")
 ENGINES = ("auto", "fast", "eager")
 
@@ -62,9 +70,11 @@ class Recipe:
     (restarts are independent copies of that notebook run and leave it unchanged); 'per_model': Xavier-normal per model,
     std = sqrt(2 / (m + n)), independent of the batch of instances."""
     log_every: int = 100
-    """Record every instance's training loss every this many steps (and at the last step)."""
+    """Record every instance's training loss every this many steps (and at the last step). Not part of what
+    a run *is* (:meth:`RunConfig.training_key`): a stored run logged at another interval is not retrained."""
     eval_batches: int = 8
-    """Batches of fresh samples (batch_size each) for the final per-instance loss."""
+    """Batches of fresh samples (batch_size each) for the final per-instance loss. Not part of what a run is
+    either: a stored run evaluated on another number of batches is evaluated again, not retrained."""
 
     def __post_init__(self) -> None:
         _check_int("steps", self.steps, 1)
@@ -82,6 +92,11 @@ class Recipe:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         _check_int("log_every", self.log_every, 1)
         _check_int("eval_batches", self.eval_batches, 1)
+
+    def quick(self) -> "Recipe":
+        """The smoke-test version of this recipe (``--quick``): 300 steps at batch ≤ 256, otherwise the same."""
+        return dataclasses.replace(self, steps=300, batch_size=min(self.batch_size, 256), log_every=50,
+                                   eval_batches=2)
 
 
 @dataclass(frozen=True)
@@ -101,8 +116,10 @@ class RunConfig:
     """Per setting, per feature: probability that the feature is non-zero, in (0, 1]."""
     importance: tuple[tuple[float, ...], ...]
     """Per setting, per feature: weight I_i of feature i in the loss, >= 0."""
-    activation: str = "relu"
-    """'relu': x' = ReLU(W^T W x + b); 'linear': x' = W^T W x + b."""
+    model: str = "relu"
+    """Model family, one of :data:`MODELS`: 'relu': x' = ReLU(WᵀW x + b); 'linear': x' = WᵀW x + b."""
+    data: str = "independent"
+    """Data distribution, one of :data:`DATA` (the densities above are its per-feature densities)."""
     restarts: int = 1
     """Models trained per setting (independent inits)."""
     recipe: Recipe = field(default_factory=Recipe)
@@ -113,8 +130,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check_int("features", self.n_features, 1)
         _check_int("hidden", self.n_hidden, 1)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if self.model not in MODELS:
+            raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.data not in DATA:
+            raise ConfigError(f"data must be one of {', '.join(DATA)}, got {self.data!r}")
         _check_int("restarts", self.restarts, 1)
         _check_int("seed", self.seed, 0)
         if not isinstance(self.recipe, Recipe):
@@ -156,6 +175,13 @@ class RunConfig:
     def instance_importance(self) -> list[tuple[float, ...]]:
         return [row for row in self.importance for _ in range(self.restarts)]
 
+    def training_key(self) -> dict[str, Any]:
+        """What decides the trained weights: the config without how often the loss is logged and how many
+        batches evaluate the final loss. Two configs with the same key train the same numbers."""
+        d = self.to_dict()
+        del d["recipe"]["log_every"], d["recipe"]["eval_batches"]
+        return d
+
     # -- JSON ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -168,11 +194,13 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
         if not isinstance(d, dict):
             raise ConfigError("config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} | {"activation"}
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
         kwargs = dict(d)
+        if "activation" in kwargs and "model" not in kwargs:  # run folders of format 1
+            kwargs["model"] = kwargs.pop("activation")
         recipe = kwargs.pop("recipe", {}) or {}
         if not isinstance(recipe, dict):
             raise ConfigError("recipe must be a JSON object")
@@ -210,3 +238,45 @@ class RunConfig:
             importance=tuple(imp for _ in densities),
             **kwargs,
         )
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Changes applied to every run of the chosen experiments, as data: ``tms reproduce --seed`` and
+    ``--grid/--models``, and each variant of ``tms robustness``.
+
+    Experiments declare every run's seed as an offset from the base seed 0 (the §3 density sweep uses 1 so that
+    it does not share the grid's random draws); :meth:`apply` with ``seed=k`` gives each run ``k`` plus its
+    offset, so runs that differ in seed by design still differ.
+    """
+
+    seed: int | None = None
+    """Base seed, or None to keep each run's declared seed."""
+    recipe: tuple[tuple[str, Any], ...] = ()
+    """Recipe fields to replace, as (field, value) pairs."""
+    params: tuple[tuple[str, Any], ...] = ()
+    """Experiment parameters to replace (for example the §3 diagrams' ``grid`` and ``models``), as pairs; an
+    experiment refuses a parameter it does not declare."""
+
+    def __post_init__(self) -> None:
+        if self.seed is not None:
+            _check_int("seed", self.seed, 0)
+        object.__setattr__(self, "recipe", tuple(sorted((str(k), v) for k, v in dict(self.recipe).items())))
+        object.__setattr__(self, "params", tuple(sorted((str(k), v) for k, v in dict(self.params).items())))
+        fields = {f.name for f in dataclasses.fields(Recipe)}
+        unknown = [k for k, _ in self.recipe if k not in fields]
+        if unknown:
+            raise ConfigError(f"unknown recipe field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(fields))}")
+        Recipe(**dict(self.recipe))  # each value in range, or a one-line ConfigError naming the field
+
+    @property
+    def empty(self) -> bool:
+        return self.seed is None and not self.recipe and not self.params
+
+    def apply(self, config: RunConfig) -> RunConfig:
+        """``config`` with the recipe fields replaced and the seed moved to ``seed`` + its declared offset."""
+        if self.recipe:
+            config = dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, **dict(self.recipe)))
+        if self.seed is not None:
+            config = dataclasses.replace(config, seed=self.seed + config.seed)
+        return config

@@ -66,3 +66,16 @@ def gram(W: Tensor) -> Tensor:
     """WᵀW ``[inst, feat, feat]``."""
     Wb, single = _batched(W)
     return _unbatch(torch.einsum("ihf,ihg->ifg", Wb, Wb), single)
+
+
+def overlaps(W: Tensor) -> Tensor:
+    """Ŵ_i · W_j ``[inst, feat_i, feat_j]``: how strongly feature j activates feature i's direction."""
+    Wb, single = _batched(W)
+    return _unbatch(_overlaps(Wb), single)
+
+
+def cosines(W: Tensor) -> Tensor:
+    """cos∠(W_i, W_j) ``[inst, feat, feat]`` (0 where either feature is 0)."""
+    Wb, single = _batched(W)
+    unit = Wb / Wb.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    return _unbatch(torch.einsum("iha,ihb->iab", unit, unit), single)

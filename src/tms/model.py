@@ -1,20 +1,30 @@
-"""The toy model of PAPER.md §0, many instances at once.
+"""The toy models of PAPER.md §0, many instances at once, by family: the registry behind ``RunConfig.model``.
 
-W: ``[inst, hidden, feat]`` (column W[k, :, i] is feature i's direction in instance k), b: ``[inst, feat]``.
+Tied families (``relu``, ``linear``) have W ``[inst, hidden, feat]`` (column W[k, :, i] is feature i's
+direction in instance k) and b ``[inst, feat]``:
+
   h  = W x                       (einsum "ibf,ihf->ibh")
-  x' = ReLU(W^T h + b)           (or without the ReLU for the linear model)
-This file knows nothing about training.
+  x' = ReLU(Wᵀ h + b)            (``relu``; ``linear`` leaves the ReLU out)
+
+A :class:`Family` names its parameters and their shapes, initialises them and computes the output; the loss is
+the importance-weighted squared error against the family's target (x itself for both tied families). This
+file knows nothing about training.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from .config import ACTIVATIONS, INITS
+from .config import INITS, MODELS
 from .errors import ConfigError
+
+Params = dict[str, Tensor]
+"""A family's parameters by name, each with a leading instance axis."""
 
 
 def init_weights(
@@ -44,15 +54,15 @@ def init_weights(
     return torch.randn((n_instances, n_hidden, n_features), generator=generator) * std
 
 
-def forward(W: Tensor, b: Tensor, x: Tensor, activation: str = "relu") -> Tensor:
-    """x' for a batch ``x [inst, batch, feat]``."""
+def forward(W: Tensor, b: Tensor, x: Tensor, model: str = "relu") -> Tensor:
+    """x' of a tied family for a batch ``x [inst, batch, feat]``."""
     h = torch.einsum("ibf,ihf->ibh", x, W)
     out = torch.einsum("ibh,ihf->ibf", h, W) + b[:, None, :]
-    if activation == "relu":
+    if model == "relu":
         return torch.relu(out)
-    if activation == "linear":
+    if model == "linear":
         return out
-    raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
 
 
 def weighted_mse(x_hat: Tensor, x: Tensor, importance: Tensor) -> Tensor:
@@ -60,18 +70,61 @@ def weighted_mse(x_hat: Tensor, x: Tensor, importance: Tensor) -> Tensor:
     return (importance[:, None, :] * (x - x_hat) ** 2).mean(dim=(1, 2))
 
 
-class ToyModel(nn.Module):
-    """A batch of toy models as an ``nn.Module``, for users who want autograd and their own loop."""
+@dataclass(frozen=True)
+class Family:
+    """A model family: its parameters, their initialisation, and its output."""
 
-    def __init__(self, W: Tensor, b: Tensor, activation: str = "relu"):
+    name: str
+    description: str
+    shapes: Callable[[int, int, int], dict[str, tuple[int, ...]]]
+    """``shapes(inst, m, n)``: every parameter's shape, in storage order."""
+    init: Callable[[int, int, int, str, torch.Generator, int], Params]
+    """``init(inst, m, n, scheme, generator, notebook_instances)``: parameters at step 0."""
+    forward: Callable[[Params, Tensor], Tensor]
+    """``forward(params, x [inst, batch, feat])``: the output ``[inst, batch, feat]``."""
+    target: Callable[[Tensor], Tensor] = lambda x: x
+    """What the output is trained to reproduce, from the input."""
+
+    def loss(self, params: Params, x: Tensor, importance: Tensor) -> Tensor:
+        """Per-instance loss ``[inst]`` on the batch ``x`` (PAPER.md §0)."""
+        return weighted_mse(self.forward(params, x), self.target(x), importance)
+
+
+def _tied_shapes(inst: int, m: int, n: int) -> dict[str, tuple[int, ...]]:
+    return {"W": (inst, m, n), "b": (inst, n)}
+
+
+def _tied_init(inst: int, m: int, n: int, scheme: str, generator: torch.Generator, notebook: int) -> Params:
+    # b = 0 at the start (PAPER.md §0)
+    return {"W": init_weights(inst, m, n, scheme, generator, notebook), "b": torch.zeros(inst, n)}
+
+
+FAMILIES: dict[str, Family] = {
+    name: Family(name, MODELS[name], _tied_shapes, _tied_init,
+                 lambda p, x, name=name: forward(p["W"], p["b"], x, name))
+    for name in ("relu", "linear")
+}
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``, or a ConfigError listing the known ones."""
+    if name not in FAMILIES:
+        raise ConfigError(f"model must be one of {', '.join(FAMILIES)}, got {name!r}")
+    return FAMILIES[name]
+
+
+class ToyModel(nn.Module):
+    """A batch of tied toy models as an ``nn.Module``, for users who want autograd and their own loop."""
+
+    def __init__(self, W: Tensor, b: Tensor, model: str = "relu"):
         super().__init__()
         if W.ndim != 3 or b.ndim != 2 or b.shape != (W.shape[0], W.shape[2]):
             raise ConfigError(f"W must be [inst, hidden, feat] and b [inst, feat]; got {tuple(W.shape)}, {tuple(b.shape)}")
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        if model not in FAMILIES:
+            raise ConfigError(f"model must be one of {', '.join(FAMILIES)}, got {model!r}")
         self.W = nn.Parameter(W.clone())
         self.b = nn.Parameter(b.clone())
-        self.activation = activation
+        self.model = model
 
     def forward(self, x: Tensor) -> Tensor:
-        return forward(self.W, self.b, x, self.activation)
+        return forward(self.W, self.b, x, self.model)

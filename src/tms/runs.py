@@ -1,28 +1,29 @@
-"""Run folders: the unit of storage. Everything downstream (figures, claims, report) reads only these.
+"""Run folders: the unit of storage. Everything downstream (analysis, figures, claims, report) reads only these.
 
-A run folder holds
+A run folder holds (names in :mod:`tms.layout`)
 - ``config.json``: format tag, package and torch versions, the resolved :class:`RunConfig`, per-instance
-  densities and importances, and how it ran (device, engine, seconds);
-- ``model.safetensors``: ``W`` float32 ``[inst, hidden, feat]`` and ``b`` float32 ``[inst, feat]``;
-- ``instances.csv``: one row per trained model;
-- ``train_log.csv``: training loss per instance over training (long format: step, instance, loss).
+  densities and importances, and how it ran (device, engine, threads, seconds);
+- ``model.safetensors``: the model family's parameters by name, float32 with a leading instance axis
+  (``W [inst, hidden, feat]`` and ``b [inst, feat]`` for the tied families);
+- ``instances.csv``: one row per trained model (setting, restart, density, final loss);
+- ``train_log.csv``: training loss per instance over training (long format: step, instance, loss);
+- ``snapshots.safetensors`` (when trained with snapshots): ``steps`` and every parameter at those steps,
+  ``[len(steps), inst, ...]``.
 
-Folders are written into a temporary sibling and renamed into place, so a reader never sees half a run, and
-nothing here unpickles: loading a run never executes code.
+Folders are written into a temporary sibling and renamed into place (:func:`tms.files.atomic_folder`), so a
+reader never sees half a run, and nothing here unpickles: loading a run never executes code.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
 import math
 import os
 import platform
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,12 +33,46 @@ from torch import Tensor
 from . import __version__
 from .config import RunConfig
 from .errors import ConfigError, RunFolderError
+from .files import atomic_folder
+from .layout import (
+    CONFIG_FILE,
+    INSTANCES_FILE,
+    MODEL_FILE,
+    RUN_FILES,
+    SNAPSHOTS_FILE,
+    TRAIN_LOG_FILE,
+)
+from .model import Params, get_family
+from .tables import Column, Schema
 from .train import TrainResult
 
 FORMAT = "tms-run"
-FORMAT_VERSION = 1
-FILES = ("config.json", "model.safetensors", "instances.csv", "train_log.csv")
-INSTANCE_COLUMNS = ("instance", "setting", "restart", "density", "loss")
+FORMAT_VERSION = 2
+READS = (1, 2)
+"""Format versions this tms reads: 1 (W and b, ``activation`` in the config) and 2 (any family's parameters,
+``model`` and ``data`` in the config, optional snapshots)."""
+
+INSTANCES = Schema(INSTANCES_FILE, (
+    Column("instance", "int"), Column("setting", "int"), Column("restart", "int"),
+    Column("density", "float", "the setting's density when every feature shares it, else empty"),
+    Column("loss", "float", "final loss on fresh samples"),
+))
+TRAIN_LOG = Schema(TRAIN_LOG_FILE, (Column("step", "int"), Column("instance", "int"), Column("loss", "float32")))
+
+
+@dataclass
+class Snapshots:
+    """Parameters over training: ``params[name][k]`` is the parameter at step ``steps[k]``."""
+
+    steps: list[int]
+    params: Params
+
+    def at(self, step: int) -> Params:
+        """The parameters at a stored step (RunFolderError naming the stored steps otherwise)."""
+        if step not in self.steps:
+            raise RunFolderError(f"no snapshot at step {step}; stored steps: {', '.join(map(str, self.steps))}")
+        k = self.steps.index(step)
+        return {name: value[k] for name, value in self.params.items()}
 
 
 @dataclass
@@ -46,12 +81,19 @@ class Run:
 
     path: Path
     config: RunConfig
-    W: Tensor
-    b: Tensor
+    params: Params
     instances: list[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def W(self) -> Tensor:
+        return self.params["W"]
+
+    @property
+    def b(self) -> Tensor:
+        return self.params["b"]
+
+    @cached_property
     def loss(self) -> Tensor:
         """Final per-instance loss on fresh samples ``[inst]``."""
         return torch.tensor([row["loss"] for row in self.instances], dtype=torch.float64)
@@ -67,29 +109,12 @@ class Run:
 
     def train_log(self) -> tuple[list[int], Tensor]:
         """``(steps, losses [len(steps), inst])`` from ``train_log.csv``."""
-        return read_train_log(self.path / "train_log.csv", self.config.n_instances)
+        return read_train_log(self.path, self.config.n_instances)
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path | str, text: str) -> None:
-    """Write a text file so that readers see the old file or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(path, text)
-
-
-def atomic_write_json(path: Path | str, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    @cached_property
+    def snapshots(self) -> Snapshots:
+        """The stored training snapshots (RunFolderError when the run was trained without them)."""
+        return load_snapshots(self.path, self.config)
 
 
 def _uniform(row: tuple[float, ...]) -> float | None:
@@ -101,66 +126,44 @@ def save_run(path: Path | str, config: RunConfig, result: TrainResult, extra: di
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A writer killed outright (SIGKILL, power loss) can leave its temporary folder; clear those first.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        dens = config.instance_density()
-        imps = config.instance_importance()
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "tms_version": __version__,
-            "torch_version": torch.__version__,
-            "python_version": platform.python_version(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "config": config.to_dict(),
-            "instances": {"density": [list(r) for r in dens], "importance": [list(r) for r in imps]},
-            "run": {
-                "device": result.device,
-                "engine": result.engine,
-                "seconds": round(result.seconds, 3),
-                "cpu_count": os.cpu_count(),
-                "torch_threads": torch.get_num_threads(),
-            },
-        }
-        if extra:
-            meta["extra"] = extra
-        save_file(
-            {"W": result.W.detach().float().contiguous().cpu(), "b": result.b.detach().float().contiguous().cpu()},
-            str(tmp / "model.safetensors"),
-            metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)},
-        )
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(INSTANCE_COLUMNS)
-        for i in range(config.n_instances):
-            d = _uniform(dens[i])
-            w.writerow([i, i // config.restarts, i % config.restarts, "" if d is None else repr(d),
-                        repr(float(result.final_loss[i]))])
-        (tmp / "instances.csv").write_text(buf.getvalue(), encoding="utf-8")
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(("step", "instance", "loss"))
-        for k, step in enumerate(result.log_steps):
-            for i, v in enumerate(result.log_losses[k].tolist()):
-                w.writerow((step, i, f"{v:.7g}"))
-        (tmp / "train_log.csv").write_text(buf.getvalue(), encoding="utf-8")
-        # config.json last: a folder with it is complete even if the rename below were not atomic.
-        (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    dens = config.instance_density()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tms_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "instances": {"density": [list(r) for r in dens], "importance": [list(r) for r in config.instance_importance()]},
+        "run": {
+            "device": result.device,
+            "engine": result.engine,
+            "seconds": round(result.seconds, 3),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": result.threads,
+        },
+    }
+    if result.snapshot_steps:
+        meta["snapshot_steps"] = list(result.snapshot_steps)
+    if extra:
+        meta["extra"] = extra
+    with atomic_folder(path) as tmp:
+        tensor_meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
+        save_file({k: v.detach().float().contiguous().cpu() for k, v in result.params.items()},
+                  str(tmp / MODEL_FILE), metadata=tensor_meta)
+        if result.snapshot_steps:
+            tensors = {"steps": torch.tensor(result.snapshot_steps, dtype=torch.int64)}
+            tensors.update({k: v.detach().float().contiguous().cpu() for k, v in result.snapshots.items()})
+            save_file(tensors, str(tmp / SNAPSHOTS_FILE), metadata=tensor_meta)
+        INSTANCES.write(tmp, ({"instance": i, "setting": i // config.restarts, "restart": i % config.restarts,
+                               "density": _uniform(dens[i]), "loss": float(result.final_loss[i])}
+                              for i in range(config.n_instances)))
+        TRAIN_LOG.write(tmp, ({"step": step, "instance": i, "loss": v}
+                              for k, step in enumerate(result.log_steps)
+                              for i, v in enumerate(result.log_losses[k].tolist())))
+        # config.json last: a folder with it is complete even if the rename were not atomic.
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -175,94 +178,162 @@ def read_meta(path: Path | str) -> dict[str, Any]:
         raise _fail(path, "does not exist")
     if not path.is_dir():
         raise _fail(path, "is not a folder")
-    cfg = path / "config.json"
+    cfg = path / CONFIG_FILE
     if not cfg.is_file():
-        raise _fail(path, "has no config.json; not a tms run folder")
+        raise _fail(path, f"has no {CONFIG_FILE}; not a tms run folder")
     try:
         meta = json.loads(cfg.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _fail(path, f"config.json is not valid JSON ({e.__class__.__name__})") from None
+        raise _fail(path, f"{CONFIG_FILE} is not valid JSON ({e.__class__.__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _fail(path, f"config.json is not a tms run (expected format {FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise _fail(path, f"unsupported format_version {meta.get('format_version')!r} (this tms reads {FORMAT_VERSION})")
+        raise _fail(path, f"{CONFIG_FILE} is not a tms run (expected format {FORMAT!r})")
+    if meta.get("format_version") not in READS:
+        raise _fail(path, f"unsupported format_version {meta.get('format_version')!r} (this tms reads "
+                          f"{', '.join(map(str, READS))})")
     return meta
 
 
-def is_complete_run(path: Path | str, config: RunConfig | None = None) -> bool:
-    """True when ``path`` holds a loadable run (and, if given, one trained from exactly ``config``)."""
+def read_config(path: Path | str) -> RunConfig:
+    """A run folder's config (cheap: no weights are read); RunFolderError when it is not a valid one."""
+    try:
+        return RunConfig.from_dict(read_meta(path).get("config"))
+    except ConfigError as e:
+        raise _fail(Path(path), f"{CONFIG_FILE} has an invalid config: {e}") from None
+
+
+def run_state(path: Path | str, config: RunConfig, snapshots: list[int] | None = None) -> str:
+    """How a stored run stands against ``config``: 'complete' (trained from it: same training key, same
+    evaluation, the snapshots asked for), 'evaluate' (trained from it, but evaluated on another number of
+    batches: evaluate again, do not retrain) or 'train' (missing, incomplete, or trained from another config).
+    How often the loss was logged never matters (:meth:`RunConfig.training_key`)."""
+    path = Path(path)
     try:
         meta = read_meta(path)
-        if config is not None and RunConfig.from_dict(meta["config"]) != config:
-            return False
-        return all((Path(path) / f).is_file() for f in FILES)
+        stored = RunConfig.from_dict(meta["config"])
+        if not all((path / f).is_file() for f in RUN_FILES):
+            return "train"
     except (RunFolderError, ConfigError, KeyError, TypeError):
+        return "train"
+    if stored.training_key() != config.training_key():
+        return "train"
+    if snapshots and not set(snapshots) <= set(meta.get("snapshot_steps") or []):
+        return "train"
+    return "complete" if stored.recipe.eval_batches == config.recipe.eval_batches else "evaluate"
+
+
+def is_complete_run(path: Path | str, config: RunConfig | None = None) -> bool:
+    """True when ``path`` holds a loadable run (and, if given, one trained from ``config``: see
+    :func:`run_state`)."""
+    if config is not None:
+        return run_state(path, config) == "complete"
+    try:
+        read_config(path)
+    except RunFolderError:
         return False
+    return all((Path(path) / f).is_file() for f in RUN_FILES)
+
+
+def _load_tensors(path: Path, file: str) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path / file))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise _fail(path, f"{file} is corrupt ({str(e).splitlines()[0][:80]})") from None
+
+
+def _check_params(path: Path, config: RunConfig, tensors: dict[str, Tensor], lead: tuple[int, ...] = (),
+                  file: str = MODEL_FILE) -> Params:
+    shapes = get_family(config.model).shapes(config.n_instances, config.n_hidden, config.n_features)
+    missing = [k for k in shapes if k not in tensors]
+    if missing:
+        raise _fail(path, f"{file} must hold the tensors {', '.join(shapes)} (model {config.model}); "
+                          f"missing {', '.join(missing)}")
+    out = {}
+    for k, shape in shapes.items():
+        t = tensors[k]
+        if tuple(t.shape) != lead + shape:
+            raise _fail(path, f"{k} {tuple(t.shape)} in {file} does not match the config ({list(lead + shape)})")
+        if t.dtype != torch.float32:
+            raise _fail(path, f"{k} in {file} must be float32")
+        out[k] = t
+    return out
 
 
 def load_run(path: Path | str) -> Run:
     """Load a run folder written by :func:`save_run`; refuses foreign or corrupt folders with RunFolderError."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
     meta = read_meta(path)
-    try:
-        config = RunConfig.from_dict(meta.get("config"))
-    except ConfigError as e:
-        raise _fail(path, f"config.json has an invalid config: {e}") from None
-    for f in FILES:
+    config = read_config(path)
+    for f in RUN_FILES:
         if not (path / f).is_file():
             raise _fail(path, f"{f} is missing")
+    params = _check_params(path, config, _load_tensors(path, MODEL_FILE))
+    instances = _read_instances(path, config.n_instances)
+    return Run(path=path, config=config, params=params, instances=instances, meta=meta)
+
+
+def check_run(path: Path | str) -> RunConfig:
+    """Check a run folder without reading its weights: config.json, every file present, the tensors' names,
+    shapes and types from the safetensors header, instances.csv. Its config, or RunFolderError naming what is
+    wrong."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    config = read_config(path)
+    for f in RUN_FILES:
+        if not (path / f).is_file():
+            raise _fail(path, f"{f} is missing")
+    shapes = get_family(config.model).shapes(config.n_instances, config.n_hidden, config.n_features)
     try:
-        tensors = load_file(str(path / "model.safetensors"))
+        with safe_open(str(path / MODEL_FILE), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
-        raise _fail(path, f"model.safetensors is corrupt ({str(e).splitlines()[0][:80]})") from None
-    inst, m, n = config.n_instances, config.n_hidden, config.n_features
-    W, b = tensors.get("W"), tensors.get("b")
-    if W is None or b is None:
-        raise _fail(path, "model.safetensors must hold tensors W and b")
-    if tuple(W.shape) != (inst, m, n) or tuple(b.shape) != (inst, n):
-        raise _fail(path, f"W {tuple(W.shape)} / b {tuple(b.shape)} do not match the config ([{inst}, {m}, {n}] / [{inst}, {n}])")
-    if W.dtype != torch.float32 or b.dtype != torch.float32:
-        raise _fail(path, "W and b must be float32")
-    instances = _read_instances(path, inst)
-    return Run(path=path, config=config, W=W, b=b, instances=instances, meta=meta)
+        raise _fail(path, f"{MODEL_FILE} is corrupt ({str(e).splitlines()[0][:80]})") from None
+    for k, shape in shapes.items():
+        if stored.get(k) != shape or dtypes.get(k) != "F32":
+            raise _fail(path, f"{MODEL_FILE} must hold {k} as float32 {list(shape)}, holds "
+                              f"{list(stored[k]) if k in stored else 'nothing'}")
+    _read_instances(path, config.n_instances)
+    return config
+
+
+def load_snapshots(path: Path | str, config: RunConfig) -> Snapshots:
+    path = Path(path)
+    if not (path / SNAPSHOTS_FILE).is_file():
+        raise _fail(path, f"has no {SNAPSHOTS_FILE}: it was trained without snapshots")
+    tensors = _load_tensors(path, SNAPSHOTS_FILE)
+    steps = tensors.pop("steps", None)
+    if steps is None or steps.ndim != 1 or steps.dtype != torch.int64:
+        raise _fail(path, f"{SNAPSHOTS_FILE} must hold an int64 vector 'steps'")
+    values = _check_params(path, config, tensors, lead=(steps.numel(),), file=SNAPSHOTS_FILE)
+    return Snapshots(steps=steps.tolist(), params=values)
 
 
 def _read_instances(path: Path, n_instances: int) -> list[dict[str, Any]]:
     try:
-        with open(path / "instances.csv", encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise _fail(path, f"instances.csv is unreadable ({e.__class__.__name__})") from None
+        rows = INSTANCES.read(path)
+    except RunFolderError as e:
+        raise _fail(path, f"{INSTANCES_FILE} is malformed ({e})") from None
     if len(rows) != n_instances:
-        raise _fail(path, f"instances.csv has {len(rows)} rows, expected {n_instances}")
-    out = []
+        raise _fail(path, f"{INSTANCES_FILE} has {len(rows)} rows, expected {n_instances}")
     for k, row in enumerate(rows):
-        try:
-            rec: dict[str, Any] = dict(row)
-            rec["instance"] = int(row["instance"])
-            rec["setting"] = int(row["setting"])
-            rec["restart"] = int(row["restart"])
-            rec["density"] = float(row["density"]) if row["density"] else None
-            rec["loss"] = float(row["loss"])
-        except (KeyError, TypeError, ValueError):
-            raise _fail(path, f"instances.csv row {k + 1} is malformed") from None
-        if rec["instance"] != k or not math.isfinite(rec["loss"]):
-            raise _fail(path, f"instances.csv row {k + 1} is malformed")
-        out.append(rec)
-    return out
+        if row["instance"] != k or row["loss"] is None or not math.isfinite(row["loss"]):
+            raise _fail(path, f"{INSTANCES_FILE} row {k + 1} is malformed")
+    return rows
 
 
-def read_train_log(path: Path, n_instances: int) -> tuple[list[int], Tensor]:
-    steps: dict[int, dict[int, float]] = {}
+def read_train_log(path: Path | str, n_instances: int) -> tuple[list[int], Tensor]:
+    path = Path(path)
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                steps.setdefault(int(row["step"]), {})[int(row["instance"])] = float(row["loss"])
-    except (KeyError, ValueError, UnicodeDecodeError, csv.Error):
-        raise _fail(path.parent, "train_log.csv is malformed") from None
+        rows = TRAIN_LOG.read(path)
+    except RunFolderError:
+        raise _fail(path, f"{TRAIN_LOG_FILE} is malformed") from None
+    steps: dict[int, dict[int, float]] = {}
+    for row in rows:
+        steps.setdefault(row["step"], {})[row["instance"]] = row["loss"]
     order = sorted(steps)
     out = torch.full((len(order), n_instances), float("nan"))
     for k, s in enumerate(order):
@@ -275,7 +346,7 @@ def read_train_log(path: Path, n_instances: int) -> tuple[list[int], Tensor]:
 def iter_runs(root: Path | str) -> Iterator[Path]:
     """Every run folder (a folder with a tms config.json) at or below ``root``."""
     root = Path(root)
-    for cfg in sorted(root.rglob("config.json")):
+    for cfg in sorted(root.rglob(CONFIG_FILE)):
         if any(part.startswith(".") for part in cfg.relative_to(root).parts):
             continue
         try:
@@ -283,3 +354,48 @@ def iter_runs(root: Path | str) -> Iterator[Path]:
         except RunFolderError:
             continue
         yield cfg.parent
+
+
+def prepare_output(out: Path | str, config: RunConfig, force: bool = False) -> str:
+    """The overwrite policy of a run folder that is about to be trained into: 'complete' when ``out`` already
+    holds this run (nothing to do), 'evaluate' when it holds it evaluated otherwise, 'train' when training may
+    go ahead (``out`` missing, empty, or ``force``). ConfigError when ``out`` holds another run or files that
+    are not a run (without ``force``), or is not a folder."""
+    out = Path(out)
+    if not out.exists():
+        return "train"
+    state = run_state(out, config)
+    if state != "train":
+        return state
+    if not out.is_dir():
+        raise ConfigError(f"out {out} exists and is not a folder")
+    if any(out.iterdir()) and not force:
+        try:
+            read_meta(out)
+            what = "a run of another config"
+        except RunFolderError:
+            what = "files that are not a tms run"
+        raise ConfigError(f"out {out} already holds {what}; pass --force to replace it or choose another --out")
+    return "train"
+
+
+def reevaluate(path: Path | str, config: RunConfig, device: str = "auto") -> Path:
+    """Evaluate a stored run again with ``config``'s evaluation (same training key), without retraining, and
+    store it with ``config``."""
+    from .train import evaluate, resolve_device
+
+    run = load_run(path)
+    if run.config.training_key() != config.training_key():
+        raise ConfigError(f"run folder {path} was trained from another config; it cannot be re-evaluated as this one")
+    # the stored log keeps its interval
+    config = dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, log_every=run.config.recipe.log_every))
+    steps, losses = run.train_log()
+    snaps = run.snapshots if (Path(path) / SNAPSHOTS_FILE).is_file() else None
+    meta_run = run.meta.get("run", {})
+    result = TrainResult(
+        params=run.params, final_loss=evaluate(config, run.params, resolve_device(device)), log_steps=steps,
+        log_losses=losses, seconds=float(meta_run.get("seconds", 0.0)), device=str(meta_run.get("device", "?")),
+        engine=str(meta_run.get("engine", "?")), snapshot_steps=snaps.steps if snaps else [],
+        snapshots=snaps.params if snaps else {}, threads=int(meta_run.get("torch_threads") or 1),
+    )
+    return save_run(path, config, result, extra=run.meta.get("extra"))

@@ -1,24 +1,26 @@
-"""The trainer: init, instance chunking, seeding, logging and evaluation around an engine.
+"""The trainer: init, instance chunking, seeding, logging, snapshots and evaluation around an engine.
 
-What defines a run is its :class:`~tms.config.RunConfig`; how it runs (device, engine, progress display)
-is passed here and recorded in the run folder, never part of the config.
+What defines a run is its :class:`~tms.config.RunConfig`; how it runs (device, engine, threads, progress
+display, snapshots) is passed here and recorded in the run folder, never part of the config.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from .config import RunConfig
-from .data import sample_features
-from .engines import get_engine
+from .data import get_distribution
+from .engines import ChunkJob, get_engine
+from .engines import threads as engine_threads
 from .errors import ConfigError, TMSError
-from .model import forward, init_weights, weighted_mse
+from .model import Params, get_family
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +32,20 @@ log = logging.getLogger(__name__)
 #: ``tms.engines.fast.PART_ELEMENTS``.)
 DEFAULT_CHUNK_ELEMENTS = 1 << 21
 
+#: Snapshots taken by ``snapshots="log"``: about this many log-spaced steps, step 0 and the last included.
+LOG_SNAPSHOTS = 40
+
 # Offsets that keep the init, training and evaluation random streams apart for the same seed.
 _STREAM_INIT, _STREAM_TRAIN, _STREAM_EVAL = 0, 1, 2
 
 
 @dataclass
 class TrainResult:
-    """Trained weights and what happened while training (all tensors on the CPU)."""
+    """Trained parameters and what happened while training (all tensors on the CPU)."""
 
-    W: Tensor
-    """``[inst, hidden, feat]`` float32."""
-    b: Tensor
-    """``[inst, feat]`` float32."""
+    params: Params
+    """The family's parameters by name, float32 with a leading instance axis (W ``[inst, hidden, feat]`` and
+    b ``[inst, feat]`` for the tied families)."""
     final_loss: Tensor
     """``[inst]`` loss on fresh samples after training."""
     log_steps: list[int]
@@ -51,6 +55,19 @@ class TrainResult:
     seconds: float
     device: str
     engine: str
+    snapshot_steps: list[int] = field(default_factory=list)
+    """Steps of the snapshots (0: before training)."""
+    snapshots: Params = field(default_factory=dict)
+    """Parameters at those steps, by name: ``[len(snapshot_steps), inst, ...]``."""
+    threads: int = 1
+
+    @property
+    def W(self) -> Tensor:
+        return self.params["W"]
+
+    @property
+    def b(self) -> Tensor:
+        return self.params["b"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -79,35 +96,64 @@ def chunk_size(config: RunConfig, max_elements: int = DEFAULT_CHUNK_ELEMENTS) ->
     return max(1, min(config.n_instances, max_elements // per_instance))
 
 
-def initial_params(config: RunConfig) -> tuple[Tensor, Tensor]:
-    """W and b at step 0, on the CPU, from the config's seed (independent of device and chunking)."""
+def initial_params(config: RunConfig) -> Params:
+    """The parameters at step 0, on the CPU, from the config's seed (independent of device and chunking)."""
     g = make_generator(config.seed, _STREAM_INIT, 0, torch.device("cpu"))
     # 'paper' init at the notebook's scale, one instance per setting, however many restarts (PAPER.md §0).
-    W = init_weights(config.n_instances, config.n_hidden, config.n_features, config.recipe.init, g,
-                     notebook_instances=len(config.density))
-    b = torch.zeros(config.n_instances, config.n_features)
-    return W, b
+    return get_family(config.model).init(config.n_instances, config.n_hidden, config.n_features,
+                                         config.recipe.init, g, config.n_settings)
+
+
+def snapshot_steps(spec: Sequence[int] | str | None, steps: int) -> list[int]:
+    """The snapshot steps of a ``snapshots`` argument: None (none), 'log' (about :data:`LOG_SNAPSHOTS`
+    log-spaced steps from 0 to ``steps``) or explicit steps in [0, steps]."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        if spec != "log":
+            raise ConfigError(f"snapshots must be 'log' or a list of steps in [0, {steps}], got {spec!r}")
+        out = {0, steps}
+        out.update(int(round(math.exp(math.log(steps) * k / (LOG_SNAPSHOTS - 1)))) for k in range(LOG_SNAPSHOTS))
+        return sorted(out)
+    out = []
+    for s in spec:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps:
+            raise ConfigError(f"snapshot steps must be integers in [0, {steps}] (the run's steps), got {s!r}")
+        out.append(s)
+    return sorted(set(out))
+
+
+def _tensors(config: RunConfig) -> tuple[Tensor, Tensor]:
+    return (torch.tensor(config.instance_density(), dtype=torch.float32),
+            torch.tensor(config.instance_importance(), dtype=torch.float32))
 
 
 @torch.no_grad()
 def evaluate(
-    config: RunConfig, W: Tensor, b: Tensor, device: torch.device, max_elements: int = DEFAULT_CHUNK_ELEMENTS
+    config: RunConfig, params: Params, device: torch.device, max_elements: int = DEFAULT_CHUNK_ELEMENTS
 ) -> Tensor:
-    """Per-instance loss ``[inst]`` on ``eval_batches`` fresh batches (a stream separate from training)."""
-    density = torch.tensor(config.instance_density(), dtype=torch.float32)
-    importance = torch.tensor(config.instance_importance(), dtype=torch.float32)
+    """Per-instance loss ``[inst]`` on ``eval_batches`` fresh batches (a stream separate from training).
+
+    Runs on one thread (in a worker of its own), so the loss does not depend on the thread count either."""
+    return engine_threads.call(lambda _: _evaluate(config, params, device, max_elements), 1)
+
+
+def _evaluate(config: RunConfig, params: Params, device: torch.device, max_elements: int) -> Tensor:
+    family = get_family(config.model)
+    sample = get_distribution(config.data).sample
+    density, importance = _tensors(config)
     size = chunk_size(config, max_elements)
     out = torch.empty(config.n_instances)
-    for c, lo in enumerate(range(0, config.n_instances, size)):
-        hi = min(lo + size, config.n_instances)
-        g = make_generator(config.seed, _STREAM_EVAL, c, device)
-        Wc, bc = W[lo:hi].to(device), b[lo:hi].to(device)
-        dc, ic = density[lo:hi].to(device), importance[lo:hi].to(device)
-        total = torch.zeros(hi - lo, device=device, dtype=torch.float64)
-        for _ in range(config.recipe.eval_batches):
-            x = sample_features(dc, config.recipe.batch_size, g)
-            total += weighted_mse(forward(Wc, bc, x, config.activation), x, ic).double()
-        out[lo:hi] = (total / config.recipe.eval_batches).float().cpu()
+    with torch.no_grad():
+        for c, lo in enumerate(range(0, config.n_instances, size)):
+            hi = min(lo + size, config.n_instances)
+            g = make_generator(config.seed, _STREAM_EVAL, c, device)
+            pc = {k: v[lo:hi].to(device) for k, v in params.items()}
+            dc, ic = density[lo:hi].to(device), importance[lo:hi].to(device)
+            total = torch.zeros(hi - lo, device=device, dtype=torch.float64)
+            for _ in range(config.recipe.eval_batches):
+                total += family.loss(pc, sample(dc, config.recipe.batch_size, g), ic).double()
+            out[lo:hi] = (total / config.recipe.eval_batches).float().cpu()
     return out
 
 
@@ -116,20 +162,28 @@ def train(
     *,
     device: str = "auto",
     engine: str = "auto",
+    threads: int | None = None,
+    snapshots: Sequence[int] | str | None = None,
     progress: bool | Callable[[int, int], None] = False,
     max_chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> TrainResult:
     """Train every instance of ``config``.
 
-    ``progress`` is False (silent), True (a tqdm bar on stderr) or a callback ``(done, total)`` in steps
-    summed over chunks.
+    ``threads``: CPU threads the engine may use (default: ``torch.get_num_threads()``, read, never changed);
+    the trained numbers do not depend on it. ``snapshots``: None, 'log' or explicit steps in [0, steps] at
+    which to keep a copy of the parameters (they change no trained number). ``progress`` is False (silent),
+    True (a tqdm bar on stderr) or a callback ``(done, total)`` in steps summed over chunks.
     """
     dev = resolve_device(device)
-    engine_name, engine_fn = get_engine(engine)
+    chosen = get_engine(engine, config.model, config.data)
+    if threads is None:
+        threads = torch.get_num_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    snaps = snapshot_steps(snapshots, config.recipe.steps)
     start = time.perf_counter()
-    W, b = initial_params(config)
-    density = torch.tensor(config.instance_density(), dtype=torch.float32)
-    importance = torch.tensor(config.instance_importance(), dtype=torch.float32)
+    params = initial_params(config)
+    density, importance = _tensors(config)
     size = chunk_size(config, max_chunk_elements)
     chunks = list(range(0, config.n_instances, size))
     total_steps = config.recipe.steps * len(chunks)
@@ -149,36 +203,40 @@ def train(
         elif callable(progress):
             progress(done[0], total_steps)
 
-    log_steps: list[int] = []
     log_rows: dict[int, Tensor] = {}
+    snap_rows: dict[int, Params] = {}
     log.info(
-        "training %d instances (%d -> %d, %s) for %d steps on %s with the %s engine in %d chunk(s)",
-        config.n_instances, config.n_features, config.n_hidden, config.activation,
-        config.recipe.steps, dev, engine_name, len(chunks),
+        "training %d instances (%d -> %d, %s, %s data) for %d steps on %s with the %s engine, %d thread(s), "
+        "in %d chunk(s)", config.n_instances, config.n_features, config.n_hidden, config.model, config.data,
+        config.recipe.steps, dev, chosen.name, threads, len(chunks),
     )
     try:
         for c, lo in enumerate(chunks):
             hi = min(lo + size, config.n_instances)
-            Wc = W[lo:hi].to(dev).contiguous()
-            bc = b[lo:hi].to(dev).contiguous()
-            g = make_generator(config.seed, _STREAM_TRAIN, c, dev)
 
             def on_log(step: int, losses: Tensor, lo: int = lo, hi: int = hi) -> None:
-                if step not in log_rows:
-                    log_steps.append(step)
-                    log_rows[step] = torch.full((config.n_instances,), float("nan"))
-                log_rows[step][lo:hi] = losses.detach().float().cpu()
+                row = log_rows.setdefault(step, torch.full((config.n_instances,), float("nan")))
+                row[lo:hi] = losses.detach().float().cpu()
 
-            engine_fn(
-                Wc, bc, importance[lo:hi].to(dev), density[lo:hi].to(dev), config.activation,
-                config.recipe, g, on_log, on_steps,
+            def on_snapshot(step: int, values: Params, lo: int = lo, hi: int = hi) -> None:
+                row = snap_rows.setdefault(step, {k: torch.empty_like(v) for k, v in params.items()})
+                for k, v in values.items():
+                    row[k][lo:hi] = v.detach().float().cpu()
+
+            job = ChunkJob(
+                params={k: v[lo:hi].to(dev).contiguous() for k, v in params.items()},
+                importance=importance[lo:hi].to(dev), density=density[lo:hi].to(dev), model=config.model,
+                data=config.data, recipe=config.recipe, generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
+                on_log=on_log, on_steps=on_steps, snapshot_steps=tuple(snaps), on_snapshot=on_snapshot,
+                threads=threads,
             )
-            W[lo:hi] = Wc.cpu()
-            b[lo:hi] = bc.cpu()
+            chosen.train_chunk(job)
+            for k, v in job.params.items():
+                params[k][lo:hi] = v.cpu()
     finally:
         if bar is not None:
             bar.close()
-    final = evaluate(config, W, b, dev, max_chunk_elements)
+    final = evaluate(config, params, dev, max_chunk_elements)
     bad = (~torch.isfinite(final)).nonzero().flatten().tolist()
     if bad:
         # Refuse rather than store a run that every figure and claim would choke on.
@@ -187,8 +245,10 @@ def train(
             f"(first: instance {bad[0]}); try a smaller lr (was {config.recipe.lr:g})"
         )
     seconds = time.perf_counter() - start
-    log_steps.sort()
+    log_steps = sorted(log_rows)
     log_losses = torch.stack([log_rows[s] for s in log_steps]) if log_steps else torch.empty(0, config.n_instances)
+    snapshot_values = {k: torch.stack([snap_rows[s][k] for s in snaps]) for k in params} if snaps else {}
     log.info("trained in %.1fs; mean final loss %.5f", seconds, final.mean().item())
-    return TrainResult(W=W, b=b, final_loss=final, log_steps=log_steps, log_losses=log_losses,
-                       seconds=seconds, device=str(dev), engine=engine_name)
+    return TrainResult(params=params, final_loss=final, log_steps=log_steps, log_losses=log_losses,
+                       seconds=seconds, device=str(dev), engine=chosen.name, snapshot_steps=snaps,
+                       snapshots=snapshot_values, threads=threads)

@@ -1,55 +1,103 @@
 """Training engines: interchangeable implementations of the same optimisation (PAPER.md §0 recipe).
 
-An engine trains one chunk of instances in place. Its signature is :class:`EngineFn`:
+An engine trains one chunk of instances in place, described by a :class:`ChunkJob`: the parameters (on the
+target device, updated in place), the per-instance importances and densities, the model family and data
+distribution by name, the recipe, the generator of the training batches, callbacks for the logged losses,
+progress and snapshots, and the number of CPU threads it may use.
 
-    engine(W, b, importance, density, activation, recipe, generator, on_log, on_steps) -> None
-
-- ``W [inst, hidden, feat]`` and ``b [inst, feat]`` are float32 tensors on the target device, updated in place;
-- ``importance``, ``density``: ``[inst, feat]`` on the same device;
-- ``generator``: the ``torch.Generator`` (on the device) for the training batches;
-- ``on_log(step, losses)``: called after optimizer step ``step`` (1-based) whenever ``step % log_every == 0``
-  or ``step == steps``, with that step's training loss per instance ``[inst]`` (before the update);
-- ``on_steps(k)``: progress, called with the number of steps just done (any granularity).
-
-'eager' is the reference: autograd and ``torch.optim.AdamW``, exactly the companion notebook's recipe.
+- ``eager`` is the reference: the family's forward pass, autograd and ``torch.optim.AdamW``, on batches of the
+  data distribution: exactly the companion notebook's recipe, for every family and distribution;
+- ``fast`` computes the same updates with hand-written gradients, a fused optimizer and its own samplers, for
+  the members it lists (:data:`ENGINES`); ``auto`` takes it where it applies and the reference elsewhere.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+import importlib
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from ..config import ENGINES, Recipe
+from ..config import ENGINES as ENGINE_NAMES
+from ..config import Recipe
 from ..errors import ConfigError
 
 
-class EngineFn(Protocol):
-    def __call__(
-        self,
-        W: Tensor,
-        b: Tensor,
-        importance: Tensor,
-        density: Tensor,
-        activation: str,
-        recipe: Recipe,
-        generator: torch.Generator,
-        on_log: Callable[[int, Tensor], None],
-        on_steps: Callable[[int], None],
-    ) -> None: ...
+def _ignore(*args) -> None:
+    return None
 
 
-def get_engine(name: str) -> tuple[str, EngineFn]:
-    """Resolve an engine name ('auto' picks the fastest available) to ``(resolved_name, function)``."""
-    if name not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+@dataclass
+class ChunkJob:
+    """One chunk of instances to train, in place."""
+
+    params: dict[str, Tensor]
+    """The family's parameters by name (``W [inst, hidden, feat]``, ``b [inst, feat]`` for the tied
+    families), float32 on the target device; the engine leaves the trained values in them."""
+    importance: Tensor
+    """``[inst, feat]`` on the same device."""
+    density: Tensor
+    """``[inst, feat]`` on the same device: the data distribution's per-feature densities."""
+    model: str
+    """Model family name (:data:`tms.config.MODELS`)."""
+    data: str
+    """Data distribution name (:data:`tms.config.DATA`)."""
+    recipe: Recipe
+    generator: torch.Generator
+    """Generator (on the device) of the training batches."""
+    on_log: Callable[[int, Tensor], None] = _ignore
+    """``on_log(step, losses [inst])`` for every step with ``step % log_every == 0`` or ``step == steps``
+    (steps count from 1), with that step's training loss (before the update). Callbacks may come from an
+    engine's worker thread, never two at once."""
+    on_steps: Callable[[int], None] = _ignore
+    """Progress: the number of steps just done (any granularity)."""
+    snapshot_steps: tuple[int, ...] = ()
+    """Steps after which to copy the parameters (0: before the first step), sorted, within [0, steps]."""
+    on_snapshot: Callable[[int, dict[str, Tensor]], None] = _ignore
+    """``on_snapshot(step, params)`` with copies of the parameters, for each snapshot step in order."""
+    threads: int = 1
+    """CPU threads the engine may use (its own worker threads; the calling thread's settings are never
+    changed)."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A training engine and the model families and data distributions it trains."""
+
+    name: str
+    module: str
+    """Module (under tms.engines) whose ``train_chunk(job)`` trains a chunk."""
+    models: tuple[str, ...] | None
+    """Families it trains (None: every one)."""
+    data: tuple[str, ...] | None
+    """Distributions it draws (None: every one)."""
+
+    def supports(self, model: str, data: str) -> bool:
+        return (self.models is None or model in self.models) and (self.data is None or data in self.data)
+
+    def train_chunk(self, job: ChunkJob) -> None:
+        importlib.import_module(f"{__name__}.{self.module}").train_chunk(job)
+
+
+ENGINES: dict[str, Engine] = {
+    "fast": Engine("fast", "fast", models=("relu", "linear"), data=("independent",)),
+    "eager": Engine("eager", "eager", models=None, data=None),
+}
+
+
+def get_engine(name: str, model: str = "relu", data: str = "independent") -> Engine:
+    """The engine called ``name`` for this family and distribution; 'auto' is the fast engine where it applies
+    and the eager reference elsewhere. ConfigError for an unknown name or a pairing the engine does not train."""
+    if name not in ENGINE_NAMES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINE_NAMES)}, got {name!r}")
     if name == "auto":
-        name = "fast"
-    if name == "fast":
-        from .fast import train_chunk
-
-        return "fast", train_chunk
-    from .eager import train_chunk
-
-    return "eager", train_chunk
+        return ENGINES["fast"] if ENGINES["fast"].supports(model, data) else ENGINES["eager"]
+    engine = ENGINES[name]
+    if not engine.supports(model, data):
+        raise ConfigError(
+            f"engine {name} trains the models {', '.join(engine.models or ('any',))} on the data "
+            f"{', '.join(engine.data or ('any',))}, not model {model!r} on data {data!r}; use engine eager or auto"
+        )
+    return engine

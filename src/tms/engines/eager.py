@@ -1,43 +1,44 @@
-"""The reference engine: the companion notebook's recipe in plain eager PyTorch (autograd + AdamW)."""
+"""The reference engine: the companion notebook's recipe in plain eager PyTorch (autograd + AdamW), for every
+model family and data distribution."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-from torch import Tensor
 
-from ..config import Recipe
-from ..data import sample_features
-from ..model import forward, weighted_mse
+from ..data import get_distribution
+from ..model import get_family
+from . import ChunkJob, threads
 
 
-def train_chunk(
-    W: Tensor,
-    b: Tensor,
-    importance: Tensor,
-    density: Tensor,
-    activation: str,
-    recipe: Recipe,
-    generator: torch.Generator,
-    on_log: Callable[[int, Tensor], None],
-    on_steps: Callable[[int], None],
-) -> None:
-    Wp = torch.nn.Parameter(W.clone())
-    bp = torch.nn.Parameter(b.clone())
+def train_chunk(job: ChunkJob) -> None:
+    """Train in a worker thread whose ops use ``job.threads`` threads (the caller's setting stays as it is)."""
+    threads.call(lambda workers: _train(job, workers), job.threads)
+
+
+def _train(job: ChunkJob, workers: threads.Workers) -> None:
+    family = get_family(job.model)
+    sample = get_distribution(job.data).sample
+    recipe = job.recipe
+    params = {k: torch.nn.Parameter(v.clone()) for k, v in job.params.items()}
     opt = torch.optim.AdamW(
-        [Wp, bp], lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=recipe.weight_decay
+        list(params.values()), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=recipe.weight_decay
     )
+    snapshots = set(job.snapshot_steps)
+    if 0 in snapshots:
+        job.on_snapshot(0, {k: v.detach().clone() for k, v in params.items()})
     for step in range(1, recipe.steps + 1):
-        x = sample_features(density, recipe.batch_size, generator)
-        losses = weighted_mse(forward(Wp, bp, x, activation), x, importance)
+        workers.check()
+        x = sample(job.density, recipe.batch_size, job.generator)
+        losses = family.loss(params, x, job.importance)
         opt.zero_grad(set_to_none=True)
         # Sum over instances: each instance's gradient is that of its own mean loss (PAPER.md §0).
         losses.sum().backward()
         opt.step()
         if step % recipe.log_every == 0 or step == recipe.steps:
-            on_log(step, losses.detach())
-        on_steps(1)
+            job.on_log(step, losses.detach())
+        if step in snapshots:
+            job.on_snapshot(step, {k: v.detach().clone() for k, v in params.items()})
+        job.on_steps(1)
     with torch.no_grad():
-        W.copy_(Wp)
-        b.copy_(bp)
+        for k, v in params.items():
+            job.params[k].copy_(v)

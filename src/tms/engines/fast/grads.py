@@ -1,0 +1,204 @@
+"""Hand-written gradients of the tied toy models (PAPER.md §0), two forms of the same math.
+
+``compute_grads(X, want_loss)`` takes ``X = [X'; 1]`` ``[inst, n + 1, batch]`` (features ``x = a X'``, a row of
+ones for the bias) and writes the gradient of the summed per-instance losses into ``gtheta``. Tests check both
+forms against autograd on random inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ...errors import ConfigError
+
+#: ``gram`` costs about 2 (n + 1) multiply-adds per sample and feature against about 5 m for ``hidden``, but
+#: runs two matmuls instead of five and one elementwise pass instead of two. Measured on 2 CPU cores it wins
+#: up to n = 5 and loses from n = 20 (§2, m = 5) on.
+GRAM_MAX_FEATURES = 8
+
+#: PyTorch's CPU bmm multiplies matrices whose product of sizes is below about 400 one at a time in a plain
+#: loop (a microsecond per instance); up to this size the gram form computes its forward product as
+#: broadcast passes instead (3-5x faster for 2 -> 1 models at batch 32). Only small batches get there.
+BROADCAST_MAX_PRODUCT = 512
+
+
+class Model(torch.nn.Module):
+    """Parameters and gradient of one part as single tensors ``theta``/``gtheta`` (one fused AdamW call);
+    ``W``/``b`` and ``gW``/``gb`` are views into them. Layout ``flat`` puts all of W before all of b;
+    ``stacked`` holds ``[W; b]`` per instance, ``[inst, m + 1, n]``, which is the shape the hidden form's
+    weight gradient and bias gradient come out of one matmul in.
+
+    ``compute_grads(X, want_loss)`` takes ``X = [X'; 1]`` ``[inst, n + 1, batch]`` with features ``x = a X'``
+    and writes the gradient of the summed per-instance losses into ``gtheta``; with ``want_loss`` it returns
+    the per-instance loss ``[inst]`` of that batch (before the update). A module (all state in plain tensor
+    attributes) so that TorchScript can compile it; it runs the same as plain Python.
+    """
+
+    layout = "flat"
+
+    def __init__(self, W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, model: str):
+        super().__init__()
+        if model not in ("relu", "linear"):
+            raise ConfigError(f"the fast engine's gradients cover the models relu and linear, got {model!r}")
+        inst, m, n = W.shape
+        self.inst, self.m, self.n, self.B = inst, m, n, batch_size
+        self.relu = model == "relu"
+        if self.layout == "flat":
+            nw = inst * m * n
+            self.theta = torch.cat([W.reshape(-1), b.reshape(-1)]).float()
+            self.gtheta = torch.zeros_like(self.theta)
+            self.W, self.b = self.theta[:nw].view(inst, m, n), self.theta[nw:].view(inst, n)
+            self.gW, self.gb = self.gtheta[:nw].view(inst, m, n), self.gtheta[nw:].view(inst, n)
+        else:
+            self.theta = torch.cat([W, b[:, None, :]], dim=1).float()
+            self.gtheta = torch.zeros_like(self.theta)
+            self.W, self.b = self.theta[:, :m], self.theta[:, m]
+            self.gW, self.gb = self.gtheta[:, :m], self.gtheta[:, m]
+        importance = importance.float()
+        # c = 2 I / (B n): d(loss)/dz = c (z - x) [z > 0] for the loss of PAPER.md §0.
+        self.c = 2.0 * importance / (batch_size * n)
+        self.a = a.float()
+        # The loss from E = c (x' - x): I (x' - x)^2 / (B n) = (E r)^2 with r = sqrt(B n / I) / 2 (squaring E r,
+        # not E, cannot overflow for large importances); a feature with I = 0 has E = 0.
+        safe = torch.where(importance > 0, importance, torch.ones_like(importance))
+        r = torch.where(importance > 0, (batch_size * n / safe).sqrt() / 2, torch.zeros_like(importance))
+        self.loss_r = r[:, :, None]
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
+        raise NotImplementedError
+
+    def unpack(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+        """``(W, b)`` from a copy of ``theta`` (a training snapshot), in the layout of this module."""
+        inst, m, n = self.inst, self.m, self.n
+        if self.layout == "flat":
+            nw = inst * m * n
+            return theta[:nw].view(inst, m, n), theta[nw:].view(inst, n)
+        return theta[:, :m], theta[:, m]
+
+    def _loss(self, E: Tensor) -> Tensor:
+        """Per-instance loss from ``E = c (x' - x)`` laid out ``[inst, feat, batch]``."""
+        return (E * self.loss_r).square().sum(dim=(1, 2))
+
+
+class GramModel(Model):
+    """``z = M x + b`` with ``M = W^T W``: two batched matmuls per step; for small n (intro, §3)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        inst, n, B, dev = self.inst, self.n, self.B, self.theta.device
+        rows = 2 * n if self.relu else n
+        # P: coefficients on X of c z (first n rows, ReLU only) and of c (z - x) (last n rows).
+        self.P = torch.empty(inst, rows, n + 1, device=dev)
+        self.ZD = torch.empty(inst, rows, B, device=dev)
+        self.GZ = torch.empty(inst, n, B, device=dev) if self.relu else self.ZD
+        self.Q = torch.empty(inst, n, n + 1, device=dev)
+        self.M = torch.empty(inst, n, n, device=dev)
+        self.S = torch.empty(inst, n, n, device=dev)
+        self.CA = self.c[:, :, None] * self.a[:, None, :]  # c_k a_j
+        self.DG = torch.diag_embed(self.c * self.a)  # c_k a_k x_k is subtracted for c (z - x)
+        self.G = torch.empty(inst, n, n, device=dev)
+        # Views made once: slicing costs about a microsecond per call, a sizeable part of a tiny step.
+        self.Wt = self.W.transpose(1, 2)
+        self.Pz, self.Pd = self.P[:, :n, :n], self.P[:, rows - n:, :n]
+        self.Pb = self.P[:, :, n].view(inst, rows // n, n)
+        self.Zc, self.D = self.ZD[:, :n], self.ZD[:, rows - n:]
+        self.Qn, self.Qb = self.Q[:, :, :n], self.Q[:, :, n]
+        self.Gt = self.G.transpose(1, 2)
+        self.c_rep = self.c[:, None, :].expand(inst, rows // n, n)
+        self.a_row = self.a[:, None, :]
+        self.broadcast_zd = rows * (n + 1) * B <= BROADCAST_MAX_PRODUCT
+        self.Pcols = [self.P[:, :, j, None] for j in range(n + 1)]
+
+    def _zd_broadcast(self, X: Tensor) -> None:
+        # ZD = P X as n + 1 broadcast passes (row j of X times column j of P), for shapes where bmm would
+        # run its per-matrix loop (see BROADCAST_MAX_PRODUCT).
+        n = self.n
+        torch.mul(self.Pcols[0], X[:, 0:1], out=self.ZD)
+        for j in range(1, n):
+            self.ZD.addcmul_(self.Pcols[j], X[:, j:j + 1])
+        self.ZD.add_(self.Pcols[n])
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
+        torch.bmm(self.Wt, self.W, out=self.M)
+        # c z = (c_k M_kj a_j) X'_j + c_k b_k;  c (z - x) = the same minus c_k a_k X'_k.
+        torch.mul(self.M, self.CA, out=self.Pz)
+        torch.sub(self.Pz, self.DG, out=self.Pd)
+        torch.mul(self.b[:, None, :], self.c_rep, out=self.Pb)
+        if self.broadcast_zd:
+            self._zd_broadcast(X)
+        else:
+            torch.bmm(self.P, X, out=self.ZD)
+        if self.relu:
+            torch.ops.aten.threshold_backward(self.D, self.Zc, 0.0, grad_input=self.GZ)
+        # Q[k, j] = sum_b gz_k X_j:  dL/dM[k, j] = a_j Q[k, j],  dL/db = Q[:, :, n].
+        torch.bmm(self.GZ, X.transpose(1, 2), out=self.Q)
+        torch.mul(self.Qn, self.a_row, out=self.G)
+        torch.add(self.G, self.Gt, out=self.S)
+        torch.bmm(self.W, self.S, out=self.gW)  # M = W^T W  =>  dL/dW = W (G + G^T)
+        self.gb.copy_(self.Qb)
+        if not want_loss:
+            return None
+        if self.relu:  # c (relu(z) - x) = c (z - x) - c min(z, 0)
+            return self._loss(self.D - self.Zc.clamp(max=0))
+        return self._loss(self.D)
+
+
+class HiddenModel(Model):
+    """``h = W x``, ``z = W^T h + b``: five batched matmuls per step; for larger n (§2, §4)."""
+
+    layout = "stacked"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        inst, n, m, B, dev = self.inst, self.n, self.m, self.B, self.theta.device
+        # H = WA X = [h; 1]: WA = [[W diag(a), 0], [0, 1]] keeps the row of ones for the bias.
+        self.WA = torch.zeros(inst, m + 1, n + 1, device=dev)
+        self.WA[:, m, n] = 1.0
+        self.H = torch.empty(inst, m + 1, B, device=dev)
+        self.PZ = torch.empty(inst, n, m + 1, device=dev)  # c z = [c W^T, c b] H = PZ H
+        self.Zc = torch.empty(inst, n, B, device=dev)
+        self.D = torch.empty(inst, n, B, device=dev)
+        self.gh = torch.empty(inst, m, B, device=dev)
+        self.Q2 = torch.empty(inst, m, n + 1, device=dev)
+        self.neg_ca = (-(self.c * self.a))[:, :, None].contiguous()
+        self.a_row = self.a[:, None, :]
+        self.c_row = self.c[:, None, :]
+        # Views made once (see GramModel).
+        self.WAw, self.PZt, self.Q2n = self.WA[:, :m, :n], self.PZ.transpose(1, 2), self.Q2[:, :, :n]
+        self.Dt, self.gW_ = self.D.transpose(1, 2), self.gtheta[:, :m]
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
+        n = self.n
+        Xp = X[:, :n]
+        torch.mul(self.W, self.a_row, out=self.WAw)
+        torch.bmm(self.WA, X, out=self.H)
+        torch.mul(self.theta, self.c_row, out=self.PZt)
+        torch.bmm(self.PZ, self.H, out=self.Zc)
+        torch.addcmul(self.Zc, Xp, self.neg_ca, out=self.D)  # c (z - x)
+        loss: Optional[Tensor] = None
+        if want_loss:
+            loss = self._loss(self.D - self.Zc.clamp(max=0) if self.relu else self.D)
+        if self.relu:
+            torch.ops.aten.threshold_backward(self.D, self.Zc, 0.0, grad_input=self.D)
+        # dL/dh = W gz;  [dL/dW; dL/db] = [h; 1] gz^T + [(dL/dh) x^T; 0]
+        torch.bmm(self.W, self.D, out=self.gh)
+        torch.bmm(self.H, self.Dt, out=self.gtheta)
+        torch.bmm(self.gh, X.transpose(1, 2), out=self.Q2)
+        self.gW_.addcmul_(self.Q2n, self.a_row)
+        return loss
+
+
+def choose_form(n_features: int, n_hidden: int) -> str:
+    """'gram' or 'hidden' (see :data:`GRAM_MAX_FEATURES`)."""
+    return "gram" if n_features <= GRAM_MAX_FEATURES else "hidden"
+
+
+def make_model(W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, model: str,
+               form: str | None = None) -> Model:
+    """The gradient module of a tied family (``model`` 'relu' or 'linear') in the form that suits its shape."""
+    form = form or choose_form(W.shape[2], W.shape[1])
+    cls = {"gram": GramModel, "hidden": HiddenModel}[form]
+    return cls(W, b, importance, a, batch_size, model)

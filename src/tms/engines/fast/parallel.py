@@ -1,0 +1,212 @@
+"""The fast engine's chunk: split into parts of instances, trained by worker threads, one core each.
+
+On the CPU a chunk is split into cache-sized parts of instances (:func:`split_parts`); each part trains all its
+steps on one worker thread whose ops run single-threaded, and the workers (``job.threads`` of them) share the
+parts. A chunk too small to split trains as one part whose batches a helper thread draws, a block of steps
+ahead of the trainer (:class:`~.sampling.BatchStream`), when there are two threads or more.
+
+**What the thread count cannot change.** Parts, blocks and random streams depend only on the shapes, the
+densities and the generator; every op of the step loop runs with one intra-op thread (in the engine's workers,
+whatever the caller's setting); so a seed gives bit-identical weights, logged losses and snapshots for any
+``job.threads``. The price: a chunk that cannot be split (one large model) does not spread its matmuls over
+cores; on more than two cores such a run is slower than PyTorch's own threading would make it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import threading
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ...config import Recipe
+from .. import ChunkJob
+from ..threads import Workers
+from .grads import choose_form, make_model
+from .loop import PartTrainer, compile_trainer, logs_loss
+from .optim import FusedAdamW
+from .sampling import (
+    BLOCK_ELEMENTS,
+    PIPELINE_BLOCK_ELEMENTS,
+    SPARSE_COST,
+    BatchStream,
+    FeatureSampler,
+    RawBits,
+    SparseSampler,
+    sparse_instances,
+)
+
+log = logging.getLogger(__name__)
+
+#: On the CPU a chunk is trained as parts of about this many batch elements per step (instances x features x
+#: batch), each part for all its steps: a part's tensors then stay in the core's L2 cache (2 MiB here), and
+#: parts are independent work for the cores. Measured single-threaded, one-instance parts train the §4
+#: config ~20 % faster than one 20-instance chunk; the §3 grid gains ~10 %; below about 2^17 the fixed cost
+#: of each op starts to dominate on one core (two parts of the §2 config take as long as one there).
+PART_ELEMENTS = 1 << 19
+
+#: A chunk of at least this many elements per step is split into two or more parts even below
+#: ``PART_ELEMENTS``: two parts on two cores, each drawing its own batches, beat one part whose batches a
+#: helper thread draws (measured for the §2 config, 7 x 20 x 1024: ~240 against ~260 us per step), once the
+#: step loop runs compiled (:class:`PartTrainer`). Smaller chunks (the intro config, 51 200 elements) stay one
+#: part with the helper thread.
+SPLIT_MIN_ELEMENTS = 1 << 17
+
+
+def split_parts(n_instances: int, per_instance_elements: int, device: torch.device,
+                cost: list[float] | None = None) -> list[tuple[int, int]]:
+    """``[(lo, hi), ...]``: the instance ranges trained as independent parts (see :data:`PART_ELEMENTS`).
+
+    The split depends only on the shapes, the densities (through ``cost``) and the device type, never on the
+    thread count, so the numbers a run produces do not depend on how many cores trained it. Parts hold at
+    most about ``PART_ELEMENTS`` (instances x batch x features per step), and their count is a power of two;
+    chunks of at least ``SPLIT_MIN_ELEMENTS`` make two parts or more. ``cost`` (one number per instance, see
+    :data:`SPARSE_COST`) moves the boundaries so that the parts take about equally long, where that leaves
+    every part of one kind.
+    """
+    if device.type != "cpu":
+        return [(0, n_instances)]  # an accelerator wants the widest ops it can get
+    count = -(-n_instances * per_instance_elements // PART_ELEMENTS)
+    if n_instances * per_instance_elements >= SPLIT_MIN_ELEMENTS:
+        count = max(count, 2)
+    # A power of two, so that the parts share out evenly over 2, 4, 8... workers (3 parts on 2 cores would
+    # take as long as 4).
+    count = max(1, min(n_instances, 1 << (count - 1).bit_length()))
+    bounds = [round(k * n_instances / count) for k in range(count + 1)]
+    if cost is not None and len(set(cost)) > 1:
+        cumulative = list(itertools.accumulate(cost))
+        weighted = [0]
+        for k in range(1, count):
+            # the first boundary at or past k / count of the total cost, leaving each part one instance
+            cut = bisect.bisect_left(cumulative, cumulative[-1] * k / count - 1e-9) + 1
+            weighted.append(min(max(cut, weighted[-1] + 1), n_instances - (count - k)))
+        weighted.append(n_instances)
+        # The costs hold only for parts of one kind: a part mixing both is drawn densely, all of it. So the
+        # weighted split is taken only where every change of cost falls on a boundary (the §2 config: 3
+        # dense + 4 sparse instances); otherwise (the §3 grid: 260 dense, then 140 sparse, in two parts) the
+        # even split.
+        changes = {j for j in range(1, n_instances) if cost[j] != cost[j - 1]}
+        if changes <= set(weighted):
+            bounds = weighted
+    return [(bounds[k], bounds[k + 1]) for k in range(count)]
+
+
+
+class _PartResult:
+    """What a part hands back: its logged losses and snapshots by step (its slice of every instance axis)."""
+
+    def __init__(self) -> None:
+        self.logs: dict[int, Tensor] = {}
+        self.snapshots: dict[int, tuple[Tensor, Tensor]] = {}
+
+
+def _train_part(W: Tensor, b: Tensor, importance: Tensor, density: Tensor, job: ChunkJob, bits: RawBits,
+                block_elements: int, pipelined: bool, progress: Callable[[int], None],
+                check: Callable[[], None]) -> _PartResult:
+    """Train one part in place (``W``, ``b`` its slices); runs in the calling worker thread."""
+    recipe: Recipe = job.recipe
+    B = recipe.batch_size
+    sparse = all(sparse_instances(density, W.device))
+    sampler = SparseSampler(density, bits, B) if sparse else FeatureSampler(density, bits, B)
+    model = make_model(W, b, importance, sampler.a.to(W.device), B, job.model)
+    trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T))
+    out = _PartResult()
+    wanted = [s for s in job.snapshot_steps if s > 0]
+    done = 0
+    blocks = iter(BatchStream(sampler, recipe.steps, block_elements, pipelined))
+    try:
+        for block in blocks:
+            check()
+            lo, hi = done + 1, done + _block_steps(block)
+            count, losses, snaps = sampler.train_block(trainer, block, lo, recipe,
+                                                       [s for s in wanted if lo <= s <= hi])
+            logged = [s for s in range(lo, hi + 1) if logs_loss(s, recipe.log_every, recipe.steps)]
+            out.logs.update(zip(logged, losses))
+            out.snapshots.update((s, model.unpack(theta)) for s, theta in zip([s for s in wanted if lo <= s <= hi],
+                                                                              snaps))
+            done += count
+            progress(count)
+    finally:
+        blocks.close()  # stops the sampler thread if training raised
+    W.copy_(model.W)
+    b.copy_(model.b)
+    return out
+
+
+def _block_steps(block) -> int:
+    """Steps in a block of either sampler (dense: words ``[count, ...]``; sparse: ``(index, value, offsets)``)."""
+    return block[2].numel() - 1 if isinstance(block, tuple) else block.shape[0]
+
+
+class _Progress:
+    """Steps done by worker threads, handed to ``on_steps`` from the calling thread only."""
+
+    def __init__(self, parts: int):
+        self.parts = parts
+        self.lock = threading.Lock()
+        self.part_steps = 0  # summed over parts; reported in whole chunk steps
+        self.reported = 0
+
+    def add(self, k: int) -> None:
+        with self.lock:
+            self.part_steps += k
+
+    def flush(self, on_steps: Callable[[int], None]) -> None:
+        with self.lock:
+            whole = self.part_steps // self.parts
+        if whole > self.reported:
+            on_steps(whole - self.reported)
+            self.reported = whole
+
+
+def train_chunk(job: ChunkJob) -> None:
+    W, b = job.params["W"], job.params["b"]
+    inst, m, n = W.shape
+    dev = W.device
+    recipe = job.recipe
+    cost = [SPARSE_COST if sparse else 1.0 for sparse in sparse_instances(job.density, dev)]
+    parts = split_parts(inst, n * recipe.batch_size, dev, cost)
+    log.debug("fast engine: %d instances %d -> %d, %s form, %d part(s), %d thread(s)", inst, n, m,
+              choose_form(n, m), len(parts), job.threads)
+    if 0 in job.snapshot_steps:
+        job.on_snapshot(0, {"W": W.clone(), "b": b.clone()})
+    progress = _Progress(len(parts))
+    with torch.no_grad():
+        if dev.type != "cpu":
+            # An accelerator: one part, in the calling thread, its batches drawn by the device's generator.
+            results = [_train_part(W, b, job.importance, job.density, job, RawBits(job.generator, dev),
+                                   PIPELINE_BLOCK_ELEMENTS, False, progress.add, lambda: None)]
+        elif len(parts) == 1:
+            # One part: a worker trains it while, given a second thread, a helper draws its batches ahead.
+            workers = Workers(1, 1)
+            bits = RawBits(job.generator, dev)
+            results = workers.run([lambda: _train_part(W, b, job.importance, job.density, job, bits,
+                                                       PIPELINE_BLOCK_ELEMENTS, job.threads >= 2, progress.add,
+                                                       workers.check)],
+                                  poll=lambda: progress.flush(job.on_steps))
+        else:
+            # Several parts: independent models, shared out over the workers, one core each.
+            seeds = torch.randint(0, 2**62, (len(parts), 4), generator=job.generator).tolist()
+            workers = Workers(min(job.threads, len(parts)), 1)
+
+            def work(k: int) -> _PartResult:
+                lo, hi = parts[k]
+                Wk, bk = W[lo:hi].clone(), b[lo:hi].clone()
+                res = _train_part(Wk, bk, job.importance[lo:hi], job.density[lo:hi], job,
+                                  RawBits.from_seed(seeds[k], dev), BLOCK_ELEMENTS, False, progress.add,
+                                  workers.check)
+                W[lo:hi], b[lo:hi] = Wk, bk
+                return res
+
+            results = workers.run([lambda k=k: work(k) for k in range(len(parts))],
+                                  poll=lambda: progress.flush(job.on_steps))
+    progress.flush(job.on_steps)
+    for step in sorted(results[0].logs):
+        job.on_log(step, torch.cat([r.logs[step] for r in results]))
+    for step in sorted(results[0].snapshots):
+        job.on_snapshot(step, {"W": torch.cat([r.snapshots[step][0] for r in results]),
+                               "b": torch.cat([r.snapshots[step][1] for r in results])})

@@ -1,0 +1,72 @@
+"""Worker threads with their own intra-op thread count: how engines use a given number of CPU threads
+without changing the calling thread's setting.
+
+PyTorch keeps the intra-op thread count of OpenMP and MKL per thread (``torch.set_num_threads`` in a thread
+sets that thread's count, plus the default that threads started later take up). A :class:`Workers` pool's
+threads set their own count when they start; when the pool closes, the default is put back to the calling
+thread's count, so nothing outside the pool sees a change.
+
+The calling thread only waits. If it is interrupted (Ctrl-C, ``kill``) or a worker fails, :attr:`Workers.stop`
+is set; work checks it between blocks of steps (:meth:`Workers.check`) and ends early, so an interrupted run
+stops within a block instead of finishing every part first.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Callable, Iterable, TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """Raised inside a worker when the pool was told to stop."""
+
+
+class Workers:
+    """Run callables on ``workers`` threads whose torch ops use ``intra_op_threads`` threads each."""
+
+    def __init__(self, workers: int, intra_op_threads: int, name: str = "tms-worker"):
+        self.workers = max(1, workers)
+        self.intra_op_threads = max(1, intra_op_threads)
+        self.name = name
+        self.stop = threading.Event()
+
+    def check(self) -> None:
+        """Raise :class:`Stopped` (inside a worker) once the pool was told to stop."""
+        if self.stop.is_set():
+            raise Stopped
+
+    def run(self, tasks: Iterable[Callable[[], T]], poll: Callable[[], None] | None = None) -> list[T]:
+        """Run every task; their results in order. ``poll()`` is called in the calling thread about every
+        0.25 s while they run (progress). The first exception of a task, or an interruption of the caller,
+        stops the rest and is raised here."""
+        caller = torch.get_num_threads()  # also initialises the caller's own count before a worker starts
+        executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name, initializer=torch.set_num_threads,
+                                      initargs=(self.intra_op_threads,))
+        try:
+            futures: list[Future] = [executor.submit(task) for task in tasks]
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    if f.exception() is not None:
+                        raise f.exception()
+                if poll is not None:
+                    poll()
+            return [f.result() for f in futures]
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(caller)  # the default for threads started later, as it was
+
+
+def call(fn: Callable[[Workers], T], intra_op_threads: int) -> T:
+    """``fn(workers)`` run in one worker thread whose torch ops use ``intra_op_threads`` threads."""
+    workers = Workers(1, intra_op_threads)
+    return workers.run([lambda: fn(workers)])[0]
