@@ -1,17 +1,24 @@
 """The introduction and §2 experiments: claim measures on hand-built weights, the claims on fabricated run
-folders (including which restart they read), and, marked slow, the claims on models trained at the paper
-recipe."""
+folders analysed as the pipeline analyses them (including which restart they read), and, marked slow, the
+claims on models trained at the paper recipe."""
 
 import math
 
 import pytest
 import torch
 
-import tms.reproduce
+from tms import pipeline
+from tms.analysis import intro
+from tms.analysis import section2 as s2_analysis
+from tms.analysis.folder import ExperimentFolder
+from tms.analysis.models import feature_measures
+from tms.claims import intro as intro_claims
+from tms.claims import section2
 from tms.config import Recipe, RunConfig
 from tms.experiments import all_experiments
-from tms.experiments import intro, section2
-from tms.runs import load_run, save_run
+from tms.experiments import intro as intro_experiment
+from tms.experiments import section2 as s2_experiment
+from tms.runs import save_run
 from tms.train import TrainResult
 
 INTRO_IDS = ["INTRO-1", "INTRO-2", "INTRO-3"]
@@ -86,7 +93,7 @@ def test_orthogonal_pair_measure():
 # -- fabricated intro run folders --------------------------------------------------------------------------
 def result(W, b, loss):
     inst = W.shape[0]
-    return TrainResult(W=W.float(), b=b.float(), final_loss=torch.tensor(loss, dtype=torch.float32), log_steps=[1],
+    return TrainResult(params={"W": W.float(), "b": b.float()}, final_loss=torch.tensor(loss, dtype=torch.float32), log_steps=[1],
                        log_losses=torch.zeros(1, inst), seconds=0.0, device="cpu", engine="eager")
 
 
@@ -101,7 +108,7 @@ def expected_intro_shape(sparsity, offset=0.0):
 def write_intro(exp_dir, best_is_right=True):
     """Two restarts per density: restart 0 has the paper's shape, restart 1 a collapsed one (features 0 and 1
     only, antiparallel). Whichever ``best_is_right`` says gets the lower loss."""
-    cfg = RunConfig.uniform(5, 2, intro.DENSITIES, 0.9, restarts=2, recipe=Recipe(steps=1))
+    cfg = RunConfig.uniform(5, 2, intro_experiment.DENSITIES, 0.9, restarts=2, recipe=Recipe(steps=1))
     Ws, losses = [], []
     for s in range(cfg.n_settings):
         S = 1 - cfg.density[s][0]
@@ -112,17 +119,28 @@ def write_intro(exp_dir, best_is_right=True):
     return exp_dir
 
 
-def check(claims, exp_dir):
-    return {c.id: c.check(exp_dir) for c in claims}
+def analysed(exp_dir, name):
+    """The experiment folder after the experiment's analyses, as the claims see it."""
+    pipeline.analyze(all_experiments()[name], ExperimentFolder(exp_dir))
+    return ExperimentFolder(exp_dir)
+
+
+def check(claims, exp_dir, name):
+    tables = analysed(exp_dir, name)
+    return {c.id: c.check(tables) for c in claims}
+
+
+def features_of(W, b):
+    return section2.Features.of(feature_measures(W[None], b[None])[0])
 
 
 def test_intro_claims_pass_on_the_papers_shapes_and_read_the_lowest_loss_restart(tmp_path):
-    res = check(intro.CLAIMS, write_intro(tmp_path / "good"))
+    res = check(intro_claims.CLAIMS, write_intro(tmp_path / "good"), "intro")
     assert list(res) == INTRO_IDS
     for r in res.values():
         assert r.passed and r.measured == pytest.approx(0.0, abs=1e-3), r
         assert "1 of 2 restarts" in r.note
-    res = check(intro.CLAIMS, write_intro(tmp_path / "bad", best_is_right=False))
+    res = check(intro_claims.CLAIMS, write_intro(tmp_path / "bad", best_is_right=False), "intro")
     assert not any(r.passed for r in res.values())
     # The collapsed restart: features 0 and 1 antiparallel, so |cos| = 1, features 2 and 3 missing, and the two
     # represented directions leave gaps of 180°, 108° off a pentagon's 72°.
@@ -133,7 +151,7 @@ def test_intro_claims_pass_on_the_papers_shapes_and_read_the_lowest_loss_restart
 
 def test_intro_configuration_table_counts_every_restart(tmp_path):
     exp_dir = write_intro(tmp_path / "intro")
-    table = intro.configuration_table(load_run(exp_dir))
+    table = analysed(exp_dir, "intro").read(intro.CONFIGURATION_COUNTS)
     assert len(table) == 10
     for row in table:
         assert row["restarts"] == 2 and sum(row[intro.COLUMNS[c]] for c in intro.CONFIGURATIONS) == 2
@@ -141,9 +159,11 @@ def test_intro_configuration_table_counts_every_restart(tmp_path):
     assert [row["best_configuration"] for row in table] == (
         [intro.ORTHOGONAL] * 5 + [intro.ANTIPODAL] + [intro.ORTHOGONAL] + [intro.PENTAGON] * 3
     )
-    intro.analyze(exp_dir)
-    text = (exp_dir / "figures" / intro.TABLE).read_text()
+    text = (exp_dir / "tables" / intro.CONFIGURATION_COUNTS.file).read_text()
     assert text.splitlines()[0].startswith("setting,density,sparsity,restarts") and len(text.splitlines()) == 11
+    geometry = ExperimentFolder(exp_dir).read(intro.GEOMETRY)
+    assert len(geometry) == 20 and sum(r["best"] for r in geometry) == 10
+    assert {r["configuration"] for r in geometry if r["restart"] == 1} == {intro.OTHER}
 
 
 # -- §2 measures on hand-built weights ------------------------------------------------------------------------
@@ -160,17 +180,17 @@ def identity_block(m, n, features=None):
 
 
 def test_identity_deviation_on_hand_cases():
-    assert section2.identity_deviation(identity_block(5, 20), 5) == pytest.approx(0.0)
+    assert s2_analysis.identity_deviation(identity_block(5, 20), 5) == pytest.approx(0.0)
     # WᵀW does not see a rotation of the hidden space, and neither does the claim.
-    assert section2.identity_deviation(random_rotation(5, 0) @ identity_block(5, 20), 5) == pytest.approx(0.0, abs=1e-5)
+    assert s2_analysis.identity_deviation(random_rotation(5, 0) @ identity_block(5, 20), 5) == pytest.approx(0.0, abs=1e-5)
     # Feature 5 learnt instead of feature 4: one diagonal entry 0 where 1 is due, one 1 where 0 is due.
-    assert section2.identity_deviation(identity_block(5, 20, [0, 1, 2, 3, 5]), 5) == pytest.approx(1.0)
+    assert s2_analysis.identity_deviation(identity_block(5, 20, [0, 1, 2, 3, 5]), 5) == pytest.approx(1.0)
     # Shrunken features: 1 - 0.8² = 0.36.
-    assert section2.identity_deviation(0.8 * identity_block(5, 20), 5) == pytest.approx(0.36, abs=1e-6)
+    assert s2_analysis.identity_deviation(0.8 * identity_block(5, 20), 5) == pytest.approx(0.36, abs=1e-6)
     # Two features sharing a direction at 45°: off-diagonal entries cos 45° ≈ 0.707.
     W = identity_block(5, 20)
     W[:, 1] = (W[:, 0] + W[:, 1]) / math.sqrt(2)
-    assert section2.identity_deviation(W, 5) == pytest.approx(1 / math.sqrt(2), abs=1e-6)
+    assert s2_analysis.identity_deviation(W, 5) == pytest.approx(1 / math.sqrt(2), abs=1e-6)
 
 
 def test_features_of_an_antipodal_pair_and_an_orthogonal_feature():
@@ -179,12 +199,12 @@ def test_features_of_an_antipodal_pair_and_an_orthogonal_feature():
     W[1, 1], W[1, 2] = 1.0, -0.9
     W[1, 3] = 0.2  # too short to count as represented
     b = torch.tensor([0.1, -0.2, -0.1, 0.3])
-    f = section2.Features.of(W, b)
+    f = features_of(W, b)
     assert f.represented == (0, 1, 2) and f.orthogonal == (0,) and f.superposed == (1, 2)
     assert f.antipodal == (1, 2) and f.negative_bias == (1, 2)
     assert section2.superposition_in_least_important(f)
     W[:, [0, 2]] = W[:, [2, 0]]  # now the most important feature is in superposition, feature 2 orthogonal
-    assert not section2.superposition_in_least_important(section2.Features.of(W, b))
+    assert not section2.superposition_in_least_important(features_of(W, b))
 
 
 def test_order_share_counts_pairs_ordered_by_importance():
@@ -232,10 +252,10 @@ def write_s2(exp_dir, name="section2", tweak=None, best_is_right=True):
     """Linear and ReLU runs, two restarts per sparsity: restart 0 has the paper's shape, restart 1 is random;
     restart 0 has the lower loss when ``best_is_right``. ``tweak(activation, sparsity, W, b)`` may alter restart 0."""
     for act in ("linear", "relu"):
-        cfg = RunConfig.uniform(20, 5, [1 - S for S in section2.SPARSITIES], 0.7,
-                                activation=act, restarts=2, recipe=Recipe(steps=1))
+        cfg = RunConfig.uniform(20, 5, [1 - S for S in s2_experiment.SPARSITIES], 0.7,
+                                model=act, restarts=2, recipe=Recipe(steps=1))
         Ws, bs, losses = [], [], []
-        for s, S in enumerate(section2.SPARSITIES):
+        for s, S in enumerate(s2_experiment.SPARSITIES):
             if act == "linear":
                 W, b = random_rotation(5, s) @ identity_block(5, 20), torch.zeros(20)
             else:
@@ -254,13 +274,13 @@ def write_s2(exp_dir, name="section2", tweak=None, best_is_right=True):
 
 def test_s2_claims_pass_on_the_papers_shapes(tmp_path):
     exp_dir = write_s2(tmp_path / "section2")
-    res = check(section2.SMALL_CLAIMS, exp_dir)
+    res = check(section2.SMALL_CLAIMS, exp_dir, "section2")
     assert list(res) == S2_IDS
     for r in res.values():
         assert r.passed and r.measured == pytest.approx(0.0, abs=1e-5), r
     assert "1/2 restarts" in res["S2-1"].note  # the random restart is not within tolerance
     # S2-5 applies the same checks to whatever size the run has.
-    (r5,) = [c.check(exp_dir) for c in section2.LARGE_CLAIMS]
+    (r5,) = [c.check(ExperimentFolder(exp_dir)) for c in section2.LARGE_CLAIMS]
     assert r5.id == "S2-5" and r5.passed and r5.measured == 0
 
 
@@ -279,7 +299,7 @@ def test_s2_claims_pass_on_the_papers_shapes(tmp_path):
      {"S2-3"}, 1.0),
 ])
 def test_s2_claims_fail_when_the_best_restart_breaks_them(tmp_path, tweak, failing, measured):
-    res = check(section2.SMALL_CLAIMS, write_s2(tmp_path / "section2", tweak=tweak))
+    res = check(section2.SMALL_CLAIMS, write_s2(tmp_path / "section2", tweak=tweak), "section2")
     assert {r.id for r in res.values() if not r.passed} == failing
     if measured is not None:
         (fid,) = failing
@@ -291,7 +311,7 @@ def test_large_model_reads_ordering_and_superposition_as_shares(tmp_path):
     # (orthogonal, superposed) pairs are in importance order.
     swap = [0, 1, 3, 2] + list(range(4, 20))
     exp_dir = write_s2(tmp_path / "section2", tweak=lambda act, S, W, b: (W[:, swap] if act == "relu" and S == 0.7 else W, b))
-    run = load_run(exp_dir / "relu")
+    run = section2.RunView(analysed(exp_dir, "section2"), "relu")
     strict = [c for c in section2.growth_checks(run) if "S=0.7:" in c.what]
     assert len(strict) == 1 and not strict[0].passed
     for share, ok in ((0.9, True), (0.95, False)):
@@ -302,7 +322,8 @@ def test_large_model_reads_ordering_and_superposition_as_shares(tmp_path):
         if act == "relu" and S == 0.99:
             W[:, 10] = 0.0
         return W, b
-    run = load_run(write_s2(tmp_path / "lone", tweak=lone) / "relu")
+    lone_tables = analysed(write_s2(tmp_path / "lone", tweak=lone), "section2")
+    run = section2.RunView(lone_tables, "relu")
     (strict,) = [c for c in section2.sparse_checks(run) if "S=0.99: superposed" in c.what]
     assert not strict.passed and "10/11" in strict.what
     (loose,) = [c for c in section2.sparse_checks(run, share=0.9) if "S=0.99: superposed" in c.what]
@@ -310,7 +331,7 @@ def test_large_model_reads_ordering_and_superposition_as_shares(tmp_path):
     (tight,) = [c for c in section2.sparse_checks(run, share=0.95) if "S=0.99: superposed" in c.what]
     assert not tight.passed
     # S2-5 (shares at 0.95) fails here, and its note lists what the exact reading fails as well.
-    m = section2.s2_5(tmp_path / "lone")
+    m = section2.s2_5(lone_tables)
     assert m.value >= 1 and "Read exactly" in m.note and "superposed 10/11 represented" in m.note.split("Read exactly")[1]
 
 
@@ -319,16 +340,16 @@ def test_boundary_identity_deviation_leaves_out_only_the_first_unkept_feature():
     # feature's direction. Exact identity fails by 0.1; leaving the 21st out, the rest is exact.
     W = identity_block(5, 20)
     W[4, 5] = 0.1
-    assert section2.identity_deviation(W, 5) == pytest.approx(0.1, abs=1e-6)
-    dev, norm = section2.boundary_identity_deviation(W, 5)
+    assert s2_analysis.identity_deviation(W, 5) == pytest.approx(0.1, abs=1e-6)
+    dev, norm = s2_analysis.boundary_identity_deviation(W, 5)
     assert dev == pytest.approx(0.0, abs=1e-6) and norm == pytest.approx(0.1, abs=1e-6)
     # the 22nd feature is not excused, and neither is a 21st feature that is represented
     W2 = identity_block(5, 20)
     W2[4, 6] = 0.3
-    assert section2.boundary_identity_deviation(W2, 5)[0] == pytest.approx(0.3, abs=1e-6)
+    assert s2_analysis.boundary_identity_deviation(W2, 5)[0] == pytest.approx(0.3, abs=1e-6)
     W3 = identity_block(5, 20)
     W3[4, 5] = 0.8
-    assert section2.boundary_identity_deviation(W3, 5)[1] == pytest.approx(0.8, abs=1e-6)
+    assert s2_analysis.boundary_identity_deviation(W3, 5)[1] == pytest.approx(0.8, abs=1e-6)
 
 
 def pairs_and_pentagon(pentagon_bias):
@@ -351,8 +372,8 @@ def test_s2_4_bias_check_follows_positive_interference(tmp_path, pentagon_bias, 
     def tweak(act, S, W, b):
         return pairs_and_pentagon(pentagon_bias) if act == "relu" and S == 0.99 else (W, b)
 
-    run = load_run(write_s2(tmp_path / "section2", tweak=tweak) / "relu")
-    f = section2.Features.of(*pairs_and_pentagon(pentagon_bias))
+    run = section2.RunView(analysed(write_s2(tmp_path / "section2", tweak=tweak), "section2"), "relu")
+    f = features_of(*pairs_and_pentagon(pentagon_bias))
     assert f.interfered == (6, 7, 8, 9, 10) and len(f.represented) == 11 and len(f.superposed) == 11
     (c,) = [c for c in section2.sparse_checks(run) if c.what.startswith("S=0.99: of 11 represented")]
     assert c.passed is passes, c.what
@@ -360,14 +381,14 @@ def test_s2_4_bias_check_follows_positive_interference(tmp_path, pentagon_bias, 
 
 
 def test_s2_claims_read_the_lowest_loss_restart(tmp_path):
-    res = check(section2.SMALL_CLAIMS, write_s2(tmp_path / "section2", best_is_right=False))
+    res = check(section2.SMALL_CLAIMS, write_s2(tmp_path / "section2", best_is_right=False), "section2")
     assert not any(r.passed for r in res.values())
 
 
 def test_s2_restart_table(tmp_path):
     exp_dir = write_s2(tmp_path / "section2")
-    section2.analyze(exp_dir, "section2")
-    lines = (exp_dir / "figures" / "section2_relu_restarts.csv").read_text().splitlines()
+    analysed(exp_dir, "section2")
+    lines = (exp_dir / "tables" / "relu_restarts.csv").read_text().splitlines()
     assert len(lines) == 1 + 14
     header = lines[0].split(",")
     row = dict(zip(header, lines[1 + 2 * 4].split(",")))  # S = 0.99, restart 0
@@ -378,40 +399,21 @@ def test_s2_restart_table(tmp_path):
 def test_experiments_are_registered_with_the_papers_settings():
     reg = all_experiments()
     assert {"intro", "section2", "section2-large"} <= set(reg)
-    (cfg,) = reg["intro"].runs(False).values()
-    assert list(reg["intro"].runs(False)) == [""]
-    assert (cfg.n_features, cfg.n_hidden, cfg.activation, cfg.restarts) == (5, 2, "relu", intro.RESTARTS)
+    (cfg,) = reg["intro"].run_configs(False).values()
+    assert list(reg["intro"].run_configs(False)) == [""]
+    assert (cfg.n_features, cfg.n_hidden, cfg.model, cfg.restarts) == (5, 2, "relu", intro_experiment.RESTARTS)
     assert [row[0] for row in cfg.density] == pytest.approx([20 ** -x for x in torch.linspace(0, 1, 10).tolist()])
     assert cfg.importance[0] == pytest.approx([0.9 ** i for i in range(5)])
     assert cfg.recipe == Recipe()  # the paper recipe
-    assert intro.RESTARTS >= 5
+    assert intro_experiment.RESTARTS >= 5
     for name, (n, m, decay) in {"section2": (20, 5, 0.7), "section2-large": (80, 20, 0.9)}.items():
-        runs = reg[name].runs(False)
+        runs = reg[name].run_configs(False)
         assert set(runs) == {"linear", "relu"}
         for act, cfg in runs.items():
-            assert (cfg.n_features, cfg.n_hidden, cfg.activation) == (n, m, act)
+            assert (cfg.n_features, cfg.n_hidden, cfg.model) == (n, m, act)
             assert [1 - row[0] for row in cfg.density] == pytest.approx([0, 0.7, 0.9, 0.97, 0.99, 0.997, 0.999])
             assert cfg.importance[0] == pytest.approx([decay ** i for i in range(n)])
             assert cfg.recipe == Recipe() and cfg.restarts > (1 if act == "relu" else 0)
     for exp in (reg["intro"], reg["section2"], reg["section2-large"]):
-        for cfg in exp.runs(True).values():
+        for cfg in exp.run_configs(True).values():
             assert cfg.recipe.steps <= 500 and cfg.restarts <= 3
-
-
-# -- at the paper recipe (slow) --------------------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.parametrize("name, ids", [
-    ("intro", INTRO_IDS),
-    ("section2", S2_IDS),
-    ("section2-large", ["S2-5"]),
-])
-def test_claims_hold_at_the_paper_recipe(tmp_path, name, ids):
-    claims = tms.reproduce.reproduce([name], tmp_path, report=False)
-    assert [c["id"] for c in claims] == ids
-    failed = [f"{c['id']}: measured {c['measured']} vs {c['threshold']} ({c['note']})" for c in claims if not c["passed"]]
-    assert not failed, "\n".join(failed)
-    if name != "intro":
-        # Negative control: the linear model, trained alongside, shows none of the ReLU model's superposition.
-        linear = load_run(tmp_path / name / "linear")
-        assert not any(c.passed for c in section2.sparse_checks(linear))
-        assert not all(c.passed for c in section2.growth_checks(linear))

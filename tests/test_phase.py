@@ -4,6 +4,7 @@ fabricated run folder, the claims' measures, and (slow) the default diagrams aga
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,25 +12,33 @@ import numpy as np
 import pytest
 import torch
 
+from tms import pipeline
 from tms import theory as T
+from tms.analysis import phase as A
+from tms.analysis.folder import ExperimentFolder
+from tms.claims import phase as C
+from tms.config import Overrides
+from tms.errors import ConfigError
 from tms.experiments import all_experiments
 from tms.experiments import phase as P
 from tms.runs import save_run
 from tms.train import TrainResult
+
+QUICK = P.RECIPE.quick()
 
 NR, DED, SUP = T.NOT_REPRESENTED, T.DEDICATED, T.SUPERPOSITION
 
 
 def _labels(*Ws) -> list[int]:
     W = torch.tensor(np.array(Ws), dtype=torch.float32)
-    return P.classify_extra(W)[0].tolist()
+    return A.classify_extra(W)[0].tolist()
 
 
 def test_classify_2_1_by_hand():
     assert _labels([[1.0, -1.0]], [[0.0, 1.0]], [[1.0, 0.0]]) == [SUP, DED, NR]
     # thresholds: ‖W_2‖ = 0.4 is not represented; feature 1 at 0.4 makes no superposition (0.16 < 0.25)
     assert _labels([[1.0, 0.4]], [[0.4, 1.0]], [[0.6, -1.0]]) == [NR, DED, SUP]
-    labels, norms, sups = P.classify_extra(torch.tensor([[1.0, -1.0]]))
+    labels, norms, sups = A.classify_extra(torch.tensor([[1.0, -1.0]]))
     assert float(norms) == pytest.approx(1.0) and float(sups) == pytest.approx(1.0)
 
 
@@ -47,17 +56,17 @@ def test_classify_3_2_by_hand():
 
 def test_summarize_point_drops_the_worst_and_takes_the_majority():
     # the highest-loss model (a superposition one) is dropped: 2 dedicated vs 1 superposition
-    s = P.summarize_point([0.1, 0.2, 0.3, 0.9], [SUP, DED, DED, SUP])
+    s = A.summarize_point([0.1, 0.2, 0.3, 0.9], [SUP, DED, DED, SUP])
     assert s.kept == (0, 1, 2) and s.counts == (0, 2, 1) and s.label == DED
     # a tie goes to the label of the lowest-loss kept model among the tied labels
-    s = P.summarize_point([0.3, 0.1, 0.5], [NR, SUP, DED])
+    s = A.summarize_point([0.3, 0.1, 0.5], [NR, SUP, DED])
     assert s.counts == (1, 0, 1) and s.label == SUP
-    s = P.summarize_point([0.1, 0.3, 0.5], [NR, SUP, DED])
+    s = A.summarize_point([0.1, 0.3, 0.5], [NR, SUP, DED])
     assert s.counts == (1, 0, 1) and s.label == NR
-    s = P.summarize_point([0.3, 0.1, 0.2, 0.9, 0.05], [NR, SUP, NR, DED, SUP])
+    s = A.summarize_point([0.3, 0.1, 0.2, 0.9, 0.05], [NR, SUP, NR, DED, SUP])
     assert s.counts == (2, 0, 2) and s.label == SUP
     # one model: nothing is dropped
-    s = P.summarize_point([0.4], [DED])
+    s = A.summarize_point([0.4], [DED])
     assert s.kept == (0,) and s.counts == (0, 1, 0) and s.label == DED
 
 
@@ -76,43 +85,52 @@ def _fake_run(path: Path, cfg, extra_label_of, worst_at=None) -> dict:
         points[s] = (r, p)
         label = extra_label_of(r, p)
         cand = by_label[label]
-        Wc, bc = T.candidate_network(cand, p, cfg.activation, n_hidden=m)
+        Wc, bc = T.candidate_network(cand, p, cfg.model, n_hidden=m)
         for j in range(k):
             i = s * k + j
             W[i] = torch.tensor(Wc, dtype=torch.float32)
             b[i] = torch.tensor(bc, dtype=torch.float32)
-            loss[i] = float(T.candidate_loss(cand, r, p, cfg.activation)) / n * (1 + 0.01 * (j - 1))
+            loss[i] = float(T.candidate_loss(cand, r, p, cfg.model)) / n * (1 + 0.01 * (j - 1))
         # restart 0: the worst model, in another configuration
         other = by_label[NR if label != NR else DED]
-        Wo, bo = T.candidate_network(other, p, cfg.activation, n_hidden=m)
+        Wo, bo = T.candidate_network(other, p, cfg.model, n_hidden=m)
         W[s * k] = torch.tensor(Wo, dtype=torch.float32)
         b[s * k] = torch.tensor(bo, dtype=torch.float32)
         loss[s * k] = 10.0
-    result = TrainResult(W=W, b=b, final_loss=loss, log_steps=[], log_losses=torch.empty(0, cfg.n_instances),
+    result = TrainResult(params={"W": W, "b": b}, final_loss=loss, log_steps=[], log_losses=torch.empty(0, cfg.n_instances),
                          seconds=0.0, device="cpu", engine="eager")
     save_run(path, cfg, result)
     return points
 
 
+def _configs(grid, models, sweep_points=15):
+    cfgs = P.SPECS[0].configs(False, grid=grid, models=models)
+    cfgs = {k: dataclasses.replace(v, recipe=QUICK) for k, v in cfgs.items()}
+    sweep = cfgs["sweep"]
+    ps = np.logspace(-1, 0, sweep_points)
+    cfgs["sweep"] = dataclasses.replace(sweep, density=[[float(p)] * 2 for p in ps],
+                                        importance=[sweep.importance[0]] * sweep_points)
+    return cfgs
+
+
 @pytest.fixture()
 def fake_exp(tmp_path):
-    """A fabricated phase-2-1 experiment folder: 3 x 3 grid, 3 models per point, ReLU, linear and sweep."""
-    spec = P.SPECS[0]
+    """A fabricated phase-2-1 experiment folder: 3 x 3 grid, 3 models per point, ReLU, linear and sweep,
+    analysed as the pipeline analyses it."""
     exp = tmp_path / "phase-2-1"
-    for act in P.MODEL_TYPES:
-        cfg = P.grid_config(spec, act, 3, 3, P.QUICK_RECIPE)
-        _fake_run(exp / act, cfg, lambda r, p, act=act: int(T.theory_labels(2, r, p, act)))
-    sweep = P.sweep_config(spec, 15, 3, P.QUICK_RECIPE)
-    _fake_run(exp / "sweep", sweep, lambda r, p: int(T.theory_labels(2, r, p)))
+    cfgs = _configs(3, 3)
+    for act in ("relu", "linear"):
+        _fake_run(exp / act, cfgs[act], lambda r, p, act=act: int(T.theory_labels(2, r, p, act)))
+    _fake_run(exp / "sweep", cfgs["sweep"], lambda r, p: int(T.theory_labels(2, r, p)))
+    pipeline.analyze(all_experiments()["phase-2-1"], ExperimentFolder(exp))
     return exp
 
 
 def test_phase_csv_from_fabricated_runs(fake_exp):
-    P.analyze(fake_exp)
-    with open(fake_exp / "phase.csv", encoding="utf-8", newline="") as f:
+    with open(fake_exp / "tables" / "phase.csv", encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-        assert tuple(reader.fieldnames) == P.PHASE_COLUMNS
+        assert reader.fieldnames == A.PHASE.names
     assert len(rows) == 2 * 9  # (relu, linear) x 3 x 3 grid points
     assert {r["model"] for r in rows} == {"relu", "linear"}
     for row in rows:
@@ -123,14 +141,20 @@ def test_phase_csv_from_fabricated_runs(fake_exp):
         assert sum(counts) == 2 and max(counts) == 2
         # loss: the lowest of the point's models, in the paper's normalisation (sum over features)
         assert float(row["loss"]) == pytest.approx(float(row["theory_loss"]), rel=1e-4, abs=1e-6)
-    sweep = P.read_csv(fake_exp / "sweep.csv")
+    models = ExperimentFolder(fake_exp).read(A.PHASE_MODELS)
+    sweep = [r for r in models if r["run"] == "sweep"]
     assert len(sweep) == 15 * 3 and sum(r["best"] for r in sweep) == 15
+    assert len(models) == 2 * 9 * 3 + 15 * 3 and sum(r["kept"] for r in models if r["run"] != "sweep") == 2 * 9 * 2
+    # the dropped (highest-loss) model of each grid point is restart 0, by construction
+    assert not any(r["kept"] for r in models if r["run"] != "sweep" and r["restart"] == 0)
+    kink = {r["source"]: r for r in ExperimentFolder(fake_exp).read(A.KINK)}
+    assert set(kink) == {"trained", "theory", "crossing", "crossing_optimal_bias"}
+    assert kink["crossing"]["switch"] == pytest.approx(4 * 0.5 / (2 + 5 * 0.5), rel=1e-3)
 
 
 def test_claims_on_fabricated_runs(fake_exp):
-    P.analyze(fake_exp)
-    exp = P.make_phase_experiments(grid=3, models=3)[0]
-    results = {c.id: c.check(fake_exp, exp.name) for c in exp.claims}
+    exp = all_experiments()["phase-2-1"]
+    results = {c.id: c.check(ExperimentFolder(fake_exp), exp.name) for c in exp.claims}
     assert results["S3-1"].measured == 0 and results["S3-1"].passed
     assert results["S3-2"].measured == 1.0 and results["S3-2"].passed
     assert results["S3-4"].measured == 0 and results["S3-4"].passed
@@ -142,16 +166,18 @@ def test_claims_on_fabricated_runs(fake_exp):
 def test_claims_see_disagreement(tmp_path):
     """Superposition everywhere: S3-4 counts every linear cell, S3-1 every cell at p = 1, and S3-2 is the
     share of far-from-boundary points where the theory says superposition."""
-    spec = P.SPECS[0]
     exp = tmp_path / "x"
-    _fake_run(exp / "relu", P.grid_config(spec, "relu", 6, 2, P.QUICK_RECIPE), lambda r, p: SUP)
-    _fake_run(exp / "linear", P.grid_config(spec, "linear", 6, 2, P.QUICK_RECIPE), lambda r, p: SUP)
-    P.analyze(exp)
-    assert P.s3_4(exp).value == 1.0
-    assert P.s3_1(exp).value == 6.0
-    m = P.s3_2(exp)
-    theory = T.theory_labels(2, P.grid_values(6)[0][:, None], P.grid_values(6)[1][None, :])
-    far = ~T.near_boundary(2, *P.grid_values(6))
+    cfgs = _configs(6, 2)
+    _fake_run(exp / "relu", cfgs["relu"], lambda r, p: SUP)
+    _fake_run(exp / "linear", cfgs["linear"], lambda r, p: SUP)
+    folder = ExperimentFolder(exp)
+    A.analyze_phase(folder)
+    assert C.s3_4(folder).value == 1.0
+    assert C.s3_1(folder).value == 6.0
+    m = C.s3_2(folder)
+    rs, ps = np.logspace(-1, 1, 6), np.logspace(-2, 0, 6)
+    theory = T.theory_labels(2, rs[:, None], ps[None, :])
+    far = ~T.near_boundary(2, rs, ps)
     assert m.value == pytest.approx((theory[far] == SUP).mean())
     assert m.value < 1.0
 
@@ -163,45 +189,38 @@ def test_kink_on_closed_forms():
     d = T.theory_diagram(2, 0.5, p)
     rng = np.random.default_rng(0)
     noisy = d.best_loss + rng.normal(0, 2e-4, p.size)
-    k = P.kink(p, noisy, d.labels == SUP)
+    k = A.kink(p, noisy, d.labels == SUP)
     assert k["switch"] == pytest.approx(0.444, rel=0.06)
     assert k["jump"] > 0.03 and k["z"] > 10
     smooth = T.candidate_loss(T.candidates(2)[2], 0.5, p)  # the antipodal pair alone: no kink
-    k2 = P.kink(p, smooth + rng.normal(0, 2e-4, p.size), d.labels == SUP)
+    k2 = A.kink(p, smooth + rng.normal(0, 2e-4, p.size), d.labels == SUP)
     assert k2["jump"] < 0  # its slope only grows with p
-    assert math.isnan(P.kink(p, noisy, np.zeros(p.size, bool))["jump"])
+    assert math.isnan(A.kink(p, noisy, np.zeros(p.size, bool))["jump"])
 
 
-def test_experiment_factory():
-    exps = P.make_phase_experiments(grid=4, models=2)
-    assert [e.name for e in exps] == ["phase-2-1", "phase-3-2"]
-    runs = exps[1].runs(False)
+def test_experiment_parameters_and_seed_offset():
+    exp = all_experiments()["phase-3-2"]
+    runs = exp.run_configs(False, Overrides(params=(("grid", 4), ("models", 2))))
     assert set(runs) == {"relu", "linear", "sweep"}
     assert runs["relu"].n_settings == 16 and runs["relu"].restarts == 2
     assert runs["relu"].n_features == 3 and runs["relu"].n_hidden == 2
-    assert runs["linear"].activation == "linear"
-    r, p = P.grid_values(4)
+    assert runs["linear"].model == "linear"
+    r = sorted({row[-1] for row in runs["relu"].importance})
+    p = sorted({row[0] for row in runs["relu"].density})
     assert r[0] == pytest.approx(0.1) and r[-1] == pytest.approx(10) and p[0] == pytest.approx(0.01) and p[-1] == 1
-    quick = exps[0].runs(True)
+    quick = exp.run_configs(True)
     assert quick["relu"].n_settings == P.QUICK_GRID**2 and quick["relu"].restarts == P.QUICK_MODELS
-    assert {c.id for c in exps[0].claims} == {"S3-1", "S3-2", "S3-3", "S3-4"}
-    registry = all_experiments()
-    assert "phase-2-1" in registry and "phase-3-2" in registry
+    assert {c.id for c in exp.claims} == {"S3-1", "S3-2", "S3-3", "S3-4"}
+    # the sweep keeps its seed one above the grid's under --seed: the two never share random draws
+    for seed in (None, 0, 3):
+        runs = exp.run_configs(False, Overrides(seed=seed))
+        assert runs["sweep"].seed == runs["relu"].seed + 1 == runs["linear"].seed + 1 == (seed or 0) + 1
+    with pytest.raises(ConfigError, match="experiment phase-3-2 takes no parameter 'depth'; it takes grid, models"):
+        exp.run_configs(False, Overrides(params=(("depth", 2),)))
 
 
 def test_figures_from_fabricated_runs(fake_exp):
-    P.analyze(fake_exp)
-    paths = P.figures(fake_exp)
+    paths = pipeline.draw(all_experiments()["phase-2-1"], ExperimentFolder(fake_exp))
     names = sorted(p.name for p in paths)
     assert names == sorted(f"{n}.{ext}" for n in ("phase_relu", "phase_linear", "loss_sweep") for ext in ("png", "svg"))
     assert all(p.stat().st_size > 1000 for p in paths)
-
-
-@pytest.mark.slow
-def test_default_diagrams_hold_the_claims(tmp_path):
-    """Trains both default diagrams (20 x 20 grid, 10 models per point, ReLU and linear) and checks S3-1…S3-4."""
-    from tms.reproduce import reproduce
-
-    claims = reproduce(["phase-2-1", "phase-3-2"], tmp_path, report=False)
-    failed = [f"{c['experiment']} {c['id']}: {c['measured']} ({c['note'][:300]})" for c in claims if not c["passed"]]
-    assert not failed, "\n".join(failed)

@@ -1,4 +1,5 @@
-"""Figures are redrawn from stored run folders only: plain runs, experiment folders, results folders."""
+"""Figures are redrawn from stored run folders and the tables derived from them: plain runs, experiment
+folders, results folders; and the analysis writes its tables on the way."""
 
 import dataclasses
 import json
@@ -9,10 +10,12 @@ import torch
 from matplotlib import image as mpimg
 
 import tms.experiments
+import tms.analysis.models
+import tms.pipeline
 from tms.cli import main
 from tms.config import Recipe, RunConfig
 from tms.errors import RunFolderError
-from tms.plotting import redraw
+from tms.pipeline import redraw
 from tms.runs import save_run
 from tms.train import TrainResult
 
@@ -21,8 +24,8 @@ def fake_result(cfg, seed=0):
     g = torch.Generator().manual_seed(seed)
     inst = cfg.n_instances
     return TrainResult(
-        W=torch.randn(inst, cfg.n_hidden, cfg.n_features, generator=g) * 0.7,
-        b=torch.randn(inst, cfg.n_features, generator=g) * 0.2,
+        params={"W": torch.randn(inst, cfg.n_hidden, cfg.n_features, generator=g) * 0.7,
+                "b": torch.randn(inst, cfg.n_features, generator=g) * 0.2},
         final_loss=torch.rand(inst, generator=g), log_steps=[1], log_losses=torch.rand(1, inst, generator=g),
         seconds=0.0, device="cpu", engine="eager",
     )
@@ -51,6 +54,7 @@ def test_plain_run_gets_generic_figures(tmp_path):
     paths = redraw(run)
     assert_images(paths, ["run_gram", "run_vectors"])
     assert all(p.parent == run / "figures" for p in paths)
+    assert sorted(p.name for p in (run / "tables").iterdir()) == ["explorer.json", "features.csv", "models.csv"]
     # m > 2: no vector panels.
     run3 = write(tmp_path / "run3", RunConfig.uniform(6, 3, [0.5], recipe=Recipe(steps=1)))
     assert_images(redraw(run3), ["run_gram"])
@@ -62,7 +66,7 @@ def experiment_folders(results):
           experiment="intro", run="", quick=True)
     for act in ("linear", "relu"):
         write(results / "section2" / act,
-              RunConfig.uniform(20, 5, [1.0, 0.01], 0.7, activation=act, restarts=2, recipe=Recipe(steps=1)),
+              RunConfig.uniform(20, 5, [1.0, 0.01], 0.7, model=act, restarts=2, recipe=Recipe(steps=1)),
               experiment="section2", run=act, quick=True)
 
 
@@ -72,17 +76,19 @@ def test_a_results_folder_is_drawn_by_its_experiments(tmp_path):
     assert_images([p for p in paths if p.parent == tmp_path / "intro" / "figures"], ["intro_vectors", "intro_configurations"])
     assert_images([p for p in paths if p.parent == tmp_path / "section2" / "figures"], ["section2_linear", "section2_relu"])
     assert len(paths) == 8
-    assert (tmp_path / "intro" / "figures" / "intro_configurations.csv").is_file()
-    assert (tmp_path / "section2" / "figures" / "section2_relu_restarts.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "intro" / "tables").iterdir()) == [
+        "explorer.json", "features.csv", "intro_configurations.csv", "intro_geometry.csv", "models.csv"]
+    assert sorted(p.name for p in (tmp_path / "section2" / "tables").iterdir()) == [
+        "explorer.json", "features.csv", "linear_restarts.csv", "models.csv", "relu_restarts.csv"]
 
 
 def test_an_experiment_folder_or_one_of_its_runs_redraws_the_experiment(tmp_path, monkeypatch):
     experiment_folders(tmp_path)
     calls = []
     real = tms.experiments.all_experiments()
-    stubs = {name: dataclasses.replace(exp, figures=lambda d, name=name: calls.append((name, d)) or [], analyze=None)
+    stubs = {name: dataclasses.replace(exp, figures=(), analyses=(lambda d, name=name: calls.append((name, d.path)),))
              for name, exp in real.items()}
-    monkeypatch.setattr(tms.experiments, "all_experiments", lambda: stubs)
+    monkeypatch.setattr(tms.pipeline, "all_experiments", lambda: stubs)
     redraw(tmp_path / "intro")  # the experiment folder is the run
     redraw(tmp_path / "section2")  # the experiment folder holds the runs
     redraw(tmp_path / "section2" / "relu")  # one run of it
@@ -115,3 +121,24 @@ def test_tms_plot_reports_a_foreign_folder_in_one_line(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "config.json" in err and "Traceback" not in err
+
+
+def test_figure_kinds_draw_from_tables_not_from_metrics(tmp_path, monkeypatch):
+    # The §2 bars come from features.csv: change a norm there and the drawing follows; the metrics module is
+    # never asked for it.
+    import tms.metrics
+    from tms.analysis.folder import ExperimentFolder
+    from tms.analysis.models import FEATURES, analyze_models
+    from tms.plotting import gram
+
+    write(tmp_path / "run", RunConfig.uniform(6, 3, [1.0, 0.1], restarts=2, recipe=Recipe(steps=1)))
+    folder = ExperimentFolder(tmp_path / "run")
+    analyze_models(folder)
+    rows = folder.read(FEATURES)
+    drawn = []
+    monkeypatch.setattr(gram, "gram_figure", lambda Ws, bs, norms, sups, titles, suptitle, ncols: drawn.append(norms))
+    for name in ("feature_norms", "superposition", "feature_dimensionality"):
+        monkeypatch.setattr(tms.metrics, name, lambda *a: pytest.fail("a figure computed a metric"))
+    gram.best_restarts(ExperimentFolder(tmp_path / "run"), run="")
+    best = [r["instance"] for r in folder.read(tms.analysis.models.MODELS) if r["best"]]
+    assert drawn[0][0] == [r["norm"] for r in rows if r["instance"] == best[0]]

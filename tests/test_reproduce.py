@@ -3,10 +3,14 @@
 import json
 
 import pytest
+import torch
 
 import tms.experiments
+import tms.pipeline
 import tms.reproduce
-from tms.claims import Claim, Measurement
+from tms.analysis.models import MODELS, analyze_models
+from tms.claims import Claim, Measurement, format_claims_table
+from tms.claims.base import ClaimResult
 from tms.config import Recipe, RunConfig
 from tms.experiments.base import Experiment
 from tms.runs import load_run
@@ -15,39 +19,42 @@ from tms.runs import load_run
 def tiny_experiment():
     recipe = Recipe(steps=30, batch_size=64, eval_batches=1, log_every=10)
 
-    def runs(quick):
+    def configs(quick):
         return {"a": RunConfig.uniform(3, 2, [1.0], recipe=recipe),
-                "b": RunConfig.uniform(3, 2, [0.2], recipe=recipe, activation="linear")}
+                "b": RunConfig.uniform(3, 2, [0.2], recipe=recipe, model="linear", seed=2)}
 
-    def mean_loss(exp_dir):
-        return Measurement(float(load_run(exp_dir / "a").loss.mean()), note="mean final loss of run a")
+    def mean_loss(tables):
+        losses = [r["loss"] for r in tables.rows(MODELS, run="a")]
+        return Measurement(sum(losses) / len(losses), note="mean final loss of run a")
 
     claim = Claim("T-1", "a tiny model learns something", "mean final loss", "<=", 1.0, mean_loss)
     return Experiment(name="tiny", title="Tiny", section="Test", summary="a test experiment",
-                      runs=runs, figures=lambda d: [], claims=(claim,))
+                      configs=configs, analyses=(analyze_models,), claims=(claim,))
 
 
 @pytest.fixture
 def tiny(monkeypatch):
     exp = tiny_experiment()
-    monkeypatch.setattr(tms.experiments, "all_experiments", lambda: {"tiny": exp})
+    for module in (tms.reproduce, tms.experiments):
+        monkeypatch.setattr(module, "all_experiments", lambda: {"tiny": exp})
+    monkeypatch.setattr(tms.reproduce, "get_experiments", lambda names: [exp])
     calls = []
-    real_train = tms.reproduce.train
+    real_train = tms.pipeline.train
 
     def counting_train(cfg, **kw):
         calls.append(cfg)
         return real_train(cfg, **kw)
 
-    monkeypatch.setattr(tms.reproduce, "train", counting_train)
+    monkeypatch.setattr(tms.pipeline, "train", counting_train)
     return calls
 
 
 def test_reproduce_writes_claims_and_resumes_without_retraining(tmp_path, tiny):
     claims = tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
     assert len(tiny) == 2
-    assert [c["id"] for c in claims] == ["T-1"] and claims[0]["passed"]
+    assert [c.id for c in claims] == ["T-1"] and claims[0].passed
     stored = json.loads((tmp_path / "claims.json").read_text())["claims"]
-    assert stored[0]["measured"] == pytest.approx(claims[0]["measured"])
+    assert stored[0]["measured"] == claims[0].measured
     assert set(stored[0]) >= {"id", "statement", "measured", "threshold", "passed"}
     state = json.loads((tmp_path / "reproduce.json").read_text())
     assert "tiny" in state["experiments"] and state["environment"]["torch_version"]
@@ -58,14 +65,14 @@ def test_reproduce_writes_claims_and_resumes_without_retraining(tmp_path, tiny):
 
 
 def test_interrupted_reproduce_keeps_finished_runs_and_resumes(tmp_path, tiny, monkeypatch):
-    real = tms.reproduce.train  # counts calls into `tiny`
+    real = tms.pipeline.train  # counts calls into `tiny`
 
     def interrupt_second(cfg, **kw):
         if len(tiny) == 1:  # the first run is stored; Ctrl-C arrives during the second
             raise KeyboardInterrupt
         return real(cfg, **kw)
 
-    monkeypatch.setattr(tms.reproduce, "train", interrupt_second)
+    monkeypatch.setattr(tms.pipeline, "train", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
     assert load_run(tmp_path / "tiny" / "a")
@@ -73,28 +80,56 @@ def test_interrupted_reproduce_keeps_finished_runs_and_resumes(tmp_path, tiny, m
     assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".")]
     assert not (tmp_path / "claims.json").exists()
 
-    monkeypatch.setattr(tms.reproduce, "train", real)
+    monkeypatch.setattr(tms.pipeline, "train", real)
     tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
-    assert [c.activation for c in tiny] == ["relu", "linear"]  # only run b was trained on resuming
+    assert [c.model for c in tiny] == ["relu", "linear"]  # only run b was trained on resuming
 
 
-def test_changed_config_is_retrained(tmp_path, tiny, monkeypatch):
+def test_changed_config_is_retrained_and_logging_is_not(tmp_path, tiny, monkeypatch):
+
+    from tms.config import Overrides
+
     tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
-    tms.reproduce.reproduce(["tiny"], tmp_path, quick=True, report=False)  # same configs in this experiment
     assert len(tiny) == 2
-    # a different seed for run a -> only a is retrained
-    exp = tiny_experiment()
-    old_runs = exp.runs
-    changed = Experiment(**{**exp.__dict__, "runs": lambda q: {**old_runs(q), "a": RunConfig.from_dict(
-        dict(old_runs(q)["a"].to_dict(), seed=5))}})
-    monkeypatch.setattr(tms.experiments, "all_experiments", lambda: {"tiny": changed})
-    tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
-    assert len(tiny) == 3 and tiny[-1].seed == 5
+    # how often the loss is logged is not what a run is: nothing is retrained
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, overrides=Overrides(recipe=(("log_every", 3),)))
+    assert len(tiny) == 2
+    # another evaluation: evaluated again, not retrained
+    W = load_run(tmp_path / "tiny" / "a").W.clone()
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, overrides=Overrides(recipe=(("eval_batches", 2),)))
+    assert len(tiny) == 2 and torch.equal(load_run(tmp_path / "tiny" / "a").W, W)
+    assert load_run(tmp_path / "tiny" / "a").config.recipe.eval_batches == 2
+    # a base seed: every run retrained, each keeping its offset (a at 0 + 5, b at 2 + 5)
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, overrides=Overrides(seed=5))
+    assert [c.seed for c in tiny[2:]] == [5, 7]
 
 
-def test_claims_table_format():
-    table = tms.reproduce.format_claims_table([
-        {"id": "X-1", "measured": 0.5, "threshold": ">= 0.4", "passed": True},
-        {"id": "X-2", "measured": None, "threshold": "<= 1", "passed": False},
+def test_claims_table_names_the_experiment_and_quick_claims_are_not_checked():
+    table = format_claims_table([
+        ClaimResult("X-1", "e1", "", "", 0.5, ">= 0.4", True),
+        ClaimResult("X-1", "e2", "", "", float("nan"), "<= 1", False),
+        ClaimResult("X-2", "e2", "", "", 0.25, "<= 1", None),
     ])
-    assert "X-1" in table and "PASS" in table and "FAIL" in table and "1 of 2 claims passed" in table
+    lines = table.splitlines()
+    assert lines[0].split() == ["experiment", "claim", "measured", "threshold", "verdict"]
+    assert lines[2].split()[:2] == ["e1", "X-1"] and lines[3].split()[:2] == ["e2", "X-1"]
+    assert "n/a" in lines[3] and "FAIL" in lines[3] and "NOT CHECKED" in lines[4] and "0.25" in lines[4]
+    assert lines[-1].startswith("1 of 2 claims passed; 1 not checked (quick runs")
+
+
+def test_quick_reproduce_measures_but_does_not_check(tmp_path, tiny):
+    claims = tms.reproduce.reproduce(["tiny"], tmp_path, report=True, quick=True)
+    assert claims[0].passed is None and claims[0].verdict == "NOT CHECKED" and claims[0].measured < 1.0
+    md = (tmp_path / "REPORT.md").read_text()
+    assert "Claims: 0 of 0 passed**; 1 not checked" in md and "**FAIL**" not in md
+    assert "not checked (quick run)" in md
+
+
+def test_quick_reproduce_of_everything_writes_the_layout(tmp_path):
+    # Quick mode is the full pipeline on short runs: the same files as the default (tests/layout_expected.py).
+    from layout_expected import expected_files, files_in
+
+    claims = tms.reproduce.reproduce(None, tmp_path, quick=True)
+    assert files_in(tmp_path) == expected_files()
+    assert len(claims) == 16 and all(c.passed is None and c.verdict == "NOT CHECKED" for c in claims)
+    assert all(c.measured == c.measured for c in claims if c.id != "S3-3")  # measured (not NaN), not judged

@@ -6,18 +6,21 @@ import pytest
 
 from tms.cli import main
 from tms.errors import ConfigError
-from tms.robustness import CSV_FILE, MD_FILE, parse_variant, run_robustness
+from tms.config import Overrides
+from tms.layout import ROBUSTNESS_CSV as CSV_FILE
+from tms.layout import ROBUSTNESS_MD as MD_FILE
+from tms.robustness import parse_variant, run_robustness
 from tms.runs import load_run
 
 
 def test_parse_variant():
-    assert parse_variant("paper").name == "paper" and parse_variant("paper").recipe_changes == {}
+    assert parse_variant("paper").name == "paper" and parse_variant("paper").overrides == Overrides()
     v = parse_variant("lr=3e-3")
-    assert v.name == "lr=0.003" and v.recipe_changes == {"lr": 0.003} and v.seed is None
+    assert v.name == "lr=0.003" and v.overrides == Overrides(recipe=(("lr", 0.003),))
     v = parse_variant("seed=2,batch=256,init=per_model")
-    assert v.seed == 2 and v.recipe_changes == {"batch_size": 256, "init": "per_model"}
+    assert v.overrides == Overrides(seed=2, recipe=(("batch_size", 256), ("init", "per_model")))
     assert v.name == "seed=2,batch=256,init=per_model"
-    assert parse_variant("wd=0,steps=50").recipe_changes == {"weight_decay": 0.0, "steps": 50}
+    assert dict(parse_variant("wd=0,steps=50").overrides.recipe) == {"weight_decay": 0.0, "steps": 50}
 
 
 @pytest.mark.parametrize("spec, match", [
@@ -52,12 +55,12 @@ def test_robustness_table_over_variants(tmp_path):
     assert fast.recipe.steps == paper.recipe.steps  # only the named field changes
     with open(tmp_path / CSV_FILE, newline="") as f:
         table = list(csv.DictReader(f))
-    assert len(table) == 9 and {r["passed"] for r in table} <= {"0", "1"}
-    assert [float(r["measured"]) for r in table] == pytest.approx([r["measured"] for r in rows], rel=1e-5)
+    # quick runs are a smoke test: measured, not checked
+    assert len(table) == 9 and {r["passed"] for r in table} == {""} and all(r["passed"] is None for r in rows)
+    assert [float(r["measured"]) for r in table] == [r["measured"] for r in rows]
     md = (tmp_path / MD_FILE).read_text()
-    assert "| claim | paper | lr=0.01 | seed=3 |" in md and "| INTRO-3 (intro) |" in md
-    passed = sum(r["passed"] for r in rows if r["variant"] == "seed=3")
-    assert md.rstrip().splitlines()[-1].endswith(f"{passed}/3 |")
+    assert "| claim | paper | lr=0.01 | seed=3 |" in md and "| INTRO-3 (intro) |" in md and "not checked" in md
+    assert md.rstrip().splitlines()[-1].endswith("0/3 |")
     # a second call trains nothing: every variant's runs are complete
     mtime = (tmp_path / "seed=3" / "intro" / "model.safetensors").stat().st_mtime_ns
     run_robustness(["intro"], tmp_path, ["seed=3"], quick=True)
@@ -65,21 +68,21 @@ def test_robustness_table_over_variants(tmp_path):
 
 
 def test_a_diverged_variant_fails_its_claims_and_the_others_still_run(tmp_path, monkeypatch):
-    import tms.reproduce
+    import tms.pipeline
     from tms.errors import TMSError
 
-    real = tms.reproduce.train
+    real = tms.pipeline.train
 
     def train(cfg, **kw):
         if cfg.recipe.lr > 1:
             raise TMSError("training diverged: the final loss is not finite")
         return real(cfg, **kw)
 
-    monkeypatch.setattr(tms.reproduce, "train", train)
+    monkeypatch.setattr(tms.pipeline, "train", train)
     rows = run_robustness(["intro"], tmp_path, ["lr=5", "paper"], quick=True)
     bad = [r for r in rows if r["variant"] == "lr=5"]
     assert [r["claim"] for r in bad] == ["INTRO-1", "INTRO-2", "INTRO-3"]
-    assert all(not r["passed"] and r["measured"] is None and "diverged" in r["note"] for r in bad)
+    assert all(r["passed"] is False and r["measured"] is None and "diverged" in r["note"] for r in bad)
     assert bad[0]["threshold"] == "<= 0.1"
     assert len([r for r in rows if r["variant"] == "paper"]) == 3
     md = (tmp_path / MD_FILE).read_text()
@@ -109,4 +112,4 @@ def test_report_shows_the_robustness_table_and_flags_a_corrupt_one(tmp_path, cap
     (results / "robustness" / CSV_FILE).write_text("variant,claim\nx,y\n")
     write_report(results)
     md = (results / "REPORT.md").read_text()
-    assert "## Robustness to the recipe" not in md and "is not a robustness table" in md
+    assert "## Robustness to the recipe" not in md and "not a robustness.csv table" in md

@@ -1,8 +1,8 @@
-"""``tms reproduce``: train what is missing, analyse, draw, check the claims, write the report.
+"""``tms reproduce``: every experiment through the pipeline, then claims.json and the findings report.
 
 Resuming is built in: a run folder that is complete and was trained from the same config is not trained
-again, so an interrupted reproduction picks up where it stopped. Run folders are written atomically
-(:func:`tms.runs.save_run`), so an interruption leaves no half-written run.
+again (:mod:`tms.pipeline`), so an interrupted reproduction picks up where it stopped; every file is written
+atomically, so an interruption leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -20,100 +20,64 @@ from typing import Any, Callable
 import torch
 
 from . import __version__
-from .claims import ClaimResult
-from .experiments import Experiment, get_experiments
-from .runs import atomic_write_json, is_complete_run, save_run
-from .train import train
+from .claims.base import ClaimResult, read_claims, write_claims
+from .config import Overrides
+from .errors import ConfigError, RunFolderError
+from .experiments import Experiment, all_experiments, get_experiments
+from .files import atomic_write_json
+from .layout import CLAIMS_FILE, STATE_FILE
+from .pipeline import run_experiment
 
 log = logging.getLogger(__name__)
 
-CLAIMS_FILE = "claims.json"
-STATE_FILE = "reproduce.json"
 
-
-def environment() -> dict[str, Any]:
+def environment(threads: int | None = None) -> dict[str, Any]:
     return {
         "tms_version": __version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": threads or torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 
-def train_experiment(
-    exp: Experiment, exp_dir: Path, *, quick: bool, device: str, engine: str, progress: bool
-) -> dict[str, float]:
-    """Train every run of ``exp`` that is not already stored; returns seconds spent per run trained now."""
-    spent: dict[str, float] = {}
-    for sub, cfg in exp.runs(quick).items():
-        run_dir = exp_dir / sub if sub else exp_dir
-        if is_complete_run(run_dir, cfg):
-            log.info("%s: %s already trained, skipping", exp.name, run_dir)
-            continue
-        result = train(cfg, device=device, engine=engine, progress=progress)
-        save_run(run_dir, cfg, result, extra={"experiment": exp.name, "run": sub, "quick": quick})
-        spent[sub] = result.seconds
-    return spent
-
-
-def check_experiment(exp: Experiment, exp_dir: Path) -> list[ClaimResult]:
-    return [claim.check(exp_dir, experiment=exp.name) for claim in exp.claims]
-
-
-def finish_experiment(exp: Experiment, exp_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
-    """Everything after training, from the stored runs only: derived tables, figures, claims."""
-    if exp.analyze is not None:
-        exp.analyze(exp_dir)
-    figures = exp.figures(exp_dir)
-    return figures, check_experiment(exp, exp_dir)
-
-
-def load_claims(out: Path) -> list[dict[str, Any]]:
-    path = out / CLAIMS_FILE
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return list(data.get("claims", []))
-    except (json.JSONDecodeError, AttributeError, TypeError):
-        return []
-
-
-def write_claims(out: Path, results: list[ClaimResult], experiments: list[Experiment]) -> list[dict[str, Any]]:
-    """Merge this run's results into ``claims.json`` (results of experiments not run now are kept)."""
+def merge_claims(out: Path, results: list[ClaimResult], experiments: list[Experiment]) -> list[ClaimResult]:
+    """This run's results merged into ``claims.json`` (results of experiments not run now are kept), in
+    registry order."""
     now = {e.name for e in experiments}
-    kept = [c for c in load_claims(out) if c.get("experiment") not in now]
-    merged = kept + [r.to_dict() for r in results]
-    order = {name: k for k, name in enumerate(_registry_order())}
-    merged.sort(key=lambda c: order.get(c.get("experiment"), len(order)))
-    atomic_write_json(out / CLAIMS_FILE, {"claims": merged})
+    try:
+        kept = [c for c in read_claims(out / CLAIMS_FILE) if c.experiment not in now]
+    except RunFolderError as e:
+        log.warning("%s; it is replaced", e)
+        kept = []
+    order = {name: k for k, name in enumerate(all_experiments())}
+    merged = sorted(kept + results, key=lambda c: order.get(c.experiment, len(order)))
+    write_claims(out / CLAIMS_FILE, merged)
     return merged
 
 
-def _registry_order() -> list[str]:
-    from .experiments import all_experiments
+def for_experiment(overrides: Overrides, exp: Experiment, experiments: list[Experiment]) -> Overrides:
+    """``overrides`` with only the experiment parameters ``exp`` takes (ConfigError for a parameter that no
+    chosen experiment takes)."""
+    takes = dict(exp.params)
+    for key, _ in overrides.params:
+        if not any(key in dict(e.params) for e in experiments):
+            owners = [e.name for e in all_experiments().values() if key in dict(e.params)]
+            raise ConfigError(f"parameter {key!r} applies to the experiments {', '.join(owners) or 'none'}; none of "
+                              "them is chosen")
+    return dataclasses.replace(overrides, params=tuple((k, v) for k, v in overrides.params if k in takes))
 
-    return list(all_experiments())
 
-
-def with_overrides(exp: Experiment, seed: int | None = None, recipe: dict[str, Any] | None = None) -> Experiment:
-    """``exp`` with every run's config seeded with ``seed`` and its recipe fields replaced by ``recipe``."""
-    runs = exp.runs
-
-    def changed(quick: bool):
-        out = {}
-        for sub, cfg in runs(quick).items():
-            if recipe:
-                cfg = dataclasses.replace(cfg, recipe=dataclasses.replace(cfg.recipe, **recipe))
-            if seed is not None:
-                cfg = dataclasses.replace(cfg, seed=seed)
-            out[sub] = cfg
-        return out
-
-    return dataclasses.replace(exp, runs=changed)
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        state = {}
+    if not isinstance(state, dict) or not isinstance(state.get("experiments"), dict):
+        state = {"experiments": {}}
+    return state
 
 
 def reproduce(
@@ -121,49 +85,40 @@ def reproduce(
     out: Path | str = "results",
     *,
     quick: bool = False,
+    overrides: Overrides | None = None,
     device: str = "auto",
     engine: str = "auto",
+    threads: int | None = None,
     progress: bool = False,
     report: bool = True,
     on_experiment: Callable[[Experiment, float], None] | None = None,
-    replacements: list[Experiment] | None = None,
-    seed: int | None = None,
-    recipe: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ClaimResult]:
     """Reproduce the named experiments (all by default) into ``out``; returns the merged claims.
 
-    ``replacements`` stand in for the registry's experiments of the same name (e.g. a §3 diagram on
-    another grid). ``seed`` replaces the seed of every run (each experiment's default is 0): the same claims
-    on other random draws; ``recipe`` replaces recipe fields of every run (see :mod:`tms.robustness`)."""
+    ``overrides`` change every run (:class:`~tms.config.Overrides`: a base seed that keeps each run's seed
+    offset, recipe fields, experiment parameters such as the §3 grid)."""
     experiments = get_experiments(names)
-    if replacements:
-        by_name = {e.name: e for e in replacements}
-        experiments = [by_name.get(e.name, e) for e in experiments]
-    if seed is not None or recipe:
-        experiments = [with_overrides(e, seed, recipe) for e in experiments]
+    overrides = overrides or Overrides()
+    per_experiment = {exp.name: for_experiment(overrides, exp, experiments) for exp in experiments}
+    for exp in experiments:  # refuse a bad override before any work
+        exp.run_configs(quick, per_experiment[exp.name])
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     state_path = out / STATE_FILE
-    state: dict[str, Any] = {}
-    if state_path.is_file():
-        try:
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            state = {}
-    state.setdefault("experiments", {})
+    state = _read_state(state_path)
     results: list[ClaimResult] = []
     start = time.perf_counter()
     for exp in experiments:
         t0 = time.perf_counter()
-        exp_dir = out / exp.name
-        spent = train_experiment(exp, exp_dir, quick=quick, device=device, engine=engine, progress=progress)
-        figures, claim_results = finish_experiment(exp, exp_dir)
+        spent, figures, claim_results = run_experiment(exp, out / exp.name, quick=quick,
+                                                       overrides=per_experiment[exp.name],
+                                                       device=device, engine=engine, threads=threads,
+                                                       progress=progress)
         results += claim_results
         entry = state["experiments"].get(exp.name, {})
         entry.update({
             "quick": quick,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "figures": [str(p.relative_to(out)) for p in figures],
+            "figures": [p.relative_to(out).as_posix() for p in figures],
         })
         if spent:  # keep the training time of the run that actually trained it
             entry["train_seconds"] = round(sum(spent.values()), 2)
@@ -172,26 +127,12 @@ def reproduce(
         atomic_write_json(state_path, state)
         if on_experiment is not None:
             on_experiment(exp, time.perf_counter() - t0)
-    state["environment"] = environment()
+    state["environment"] = environment(threads)
     state["last_wall_seconds"] = round(time.perf_counter() - start, 2)
     atomic_write_json(state_path, state)
-    merged = write_claims(out, results, experiments)
+    merged = merge_claims(out, results, experiments)
     if report:
         from .report import write_report
 
         write_report(out)
     return merged
-
-
-def format_claims_table(claims: list[dict[str, Any]]) -> str:
-    """A plain-text table of claims for the terminal."""
-    rows = [("claim", "measured", "threshold", "verdict")]
-    for c in claims:
-        m = c.get("measured")
-        rows.append((c["id"], "n/a" if m is None else f"{m:.4g}", c["threshold"], "PASS" if c["passed"] else "FAIL"))
-    widths = [max(len(r[k]) for r in rows) for k in range(4)]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    passed = sum(c["passed"] for c in claims)
-    lines.append(f"{passed} of {len(claims)} claims passed")
-    return "\n".join(lines)

@@ -1,13 +1,16 @@
-"""Registry of the paper's experiments, in the order ``tms reproduce`` runs them."""
+"""Registry of the paper's experiments, in the order ``tms reproduce`` runs them.
+
+Each module under ``experiments/`` declares a list ``EXPERIMENTS`` of :class:`~.base.Experiment`; adding an
+experiment is adding a module here.
+"""
 
 from __future__ import annotations
 
 import importlib
 
 from ..errors import ConfigError
-from .base import Experiment
+from .base import Experiment, FigureSpec
 
-# Each module exposes EXPERIMENTS: a list of Experiment objects.
 _MODULES = ("intro", "section2", "phase")
 
 
@@ -33,4 +36,4 @@ def get_experiments(names: list[str] | None) -> list[Experiment]:
     return out
 
 
-__all__ = ["Experiment", "all_experiments", "get_experiments"]
+__all__ = ["Experiment", "FigureSpec", "all_experiments", "get_experiments"]

@@ -1,0 +1,78 @@
+"""The claims × variants matrix of ``tms robustness``: its table (``robustness.csv``), read back, and shown as
+Markdown. Below the orchestration that writes it, so that the report can read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..layout import ROBUSTNESS_CSV
+from ..tables import Column, Schema
+
+TABLE = Schema(ROBUSTNESS_CSV, (
+    Column("variant", "str"), Column("experiment", "str"), Column("claim", "str"), Column("measured", "float"),
+    Column("threshold", "str"), Column("passed", "bool", "empty: not checked (quick runs)"), Column("note", "str"),
+))
+
+
+def read_table(path: Path | str) -> list[dict[str, Any]]:
+    """The rows of a ``robustness.csv`` (path to the file); RunFolderError naming what is wrong."""
+    path = Path(path)
+    rows = Schema(path.name, TABLE.columns).read(path.parent)
+    for r in rows:
+        r["note"] = r["note"] or ""
+    return rows
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Claims (rows) x variants (columns) of a robustness table."""
+
+    variants: list[str]
+    claims: list[tuple[str, str]]
+    """(experiment, claim id) in first-seen order."""
+    cells: dict[tuple[str, str, str], dict[str, Any]]
+    """(variant, experiment, claim) -> row."""
+    errors: dict[str, str]
+    """variant -> why it measured nothing (training diverged, ...)."""
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> "Matrix":
+        variants: list[str] = []
+        claims: list[tuple[str, str]] = []
+        for r in rows:
+            if r["variant"] not in variants:
+                variants.append(r["variant"])
+            if (r["experiment"], r["claim"]) not in claims:
+                claims.append((r["experiment"], r["claim"]))
+        return cls(variants, claims, {(r["variant"], r["experiment"], r["claim"]): r for r in rows},
+                   {r["variant"]: r["note"] for r in rows if r.get("note")})
+
+    def rows(self) -> list[tuple[str, str, list[dict[str, Any] | None]]]:
+        """(experiment, claim id, that claim's row under each variant or None) for every claim."""
+        return [(exp, cid, [self.cells.get((v, exp, cid)) for v in self.variants]) for exp, cid in self.claims]
+
+    def passed(self, variant: str) -> tuple[int, int]:
+        mine = [r for (v, _, _), r in self.cells.items() if v == variant]
+        return sum(r["passed"] is True for r in mine), len(mine)
+
+
+def _verdict(passed: bool | None) -> str:
+    return "not checked" if passed is None else "PASS" if passed else "**FAIL**"
+
+
+def markdown_table(mx: Matrix) -> str:
+    """The claims x variants table as Markdown, with a row of pass counts and a line per variant that
+    measured nothing."""
+    lines = ["| claim | " + " | ".join(mx.variants) + " |", "|---|" + "---:|" * len(mx.variants)]
+    for exp, cid, row in mx.rows():
+        cells = ["–" if r is None else
+                 f"{'n/a' if r['measured'] is None else format(r['measured'], '.3g')} {_verdict(r['passed'])}"
+                 for r in row]
+        lines.append(f"| {cid} ({exp}) | " + " | ".join(cells) + " |")
+    lines.append("| passed | " + " | ".join("{}/{}".format(*mx.passed(v)) for v in mx.variants) + " |")
+    if mx.errors:
+        lines.append("")
+        lines += [f"- {name}: no claims measured: {note}" for name, note in mx.errors.items()]
+    return "\n".join(lines)

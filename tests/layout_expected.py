@@ -1,0 +1,32 @@
+"""The files ``tms reproduce`` writes into a results folder (the same in quick and full mode): what
+tests/test_reproduce.py and tests/test_paper_claims.py compare a results folder with."""
+
+RUN = ("config.json", "instances.csv", "model.safetensors", "train_log.csv")
+TIED = ("explorer.json", "features.csv", "models.csv")
+EXPERIMENTS = {
+    "intro": {"runs": ("",), "figures": ("intro_configurations", "intro_vectors"),
+              "tables": TIED + ("intro_configurations.csv", "intro_geometry.csv")},
+    "section2": {"runs": ("linear", "relu"), "figures": ("section2_linear", "section2_relu"),
+                 "tables": TIED + ("linear_restarts.csv", "relu_restarts.csv")},
+    "section2-large": {"runs": ("linear", "relu"), "figures": ("section2-large_linear", "section2-large_relu"),
+                       "tables": TIED + ("linear_restarts.csv", "relu_restarts.csv")},
+    "phase-2-1": {"runs": ("linear", "relu", "sweep"), "figures": ("loss_sweep", "phase_linear", "phase_relu"),
+                  "tables": TIED + ("kink.csv", "phase.csv", "phase_models.csv")},
+    "phase-3-2": {"runs": ("linear", "relu", "sweep"), "figures": ("loss_sweep", "phase_linear", "phase_relu"),
+                  "tables": TIED + ("kink.csv", "phase.csv", "phase_models.csv")},
+}
+TOP = ("REPORT.md", "claims.json", "report.html", "reproduce.json")
+
+
+def expected_files() -> list[str]:
+    out = list(TOP)
+    for name, spec in EXPERIMENTS.items():
+        for run in spec["runs"]:
+            out += [f"{name}/{run}/{f}" if run else f"{name}/{f}" for f in RUN]
+        out += [f"{name}/figures/{fig}.{ext}" for fig in spec["figures"] for ext in ("png", "svg")]
+        out += [f"{name}/tables/{t}" for t in spec["tables"]]
+    return sorted(out)
+
+
+def files_in(folder) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
