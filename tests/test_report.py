@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
+import tms
+
+from tms.analysis.folder import ExperimentFolder
+from tms.analysis.models import analyze_models
+from tms.analysis.phase import PHASE
 from tms.claims import Claim, Measurement
 from tms.config import Recipe, RunConfig
 from tms.experiments.base import Experiment
@@ -54,7 +59,7 @@ def _figure(exp_dir: Path, stem: str, colour: tuple[int, int, int]) -> list[Path
 
 
 def _result(cfg: RunConfig, W: torch.Tensor, b: torch.Tensor, loss: torch.Tensor, seconds: float) -> TrainResult:
-    return TrainResult(W=W.float(), b=b.float(), final_loss=loss.float(), log_steps=[100, 200],
+    return TrainResult(params={"W": W.float(), "b": b.float()}, final_loss=loss.float(), log_steps=[100, 200],
                        log_losses=torch.stack([loss * 2, loss]).float(), seconds=seconds, device="cpu", engine="fast")
 
 
@@ -80,7 +85,7 @@ def _intro_run(path: Path) -> RunConfig:
 
 def _section2_run(path: Path, activation: str, seed: int) -> RunConfig:
     n, m = 12, 4
-    cfg = RunConfig.uniform(n, m, [1.0, 0.1, 0.01], 0.7, activation=activation, restarts=2, recipe=RECIPE, seed=seed)
+    cfg = RunConfig.uniform(n, m, [1.0, 0.1, 0.01], 0.7, model=activation, restarts=2, recipe=RECIPE, seed=seed)
     g = torch.Generator().manual_seed(seed)
     W = torch.zeros(cfg.n_instances, m, n)
     for inst in range(cfg.n_instances):
@@ -111,17 +116,17 @@ def _phase(exp_dir: Path) -> None:
     save_run(exp_dir / "relu", cfg, _result(cfg, W, torch.zeros(cfg.n_instances, 2),
                                             torch.full((cfg.n_instances,), 0.01), 30.0),
              extra={"experiment": "phase-2-1", "run": "relu"})
-    lines = ["model,relative_importance,density,label,theory_label,extra_norm,extra_superposition,loss,"
-             "n_not_represented,n_dedicated,n_superposition"]
+    rows = []
     for k, (r, p) in enumerate(settings):
         theory = _theory(r, p)
         label = "dedicated" if k == 9 else theory  # one disagreement, as real diagrams have
-        norm = 0.0 if label == "not_represented" else 1.0
-        sup = 1.0 if label == "superposition" else 0.0
         counts = {lab: (9 if lab == label else 0) for lab in ("not_represented", "dedicated", "superposition")}
-        lines.append(f"relu,{r!r},{p!r},{label},{theory},{norm},{sup},0.0123,"
-                     f"{counts['not_represented']},{counts['dedicated']},{counts['superposition']}")
-    (exp_dir / "phase.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        rows.append({"model": "relu", "relative_importance": r, "density": p, "label": label, "theory_label": theory,
+                     "extra_norm": 0.0 if label == "not_represented" else 1.0,
+                     "extra_superposition": 1.0 if label == "superposition" else 0.0, "loss": 0.0123,
+                     **{f"n_{k}": v for k, v in counts.items()}, "theory_loss": 0.012, "near_boundary": False,
+                     "best_label": label})
+    PHASE.write(exp_dir / "tables", rows)
 
 
 def _claim(cid: str, statement: str) -> Claim:
@@ -130,16 +135,16 @@ def _claim(cid: str, statement: str) -> Claim:
 
 EXPERIMENTS = [
     Experiment("intro", "Introduction figure", "Introduction", "Five features in two dimensions.",
-               runs=lambda quick: {}, figures=lambda d: [],
+               configs=lambda quick: {},
                claims=(_claim("INTRO-1", "dense: two orthogonal features"),
                        _claim("INTRO-2", "S ≈ 0.8: two antipodal pairs")),
                notes=("The figure shows the lowest-loss restart per density.",)),
     Experiment("section2", "Demonstrating superposition", "§2", "n = 12, m = 4, linear and ReLU.",
-               runs=lambda quick: {}, figures=lambda d: [], claims=(_claim("S2-1", "linear learns the top m"),)),
+               configs=lambda quick: {}, claims=(_claim("S2-1", "linear learns the top m"),)),
     Experiment("section2-large", "A larger model", "§2", "n = 80, m = 20.",
-               runs=lambda quick: {}, figures=lambda d: [], claims=(_claim("S2-5", "larger model behaves the same"),)),
+               configs=lambda quick: {}, claims=(_claim("S2-5", "larger model behaves the same"),)),
     Experiment("phase-2-1", "Phase change, 2 features in 1 dimension", "§3", "The phase diagram.",
-               runs=lambda quick: {}, figures=lambda d: [], claims=(_claim("S3-1", "sparsity is necessary"),),
+               configs=lambda quick: {}, claims=(_claim("S3-1", "sparsity is necessary"),),
                notes=("Each grid point keeps 9 of 10 models.",)),
 ]
 
@@ -170,6 +175,8 @@ def make_results(out: Path) -> Path:
     _section2_run(out / "section2" / "linear", "linear", 1)
     _section2_run(out / "section2" / "relu", "relu", 2)
     _phase(out / "phase-2-1")
+    for name in ("intro", "section2"):  # the analysis writes what the explorer shows
+        analyze_models(ExperimentFolder(out / name))
     figures = {
         "intro": _figure(out / "intro", "intro_vectors", (230, 240, 255)),
         "section2": _figure(out / "section2", "section2_relu", (255, 235, 230))
@@ -350,7 +357,7 @@ def test_explorer_embeds_gram_of_the_lowest_loss_restart(report):
 def test_phase_diagram_data_from_phase_csv(report):
     _, _, html, _ = report
     phases = list(_page_data(html)["phases"].values())
-    assert len(phases) == 1 and phases[0]["model"] == "relu" and phases[0]["source"] == "phase-2-1/phase.csv"
+    assert len(phases) == 1 and phases[0]["model"] == "relu" and phases[0]["source"] == "phase-2-1/tables/phase.csv"
     cells = phases[0]["cells"]
     assert len(cells) == 64 and len(phases[0]["r_values"]) == 8 and len(phases[0]["p_values"]) == 8
     assert sum(c["label"] != c["theory"] for c in cells) == 1
@@ -363,7 +370,7 @@ def test_report_with_no_bookkeeping_files(tmp_path):
     write_report(tmp_path, EXPERIMENTS[:1])
     md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
     assert "(`intro`): PARTIAL" in md and "Claims: 0 of 0 passed" in md and "2 not checked" in md
-    assert "tms 0.1.0" in md  # environment falls back to what the run folder recorded
+    assert f"tms {tms.__version__}, torch {torch.__version__}" in md  # environment from what the run folder recorded
 
 
 def test_corrupt_bookkeeping_is_reported_not_fatal(tmp_path):

@@ -1,16 +1,16 @@
-"""The findings report: ``DIR/report.html`` and ``DIR/REPORT.md``, generated from the stored runs only.
+"""The findings report: ``DIR/report.html`` and ``DIR/REPORT.md``, generated from stored results only.
 
-``write_report(DIR)`` reads the run folders, ``claims.json`` and ``reproduce.json`` under ``DIR`` (plus the
-figures and tables the experiments wrote there), and writes
+``write_report(DIR)`` reads the run folders' configs, ``claims.json``, ``reproduce.json`` and the tables and
+figures the pipeline wrote under ``DIR``, and writes
 - ``report.html``: one self-contained page organised like the paper (Introduction, §2, §3, …), with a summary
   at the top, each experiment's setup, notes, figures and claims, and interactive views: a WᵀW heat-map
   explorer with a selector across sparsity levels, and phase diagrams to hover;
 - ``REPORT.md``: the same content as Markdown, figures linked as PNGs, for GitHub.
-Nothing is retrained; an experiment without a folder is listed as not run.
+Nothing is retrained or recomputed; an experiment without a folder is listed as not run.
 
 - :mod:`tms.report.collect`: what the report shows, as plain data;
-- :mod:`tms.report.render_html`, :mod:`tms.report.render_md`: the two documents;
-- :mod:`tms.report.assets`: the page's inline stylesheet and script.
+- :mod:`tms.report.render`: the two documents, from Jinja2 templates (``templates/``) and the page's
+  stylesheet and script (``static/``).
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Sequence
 
 from ..experiments.base import Experiment
-from ..runs import atomic_write_text
+from ..files import atomic_write_text
+from ..layout import REPORT_HTML, REPORT_MD
 from .collect import ReportData, collect
-from .render_html import render_html
-from .render_md import render_md
+from .render import render_html, render_md
 
 log = logging.getLogger(__name__)
 
-HTML_FILE = "report.html"
-MD_FILE = "REPORT.md"
+HTML_FILE, MD_FILE = REPORT_HTML, REPORT_MD
 
 
 def write_report(out: Path | str, experiments: Sequence[Experiment] | None = None) -> list[Path]:

@@ -1,7 +1,8 @@
-"""Gather what the report shows from a results folder: run folders, ``claims.json``, ``reproduce.json``, and
-the tables and figures the experiments wrote. Reads only; nothing is retrained or redrawn.
+"""Gather what the report shows from a results folder: run folders' configs, ``claims.json``,
+``reproduce.json``, and the tables and figures the pipeline wrote. Reads only; nothing is retrained, analysed
+or redrawn, and no number that a table holds is computed again.
 
-The result is plain data (:class:`ReportData`) that the HTML and Markdown writers render the same way, so the
+The result is plain data (:class:`ReportData`) that the HTML and Markdown templates render the same way, so the
 two documents cannot disagree.
 """
 
@@ -18,23 +19,25 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import __version__
+from ..analysis.folder import Tables
+from ..analysis.models import read_explorer
+from ..analysis.phase import PHASE
+from ..claims.base import ClaimResult
+from ..claims.matrix import read_table as read_robustness
 from ..config import RunConfig
-from ..errors import ConfigError, RunFolderError
+from ..errors import RunFolderError
 from ..experiments.base import Experiment
-from ..metrics import feature_norms, gram, superposition
-from ..reproduce import CLAIMS_FILE, STATE_FILE
-from ..robustness import CSV_FILE as ROBUSTNESS_CSV
-from ..robustness import DEFAULT_DIR as _ROBUSTNESS_DEFAULT
-from ..robustness import read_table as read_robustness
-
-#: ``tms robustness`` writes here inside a results folder by default; the report shows its table.
-ROBUSTNESS_DIR = _ROBUSTNESS_DEFAULT.name
-from ..runs import Run, iter_runs, load_run, read_meta
+from ..layout import (
+    CLAIMS_FILE,
+    FIGURES_DIR,
+    ROBUSTNESS_CSV,
+    ROBUSTNESS_DIR,
+    STATE_FILE,
+    TABLES_DIR,
+)
+from ..runs import check_run, iter_runs, read_meta
 
 log = logging.getLogger(__name__)
-
-#: The §3 experiments' table: one row per model type and grid point (columns in :func:`read_phase`).
-PHASE_FILE = "phase.csv"
 
 #: Headings of the paper's sections, for ``Experiment.section`` values that give only the number.
 SECTION_TITLES = {
@@ -48,15 +51,10 @@ SECTION_TITLES = {
     "§8": "§8 Computation in superposition",
 }
 
-# The interactive WᵀW explorer embeds one n × n matrix per setting: keep the page light.
-EXPLORER_MAX_FEATURES = 100
-EXPLORER_MAX_SETTINGS = 40
 # Inline an SVG figure up to this size; above it the PNG copy is embedded instead.
 SVG_INLINE_MAX_BYTES = 600_000
 # CSV tables up to this size are shown in the page; larger ones are linked.
 TABLE_MAX_ROWS, TABLE_MAX_COLUMNS = 40, 16
-# A feature counts as represented in the per-restart summary when ‖W_i‖ exceeds this (PAPER.md §0: ≈ 1 vs ≈ 0).
-REPRESENTED_NORM = 0.5
 
 
 @dataclass
@@ -70,7 +68,7 @@ class FigureRef:
 
 @dataclass
 class TableRef:
-    """A CSV table an experiment wrote (how often each configuration was reached, a phase grid, …)."""
+    """A CSV table the analysis wrote (how often each configuration was reached, a phase grid, …)."""
 
     rel: str
     header: list[str]
@@ -84,7 +82,7 @@ class RunSetup:
     """The setup of one stored run folder, in words and numbers (from its config.json only)."""
 
     rel: str
-    activation: str
+    model: str
     n_features: int
     n_hidden: int
     importance: str
@@ -121,7 +119,7 @@ class ExperimentData:
     runs: list[RunSetup] = field(default_factory=list)
     figures: list[FigureRef] = field(default_factory=list)
     tables: list[TableRef] = field(default_factory=list)
-    claims: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[ClaimResult] = field(default_factory=list)
     unchecked: list[tuple[str, str, str]] = field(default_factory=list)
     """(id, statement, threshold) of claims the experiment defines that claims.json does not hold."""
     explorers: list[dict[str, Any]] = field(default_factory=list)
@@ -136,7 +134,21 @@ class ExperimentData:
 
     @property
     def n_passed(self) -> int:
-        return sum(1 for c in self.claims if c.get("passed"))
+        return sum(1 for c in self.claims if c.passed)
+
+    @property
+    def n_not_checked(self) -> int:
+        return sum(1 for c in self.claims if not c.checked) + len(self.unchecked)
+
+    @property
+    def n_checked(self) -> int:
+        return sum(1 for c in self.claims if c.checked)
+
+    @property
+    def common_recipe(self) -> dict[str, Any] | None:
+        """The recipe every run shares, or None when they differ."""
+        recipes = {tuple(sorted(r.recipe.items())) for r in self.runs}
+        return self.runs[0].recipe if len(recipes) == 1 else None
 
 
 @dataclass
@@ -147,7 +159,7 @@ class ReportData:
     environment: dict[str, Any]
     last_wall_seconds: float | None
     experiments: list[ExperimentData]
-    other_claims: list[dict[str, Any]]
+    other_claims: list[ClaimResult]
     problems: list[str]
     devices: list[str]
     engines: list[str]
@@ -155,16 +167,25 @@ class ReportData:
     """Rows of ``robustness/robustness.csv`` (``tms robustness``), when the folder has one."""
 
     @property
-    def claims(self) -> list[dict[str, Any]]:
+    def claims(self) -> list[ClaimResult]:
         return [c for e in self.experiments for c in e.claims] + self.other_claims
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [c for c in self.claims if not c.get("passed")]
+    def checked(self) -> list[ClaimResult]:
+        return [c for c in self.claims if c.checked]
+
+    @property
+    def failed(self) -> list[ClaimResult]:
+        return [c for c in self.claims if c.passed is False]
+
+    @property
+    def n_passed(self) -> int:
+        return sum(1 for c in self.claims if c.passed)
 
     @property
     def n_unchecked(self) -> int:
-        return sum(len(e.unchecked) for e in self.experiments)
+        """Claims without a verdict: not in claims.json, or measured by a quick run."""
+        return sum(len(e.unchecked) for e in self.experiments) + sum(1 for c in self.claims if not c.checked)
 
     @property
     def wall_seconds_sum(self) -> float | None:
@@ -201,13 +222,13 @@ def claim_anchor(experiment: str, cid: str) -> str:
     return f"claim-{_slug(experiment)}-{_slug(cid)}"
 
 
-def claim_labels(claims: list[dict[str, Any]], every: list[dict[str, Any]]) -> list[str]:
+def claim_labels(claims: list[ClaimResult], every: list[ClaimResult]) -> list[str]:
     """How the summary names each of ``claims``: its id, plus its experiment where another experiment of
     ``every`` (all claims in the report) shares the id."""
     seen: dict[str, set[str]] = {}
     for c in every:
-        seen.setdefault(str(c.get("id")), set()).add(str(c.get("experiment", "")))
-    return [f"{c['id']} ({c.get('experiment', '')})" if len(seen[str(c['id'])]) > 1 else str(c["id"]) for c in claims]
+        seen.setdefault(c.id, set()).add(c.experiment)
+    return [f"{c.id} ({c.experiment})" if len(seen[c.id]) > 1 else c.id for c in claims]
 
 
 def section_title(section: str) -> str:
@@ -264,8 +285,8 @@ def recipe_text(recipe: dict[str, Any]) -> str:
             f"weight decay {fmt_num(recipe['weight_decay'])}, init {recipe['init']}")
 
 
-def activation_label(activation: str) -> str:
-    return {"relu": "ReLU output", "linear": "linear"}.get(activation, activation)
+def model_label(model: str) -> str:
+    return {"relu": "ReLU output", "linear": "linear"}.get(model, model)
 
 
 def _close(a: float, b: float) -> bool:
@@ -348,6 +369,16 @@ def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
     return data
 
 
+def _claims(doc: dict[str, Any], problems: list[str]) -> list[ClaimResult]:
+    out = []
+    for entry in doc.get("claims", []) if isinstance(doc.get("claims"), list) else []:
+        try:
+            out.append(ClaimResult.from_dict(entry))
+        except ValueError as e:
+            problems.append(f"{CLAIMS_FILE}: {e}; ignored")
+    return out
+
+
 def load_registry() -> tuple[list[Experiment], list[str]]:
     """The registered experiments in registry order, and problems met while importing them.
 
@@ -377,7 +408,7 @@ def _run_setup(out: Path, path: Path, meta: dict[str, Any], config: RunConfig) -
     seconds = run.get("seconds")
     return RunSetup(
         rel=path.relative_to(out).as_posix() if path != out else ".",
-        activation=config.activation,
+        model=config.model,
         n_features=config.n_features,
         n_hidden=config.n_hidden,
         importance=describe_importance(config.importance),
@@ -404,118 +435,36 @@ def _run_setup(out: Path, path: Path, meta: dict[str, Any], config: RunConfig) -
     )
 
 
-def _r(v: float, digits: int = 4) -> float | None:
-    """A number for the page's JSON: rounded, and None where training diverged (JSON has no NaN)."""
-    v = float(v)
-    return round(v, digits) if math.isfinite(v) else None
-
-
-def _explorer_run(run_rel: str, run: Run) -> dict[str, Any]:
-    """WᵀW, b, ‖W_i‖ and superposition of the lowest-loss restart of every setting (PAPER.md §0)."""
-    config: RunConfig = run.config
-    W = run.W.double()
-    G = gram(W)
-    norms = feature_norms(W)
-    sup = superposition(W)
-    loss = run.loss
-    settings = []
-    for s, best in enumerate(run.best_instances()):
-        members = run.setting_instances(s)
-        entry: dict[str, Any] = {
-            "density": config.density[s][0],
-            "instance": best,
-            "restart": run.instances[best]["restart"],
-            "loss": _r(loss[best], 7),
-            "restart_loss": [_r(loss[i], 7) for i in members],
-            "restart_represented": [int((norms[i] > REPRESENTED_NORM).sum()) for i in members],
-            "gram": [[_r(v) for v in row] for row in G[best].tolist()],
-            "b": [_r(v) for v in run.b[best].tolist()],
-            "norm": [_r(v) for v in norms[best].tolist()],
-            "sup": [_r(v) for v in sup[best].tolist()],
-        }
-        if config.n_hidden == 2:
-            entry["W"] = [[_r(v) for v in row] for row in W[best].tolist()]
-        settings.append(entry)
-    return {
-        "run": run_rel,
-        "label": activation_label(config.activation),
-        "n": config.n_features,
-        "m": config.n_hidden,
-        "restarts": config.restarts,
-        "importance": [_r(v, 6) for v in config.importance[0]],
-        "settings": settings,
-    }
-
-
-def explorer_eligible(config: RunConfig) -> bool:
-    """Settings that differ only in a shared density: a slider across sparsity makes sense."""
-    if uniform_densities(config) is None:
-        return False
-    if config.n_features > EXPLORER_MAX_FEATURES or config.n_settings > EXPLORER_MAX_SETTINGS:
-        return False
-    first = config.importance[0]
-    return all(all(_close(a, b) for a, b in zip(row, first)) for row in config.importance)
-
-
-def _to_float(text: Any) -> float | None:
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def read_phase(path: Path) -> list[dict[str, Any]]:
-    """phase.csv as one diagram per model type (rows with unreadable r or p are skipped)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+def phase_diagrams(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """phase.csv's rows as one diagram per model type, in the form the page's script draws."""
     by_model: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        r = _to_float(row.get("relative_importance"))
-        p = _to_float(row.get("density"))
-        if r is None or p is None or r <= 0 or p <= 0:
-            continue
-        cell = {
-            "r": r,
-            "p": p,
-            "label": row.get("label") or "",
-            "theory": row.get("theory_label") or "",
-            "norm": _to_float(row.get("extra_norm")),
-            "sup": _to_float(row.get("extra_superposition")),
-            "loss": _to_float(row.get("loss")),
-            "theory_loss": _to_float(row.get("theory_loss")),
-            "near": (row.get("near_boundary") or "").strip().lower() in ("1", "true", "yes"),
-            "counts": {
-                k: int(v) for k in ("not_represented", "dedicated", "superposition")
-                if (v := _to_float(row.get(f"n_{k}"))) is not None
-            },
-        }
-        by_model.setdefault(row.get("model") or "?", []).append(cell)
-    out = []
-    for model, cells in by_model.items():
-        out.append({
-            "model": model,
-            "label": activation_label(model),
-            "r_values": sorted({c["r"] for c in cells}),
-            "p_values": sorted({c["p"] for c in cells}),
-            "cells": cells,
+        by_model.setdefault(row["model"], []).append({
+            "r": row["relative_importance"], "p": row["density"], "label": row["label"],
+            "theory": row["theory_label"], "norm": _finite(row["extra_norm"]), "sup": _finite(row["extra_superposition"]),
+            "loss": _finite(row["loss"]), "theory_loss": _finite(row["theory_loss"]), "near": row["near_boundary"],
+            "counts": {k: row[f"n_{k}"] for k in ("not_represented", "dedicated", "superposition")},
         })
-    return out
+    return [{"model": model, "label": model_label(model), "r_values": sorted({c["r"] for c in cells}),
+             "p_values": sorted({c["p"] for c in cells}), "cells": cells} for model, cells in by_model.items()]
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
 
 
 def _figures(out: Path, exp_dir: Path, listed: list[str] | None) -> list[FigureRef]:
     if listed is not None:
         paths = [out / p for p in listed]
     else:
-        paths = sorted(p for p in exp_dir.rglob("*") if p.suffix.lower() in (".png", ".svg")
+        paths = sorted(p for p in (exp_dir / FIGURES_DIR).rglob("*") if p.suffix.lower() in (".png", ".svg")
                        and not any(part.startswith(".") for part in p.relative_to(out).parts))
     refs: dict[str, FigureRef] = {}
     for p in paths:
         if not p.is_file() or p.suffix.lower() not in (".png", ".svg"):
             continue
         rel = p.relative_to(out).as_posix()
-        key = rel[: -len(p.suffix)]
-        ref = refs.setdefault(key, FigureRef(stem=p.stem))
+        ref = refs.setdefault(rel[: -len(p.suffix)], FigureRef(stem=p.stem))
         if p.suffix.lower() == ".png":
             ref.png = rel
         else:
@@ -523,13 +472,10 @@ def _figures(out: Path, exp_dir: Path, listed: list[str] | None) -> list[FigureR
     return list(refs.values())
 
 
-def _tables(out: Path, exp_dir: Path, run_paths: list[Path]) -> list[TableRef]:
-    """CSV files the experiment wrote beside its runs (never a run folder's own instances.csv/train_log.csv)."""
+def _tables(out: Path, exp_dir: Path) -> list[TableRef]:
+    """The CSV tables the analysis wrote (``tables/``)."""
     out_tables = []
-    for path in sorted(exp_dir.rglob("*.csv")):
-        rel = path.relative_to(out)
-        if any(part.startswith(".") for part in rel.parts) or path.parent in run_paths:
-            continue
+    for path in sorted((exp_dir / TABLES_DIR).glob("*.csv")):
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 rows = list(csv.reader(f))
@@ -539,21 +485,18 @@ def _tables(out: Path, exp_dir: Path, run_paths: list[Path]) -> list[TableRef]:
             continue
         header, body = rows[0], rows[1:]
         small = len(body) <= TABLE_MAX_ROWS and len(header) <= TABLE_MAX_COLUMNS
-        out_tables.append(TableRef(rel=rel.as_posix(), header=header, rows=body if small else [], n_rows=len(body)))
+        out_tables.append(TableRef(rel=path.relative_to(out).as_posix(), header=header, rows=body if small else [],
+                                   n_rows=len(body)))
     return out_tables
 
 
-def _collect_experiment(
-    out: Path, exp: Experiment, state: dict[str, Any], claims: list[dict[str, Any]]
-) -> ExperimentData:
+def _collect_experiment(out: Path, exp: Experiment, state: dict[str, Any], claims: list[ClaimResult]) -> ExperimentData:
     exp_dir = out / exp.name
     entry = state.get(exp.name) if isinstance(state.get(exp.name), dict) else None
-    data = ExperimentData(
-        name=exp.name, title=exp.title, section=exp.section, summary=exp.summary, notes=list(exp.notes),
-        status="not run",
-    )
-    data.claims = [c for c in claims if c.get("experiment") == exp.name]
-    checked = {c.get("id") for c in data.claims}
+    data = ExperimentData(name=exp.name, title=exp.title, section=exp.section, summary=exp.summary,
+                          notes=list(exp.notes), status="not run")
+    data.claims = [c for c in claims if c.experiment == exp.name]
+    checked = {c.id for c in data.claims}
     data.unchecked = [(c.id, c.statement, c.threshold_text) for c in exp.claims if c.id not in checked]
     if not exp_dir.is_dir():
         return data
@@ -568,45 +511,41 @@ def _collect_experiment(
         data.status = "partial"
     else:
         return data
-    groups: dict[tuple[float, ...], list[dict[str, Any]]] = {}
     for path in run_paths:
         rel = path.relative_to(out).as_posix()
         try:
             meta = read_meta(path)
-            config = RunConfig.from_dict(meta.get("config"))
-        except (RunFolderError, ConfigError) as e:
+            config = check_run(path)
+        except RunFolderError as e:
             data.problems.append(f"{rel}: {e}")
             continue
         extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
         if entry is None and extra.get("quick"):
             data.quick = True
         data.runs.append(_run_setup(out, path, meta, config))
-        if explorer_eligible(config):
-            try:
-                run = load_run(path)
-            except RunFolderError as e:
-                data.problems.append(str(e))
-                continue
-            key = tuple(round(v, 9) for v in uniform_densities(config) or [])
-            groups.setdefault(key, []).append(_explorer_run(rel, run))
     run_seconds = [r.seconds for r in data.runs if r.seconds is not None]
     if run_seconds:  # the run folders record what training cost, however many reproduces it took
         data.train_seconds = sum(run_seconds)
-    for k, (dens, runs) in enumerate(groups.items()):
-        data.explorers.append({"id": f"{_slug(exp.name)}-x{k}", "densities": list(dens), "runs": runs})
-    for k, phase_csv in enumerate(sorted(exp_dir.rglob(PHASE_FILE))):
+    tables = Tables(exp_dir)
+    if (tables.tables_dir / "explorer.json").is_file():
         try:
-            diagrams = read_phase(phase_csv)
-        except (OSError, UnicodeDecodeError, csv.Error) as e:
-            data.problems.append(f"{phase_csv.relative_to(out).as_posix()} is unreadable ({e.__class__.__name__})")
-            continue
-        for d, diagram in enumerate(diagrams):
-            diagram["id"] = f"{_slug(exp.name)}-p{k}-{d}"
-            diagram["source"] = phase_csv.relative_to(out).as_posix()
-            data.phases.append(diagram)
+            for k, group in enumerate(read_explorer(tables)):
+                runs = [dict(r, run=f"{exp.name}/{r['run']}" if r["run"] else exp.name, label=model_label(r["model"]))
+                        for r in group["runs"]]
+                data.explorers.append({"id": f"{_slug(exp.name)}-x{k}", "densities": group["densities"], "runs": runs})
+        except RunFolderError as e:
+            data.problems.append(str(e))
+    if tables.has(PHASE):
+        try:
+            for d, diagram in enumerate(phase_diagrams(tables.read(PHASE))):
+                diagram["id"] = f"{_slug(exp.name)}-p0-{d}"
+                diagram["source"] = (tables.tables_dir / PHASE.file).relative_to(out).as_posix()
+                data.phases.append(diagram)
+        except RunFolderError as e:
+            data.problems.append(str(e))
     listed = entry.get("figures") if entry is not None and isinstance(entry.get("figures"), list) else None
     data.figures = _figures(out, exp_dir, listed)
-    data.tables = _tables(out, exp_dir, run_paths)
+    data.tables = _tables(out, exp_dir)
     return data
 
 
@@ -617,12 +556,11 @@ def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) ->
     if experiments is None:
         experiments, problems = load_registry()
     state_doc = _read_json(out / STATE_FILE, problems)
-    claims_doc = _read_json(out / CLAIMS_FILE, problems)
-    claims = [c for c in claims_doc.get("claims", []) if isinstance(c, dict) and "id" in c]
+    claims = _claims(_read_json(out / CLAIMS_FILE, problems), problems)
     state = state_doc.get("experiments", {}) if isinstance(state_doc.get("experiments"), dict) else {}
     exps = [_collect_experiment(out, exp, state, claims) for exp in experiments]
     known = {e.name for e in exps}
-    other = [c for c in claims if c.get("experiment") not in known]
+    other = [c for c in claims if c.experiment not in known]
     env = state_doc.get("environment") if isinstance(state_doc.get("environment"), dict) else {}
     devices = sorted({r.device for e in exps for r in e.runs})
     engines = sorted({r.engine for e in exps for r in e.runs})
