@@ -23,7 +23,15 @@ def run_cli(capsys, *argv):
     (["train", "-n", "5", "-m", "2", "--densities", "0", "--out", "{out}"], "density must be in (0, 1], got 0"),
     (["train", "-n", "5", "-m", "2", "--densities", "-0.1", "--out", "{out}"], "density must be in (0, 1]"),
     (["train", "-n", "5", "-m", "2", "--densities", "x", "--out", "{out}"], "density must be a number, got 'x'"),
-    (["train", "-n", "5", "-m", "2", "--densities", "1", "--activation", "tanh", "--out", "{out}"], "invalid choice: 'tanh'"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--model", "tanh", "--out", "{out}"], "invalid choice: 'tanh'"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1,x", "--out", "{out}"], "density must be a number, got 'x'"),
+    (["train", "-n", "5", "-m", "2", "--out", "{out}"], "train needs --densities (or --config FILE.json)"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--steps", "10", "--snapshots", "0,11", "--out", "{out}"],
+     "snapshot steps must be integers in [0, 10]"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--snapshots", "often", "--out", "{out}"],
+     "snapshots must be 'log' or integer steps"),
+    (["train", "-n", "5", "-m", "2", "--densities", "1", "--threads", "0", "--out", "{out}"], "threads must be an integer >= 1"),
+    (["train", "--config", "{out}.json", "--out", "{out}"], "does not exist"),
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--lr", "-1", "--out", "{out}"], "lr must be in (0, 10]"),
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--importance-decay", "0", "--out", "{out}"], "importance_decay"),
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--device", "tpu", "--out", "{out}"], "device must be one of auto, cpu, cuda"),
@@ -119,23 +127,25 @@ def test_stale_temporary_folders_are_cleared(tmp_path):
 
 
 def test_reproduce_grid_and_models_flags(tmp_path, capsys, monkeypatch):
-    import json
 
-    import tms.reproduce
+    import tms.pipeline
 
-    monkeypatch.setattr(tms.reproduce, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
+    monkeypatch.setattr(tms.pipeline, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
     with pytest.raises(SystemExit) as stop:  # stop at the first training call and inspect its config
         main(["reproduce", "phase-2-1", "--grid", "3", "--models", "2", "--out", str(tmp_path), "--no-report"])
     cfg = stop.value.code
     assert cfg.n_settings == 9 and cfg.restarts == 2
     code, _, err = run_cli(capsys, "reproduce", "phase-2-1", "--grid", "0", "--out", str(tmp_path))
     assert code == 2 and "grid must be an integer >= 1" in err
+    code, _, err = run_cli(capsys, "reproduce", "intro", "--grid", "3", "--out", str(tmp_path / "x"))
+    assert code == 2 and "parameter 'grid' applies to the experiments phase-2-1, phase-3-2" in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_reproduce_seed_flag_reseeds_every_run(tmp_path, monkeypatch):
     import dataclasses
 
-    import tms.reproduce
+    import tms.pipeline
 
     seen = []
 
@@ -143,10 +153,57 @@ def test_reproduce_seed_flag_reseeds_every_run(tmp_path, monkeypatch):
         seen.append(cfg)
         raise SystemExit(0)
 
-    monkeypatch.setattr(tms.reproduce, "train", fake_train)
+    monkeypatch.setattr(tms.pipeline, "train", fake_train)
     with pytest.raises(SystemExit):
         main(["reproduce", "section2", "--seed", "7", "--out", str(tmp_path), "--no-report"])
     with pytest.raises(SystemExit):
         main(["reproduce", "section2", "--out", str(tmp_path), "--no-report"])
     assert [c.seed for c in seen] == [7, 0]
     assert seen[0].n_features == 20 and seen[0] == dataclasses.replace(seen[1], seed=7)
+
+
+def test_densities_take_spaces_and_commas_alike(tmp_path, capsys):
+    base = ["train", "-n", "3", "-m", "2", "--steps", "5", "--batch-size", "16"]
+    assert run_cli(capsys, *base, "--densities", "1", "0.1", "--out", str(tmp_path / "a"))[0] == 0
+    assert run_cli(capsys, *base, "--densities", "1,0.1", "--out", str(tmp_path / "b"))[0] == 0
+    a, b = load_run(tmp_path / "a"), load_run(tmp_path / "b")
+    assert a.config == b.config and a.config.density == ((1.0,) * 3, (0.1,) * 3) and torch.equal(a.W, b.W)
+
+
+def test_train_from_a_config_file(tmp_path, capsys):
+    import json
+
+    from tms.config import Recipe, RunConfig
+
+    cfg = RunConfig(n_features=3, n_hidden=2, density=[[1.0, 0.5, 0.1]], importance=[[1.0, 2.0, 0.5]],
+                    model="linear", restarts=2, recipe=Recipe(steps=5, batch_size=16), seed=4)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_dict()))
+    assert run_cli(capsys, "train", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "a"))[0] == 0
+    assert load_run(tmp_path / "a").config == cfg
+    # a run folder's config.json is a config file too; flags replace its seed and recipe fields
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "a" / "config.json"), "--seed", "9", "--lr",
+                           "0.01", "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    b = load_run(tmp_path / "b").config
+    assert b.seed == 9 and b.recipe.lr == 0.01 and b.importance == cfg.importance and b.model == "linear"
+    # the shape cannot come from both
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "cfg.json"), "-n", "4", "--out",
+                           str(tmp_path / "c"))
+    assert code == 2 and "--features cannot be combined with --config" in err and not (tmp_path / "c").exists()
+    (tmp_path / "bad.json").write_text(json.dumps(dict(cfg.to_dict(), model="hidden-tanh")))
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path / "d"))
+    assert code == 2 and err.strip() == (f"tms: error: config {tmp_path / 'bad.json'}: model must be one of relu, "
+                                         "linear, got 'hidden-tanh'")
+    (tmp_path / "junk.json").write_text("{")
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "junk.json"), "--out", str(tmp_path / "d"))
+    assert code == 2 and "is not a JSON file" in err and not (tmp_path / "d").exists()
+
+
+def test_train_with_snapshots_and_threads(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", "-n", "3", "-m", "2", "--densities", "1", "--steps", "20",
+                           "--batch-size", "16", "--snapshots", "0,10,20", "--threads", "1", "--out",
+                           str(tmp_path / "r"))
+    assert code == 0, err
+    run = load_run(tmp_path / "r")
+    assert run.snapshots.steps == [0, 10, 20] and torch.equal(run.snapshots.at(20)["W"], run.W)
+    assert run.meta["run"]["torch_threads"] == 1

@@ -1,23 +1,27 @@
 """tms: Toy Models of Superposition (Elhage et al., 2022), reproduced and checked.
 
-Core: :mod:`tms.config` (what defines a run), :mod:`tms.data` (sparse features), :mod:`tms.model` (the toy
-model), :mod:`tms.train` (the trainer), :mod:`tms.metrics`, :mod:`tms.runs` (stored runs).
+Core: :mod:`tms.config` (what defines a run), :mod:`tms.data` (data distributions), :mod:`tms.model` (model
+families), :mod:`tms.train` (the trainer), :mod:`tms.metrics`, :mod:`tms.runs` (stored runs). Above it, the
+one-way pipeline: :mod:`tms.analysis` (derived tables), :mod:`tms.claims`, :mod:`tms.plotting`,
+:mod:`tms.experiments` (declarations), :mod:`tms.report`, :mod:`tms.reproduce`. See docs/ARCHITECTURE.md.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from .config import Recipe, RunConfig  # noqa: E402
-from .errors import ConfigError, RunFolderError, TMSError  # noqa: E402
+from .config import Overrides, Recipe, RunConfig  # noqa: E402
+from .errors import ConfigError, OutputError, RunFolderError, TMSError  # noqa: E402
 from .runs import Run, load_run, save_run  # noqa: E402
 from .train import TrainResult, train  # noqa: E402
 
 __all__ = [
     "__version__",
+    "Overrides",
     "Recipe",
     "RunConfig",
     "Run",
     "TrainResult",
     "ConfigError",
+    "OutputError",
     "RunFolderError",
     "TMSError",
     "load_run",

@@ -1,12 +1,15 @@
 """The ``tms`` command: a thin shell over the library.
 
-Every user error (bad flag, out-of-range value, unknown experiment, missing or corrupt run folder) ends with
-one line on stderr naming what is wrong and what is allowed, and exit code 2.
+Every user error (bad flag, out-of-range value, unknown experiment, missing or corrupt run folder or config
+file) ends with one line on stderr naming what is wrong and what is allowed, and exit code 2; an output that
+cannot be written (no space, no permission) ends the same way with exit code 3; an interruption with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import signal
 import sys
@@ -14,8 +17,15 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import ACTIVATIONS, ENGINES, INITS, Recipe, RunConfig
+from .config import ENGINES, INITS, MODELS, Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
+from .layout import (
+    CLAIMS_FILE,
+    DEFAULT_QUICK_RESULTS,
+    DEFAULT_RESULTS,
+    REPORT_HTML,
+    ROBUSTNESS_MD,
+)
 
 log = logging.getLogger("tms")
 
@@ -54,9 +64,23 @@ def _number(name: str):
     return parse
 
 
+def _densities(text: str) -> list[float]:
+    """One --densities value: a number, or numbers joined by commas ("1,0.1")."""
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"density must be a number, got {part!r}") from None
+    return out
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
-    p.add_argument("--engine", default="auto", choices=ENGINES, help="training engine (default: auto = fast)")
+    p.add_argument("--engine", default="auto", choices=ENGINES,
+                   help="training engine (default: auto = fast where it applies, else eager)")
+    p.add_argument("--threads", type=_positive_int("threads"), default=None,
+                   help="CPU threads to train with (default: torch's setting); the numbers do not depend on it")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
@@ -68,22 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tms {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train toy models from flags into a run folder")
-    t.add_argument("--features", "-n", type=_positive_int("features"), required=True, help="n: number of features")
-    t.add_argument("--hidden", "-m", type=_positive_int("hidden"), required=True, help="m: hidden dimensions")
-    t.add_argument("--densities", type=_number("density"), nargs="+", required=True, metavar="P",
-                   help="feature density p = 1 - S in (0, 1], one setting per value")
-    t.add_argument("--importance-decay", type=_number("importance-decay"), default=1.0,
+    t = sub.add_parser("train", help="train toy models from flags or a config file into a run folder")
+    t.add_argument("--config", type=Path, default=None, metavar="FILE.json",
+                   help="a RunConfig as JSON (a run folder's config.json will do); flags below that are given "
+                        "replace its seed and recipe fields")
+    t.add_argument("--features", "-n", type=_positive_int("features"), default=None, help="n: number of features")
+    t.add_argument("--hidden", "-m", type=_positive_int("hidden"), default=None, help="m: hidden dimensions")
+    t.add_argument("--densities", type=_densities, nargs="+", default=None, metavar="P",
+                   help="feature density p = 1 - S in (0, 1], one setting per value ('1 0.1' or '1,0.1')")
+    t.add_argument("--importance-decay", type=_number("importance-decay"), default=None,
                    help="I_i = decay**i (default 1: all features equally important)")
-    t.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    t.add_argument("--restarts", type=_positive_int("restarts"), default=1, help="models trained per density (default 1)")
-    t.add_argument("--steps", type=_positive_int("steps"), default=Recipe.steps)
-    t.add_argument("--batch-size", type=_positive_int("batch-size"), default=Recipe.batch_size)
-    t.add_argument("--lr", type=_number("lr"), default=Recipe.lr)
-    t.add_argument("--weight-decay", type=_number("weight-decay"), default=Recipe.weight_decay)
-    t.add_argument("--init", choices=INITS, default=Recipe.init, help="paper: Xavier over the instance batch; per_model")
-    t.add_argument("--log-every", type=_positive_int("log-every"), default=Recipe.log_every)
-    t.add_argument("--seed", type=_positive_int("seed", 0), default=0)
+    t.add_argument("--model", choices=list(MODELS), default=None, help="model family (default relu)")
+    t.add_argument("--activation", dest="model", choices=list(MODELS), help=argparse.SUPPRESS)
+    t.add_argument("--restarts", type=_positive_int("restarts"), default=None, help="models trained per density (default 1)")
+    t.add_argument("--steps", type=_positive_int("steps"), default=None, help=f"default {Recipe.steps}")
+    t.add_argument("--batch-size", type=_positive_int("batch-size"), default=None, help=f"default {Recipe.batch_size}")
+    t.add_argument("--lr", type=_number("lr"), default=None, help=f"default {Recipe.lr}")
+    t.add_argument("--weight-decay", type=_number("weight-decay"), default=None, help=f"default {Recipe.weight_decay}")
+    t.add_argument("--init", choices=INITS, default=None, help="paper (default): Xavier over the instance batch; per_model")
+    t.add_argument("--log-every", type=_positive_int("log-every"), default=None, help=f"default {Recipe.log_every}")
+    t.add_argument("--seed", type=_positive_int("seed", 0), default=None, help="default 0")
+    t.add_argument("--snapshots", default=None, metavar="log|STEPS",
+                   help="keep W and b at these steps: 'log' (log-spaced) or steps joined by commas, in [0, steps]")
     t.add_argument("--out", type=Path, required=True, help="run folder to write")
     t.add_argument("--force", action="store_true", help="replace an existing run folder trained from another config")
     _add_run_options(t)
@@ -99,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--models", type=_positive_int("models"), default=None,
                    help="§3 phase diagrams: models trained per grid point (default 10)")
     r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
-                   help="seed every run with this instead of its default (0): the claims on other random draws")
+                   help="base seed of every run instead of 0 (runs keep their offsets): the claims on other draws")
     _add_run_options(r)
 
     rb = sub.add_parser("robustness", help="the claims again under other recipes and seeds, side by side")
@@ -127,30 +157,74 @@ def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .runs import is_complete_run, read_meta, save_run
-    from .train import train
+_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts")
+_RECIPE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
+                 "init": "init", "log_every": "log_every"}
 
-    recipe = Recipe(steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                    init=args.init, log_every=args.log_every)
-    config = RunConfig.uniform(args.features, args.hidden, args.densities, args.importance_decay,
-                               activation=args.activation, restarts=args.restarts, recipe=recipe, seed=args.seed)
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of ``tms train``: from --config (with the seed and recipe flags given on top), or flags."""
+    recipe = {field: getattr(args, flag) for flag, field in _RECIPE_FLAGS.items() if getattr(args, flag) is not None}
+    if args.config is not None:
+        given = [f"--{f.replace('_', '-')}" for f in _SHAPE_FLAGS if getattr(args, f) is not None]
+        if given:
+            raise ConfigError(f"config: {', '.join(given)} cannot be combined with --config (the file defines them)")
+        config = read_config_file(args.config)
+        return Overrides(recipe=tuple(recipe.items())).apply(
+            config if args.seed is None else dataclasses.replace(config, seed=args.seed))
+    missing = [f"--{f}" for f in ("features", "hidden", "densities") if getattr(args, f) is None]
+    if missing:
+        raise ConfigError(f"train needs {', '.join(missing)} (or --config FILE.json)")
+    return RunConfig.uniform(
+        args.features, args.hidden, [p for group in args.densities for p in group],
+        1.0 if args.importance_decay is None else args.importance_decay, model=args.model or "relu",
+        restarts=args.restarts or 1, recipe=Recipe(**recipe), seed=args.seed or 0)
+
+
+def read_config_file(path: Path) -> RunConfig:
+    """A RunConfig from JSON: a bare config, or a run folder's config.json (which holds one under "config")."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"config {path} is not a JSON file ({e.__class__.__name__})") from None
+    if isinstance(data, dict) and data.get("format") == "tms-run":
+        data = data.get("config")
+    try:
+        return RunConfig.from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"config {path}: {e}") from None
+
+
+def _snapshots(text: str | None) -> str | list[int] | None:
+    if text is None or text == "log":
+        return text
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"snapshots must be 'log' or integer steps joined by commas, got {text!r}") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import prepare_output, reevaluate, save_run
+    from .train import snapshot_steps, train
+
+    config = _config(args)
+    snapshots = _snapshots(args.snapshots)
+    snapshot_steps(snapshots, config.recipe.steps)  # bad steps fail before anything is written
     out: Path = args.out
-    if out.exists():
-        if is_complete_run(out, config):
-            log.warning("%s already holds this run; nothing to do", out)
-            sys.stderr.write(f"tms: {out} already holds a run of this config; nothing to train\n")
-            return 0
-        if not out.is_dir():
-            raise ConfigError(f"out {out} exists and is not a folder")
-        if any(out.iterdir()) and not args.force:
-            try:
-                read_meta(out)
-                what = "a run of another config"
-            except RunFolderError:
-                what = "files that are not a tms run"
-            raise ConfigError(f"out {out} already holds {what}; pass --force to replace it or choose another --out")
-    result = train(config, device=args.device, engine=args.engine, progress=_progress(args))
+    state = prepare_output(out, config, force=args.force)
+    if state == "complete" and snapshots is None:
+        sys.stderr.write(f"tms: {out} already holds a run of this config; nothing to train\n")
+        return 0
+    if state == "evaluate" and snapshots is None:
+        reevaluate(out, config, args.device)
+        sys.stderr.write(f"tms: {out} holds a run of this config; evaluated it again with {config.recipe.eval_batches} "
+                         "batches\n")
+        return 0
+    result = train(config, device=args.device, engine=args.engine, threads=args.threads, snapshots=snapshots,
+                   progress=_progress(args))
     save_run(out, config, result, extra={"command": "train"})
     sys.stderr.write(
         f"tms: trained {config.n_instances} model(s) in {result.seconds:.1f}s ({result.engine} engine, {result.device}); "
@@ -160,33 +234,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .claims import format_claims_table
     from .experiments import all_experiments, get_experiments
-    from .reproduce import format_claims_table, reproduce
+    from .reproduce import reproduce
 
     if args.list:
         for exp in all_experiments().values():
             sys.stdout.write(f"{exp.name:<16} {exp.title}\n")
         return 0
     get_experiments(args.experiments)  # fail fast on unknown names, before any work
-    out = args.out or Path("results-quick" if args.quick else "results")
-    replacements = None
-    if args.grid is not None or args.models is not None:
-        from .experiments import phase
-
-        replacements = phase.make_phase_experiments(grid=args.grid or phase.GRID, models=args.models or phase.MODELS)
-    claims = reproduce(args.experiments, out, quick=args.quick, device=args.device, engine=args.engine,
-                       progress=_progress(args), report=not args.no_report, replacements=replacements,
-                       seed=args.seed)
+    out = args.out or Path(DEFAULT_QUICK_RESULTS if args.quick else DEFAULT_RESULTS)
+    params = tuple((k, getattr(args, k)) for k in ("grid", "models") if getattr(args, k) is not None)
+    claims = reproduce(args.experiments, out, quick=args.quick, overrides=Overrides(seed=args.seed, params=params),
+                       device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
+                       report=not args.no_report)
     sys.stdout.write(format_claims_table(claims) + "\n")
     if not args.no_report:
-        sys.stdout.write(f"report: {out / 'report.html'}\n")
+        sys.stdout.write(f"report: {out / REPORT_HTML}\n")
     return 0
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     from .experiments import get_experiments
-    from .reproduce import CLAIMS_FILE
-    from .robustness import DEFAULT_DIR, DEFAULT_VARIANTS, MD_FILE, parse_variant, run_robustness
+    from .robustness import DEFAULT_DIR, DEFAULT_VARIANTS, parse_variant, run_robustness
 
     get_experiments(args.experiments or None)  # fail fast on unknown names and bad variants, before any work
     for spec in args.variants or DEFAULT_VARIANTS:
@@ -197,18 +267,18 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
     out = args.out or DEFAULT_DIR
     run_robustness(args.experiments or None, out, args.variants, quick=args.quick, device=args.device,
-                   engine=args.engine, progress=_progress(args), on_variant=done)
-    sys.stdout.write((out / MD_FILE).read_text(encoding="utf-8"))
+                   engine=args.engine, threads=args.threads, progress=_progress(args), on_variant=done)
+    sys.stdout.write((out / ROBUSTNESS_MD).read_text(encoding="utf-8"))
     if out.name == DEFAULT_DIR.name and (out.parent / CLAIMS_FILE).is_file():
         from .report import write_report
 
         write_report(out.parent)  # the results folder's report shows the table
-        sys.stdout.write(f"report: {out.parent / 'report.html'}\n")
+        sys.stdout.write(f"report: {out.parent / REPORT_HTML}\n")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plotting import redraw
+    from .pipeline import redraw
 
     paths = redraw(args.path)
     for p in paths:
@@ -251,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except TMSError as e:
         sys.stderr.write(f"tms: error: {e}\n")
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("tms: interrupted; finished runs are kept, run the same command again to resume\n")
         return 130
