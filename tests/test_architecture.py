@@ -1,0 +1,148 @@
+"""The package keeps its shape (STYLE.md): layers import only downward, no import cycle, experiment modules are
+declarations, claims and figures read tables instead of computing metrics, and a wheel carries every file the
+package reads."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PKG = SRC / "tms"
+
+#: Bottom to top: a module may import from its own layer and the layers below it.
+LAYERS = [
+    ("errors", "layout", "files", "tables"),
+    ("config",),
+    ("data",),
+    ("model", "metrics", "theory"),
+    ("engines",),
+    ("train",),
+    ("runs",),
+    ("analysis",),
+    ("claims", "plotting"),
+    ("experiments",),
+    ("report",),
+    ("pipeline", "reproduce", "robustness"),
+    ("cli",),
+]
+
+
+def modules() -> dict[str, Path]:
+    return {".".join(p.relative_to(SRC).with_suffix("").parts): p for p in PKG.rglob("*.py")}
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """Every tms module ``name`` imports (at module level or inside functions), as module names."""
+    out = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                for cand in (full, f"{full}.__init__", base, f"{base}.__init__"):
+                    if cand in known:
+                        out.add(cand)
+                        break
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in known)
+    return {m.removesuffix(".__init__") for m in out} - {name.removesuffix(".__init__"), "tms"}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name.removesuffix(".__init__"): imports(name, path, known) for name, path in known.items()
+            if name != "tms.__init__"}
+
+
+def layer(module: str) -> int:
+    top = module.split(".")[1]
+    return next(k for k, names in enumerate(LAYERS) if top in names)
+
+
+def test_every_module_has_a_layer():
+    for module in graph():
+        layer(module)  # StopIteration names a module that no layer holds
+
+
+def test_layers_import_only_downward():
+    wrong = [f"{m} ({LAYERS[layer(m)][0]}…) imports {d} ({LAYERS[layer(d)][0]}…)"
+             for m, deps in graph().items() for d in deps if layer(d) > layer(m)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycle():
+    edges = graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    assert not cycles, cycles
+
+
+def test_claims_figures_and_the_report_read_tables_not_metrics():
+    # A claim reads the tables the analysis wrote (never the weights); a figure and the report never compute
+    # a metric that a table holds.
+    g = graph()
+    for module, deps in g.items():
+        top = module.split(".")[1]
+        if top in ("claims", "plotting", "report"):
+            assert "tms.metrics" not in deps, f"{module} computes metrics"
+        if top == "claims":
+            assert not {"tms.runs", "tms.train", "tms.plotting"} & deps, f"{module} reads runs or draws"
+
+
+def test_experiment_modules_are_declarations():
+    for path in (PKG / "experiments").glob("*.py"):
+        if path.name in ("__init__.py", "base.py"):  # the registry and the shape of a declaration
+            continue
+        tree = ast.parse(path.read_text())
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
+        assert not {"matplotlib", "torch", "csv"} & names, f"{path.name} draws, trains or writes tables itself"
+        loops = [n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.While))]
+        assert not loops, f"{path.name} holds a loop (line {loops[0].lineno}): it belongs one layer down"
+        code = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        assert len(code) <= 150, f"{path.name} has {len(code)} lines: an experiment should read as a page or two"
+
+
+def test_a_wheel_carries_every_file_the_package_reads():
+    patterns = tomllib.loads((SRC.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for path in PKG.rglob("*"):
+        if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        package = ".".join(path.parent.relative_to(SRC).parts)
+        owners = [(pkg, pat) for pkg, pats in patterns.items() for pat in pats
+                  if ".".join(path.relative_to(SRC).parts).startswith(pkg + ".")
+                  and fnmatch(path.relative_to(SRC / pkg.replace(".", "/")).as_posix(), pat)]
+        assert owners, f"{path.relative_to(SRC)} (package {package}) is not package data: a wheel would lack it"
