@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -36,20 +35,26 @@ class Column:
             raise ValueError(f"column kind must be one of {KINDS}, got {self.kind!r}")
 
 
+def _float(v: Any) -> str:
+    return "" if v is None else repr(float(v))  # shortest exact decimal; 'nan', 'inf', '-inf' as such
+
+
+def _float32(v: Any) -> str:
+    return "" if v is None else str(np.float32(v))  # shortest decimal that reads back to the same float32
+
+
+_FORMAT = {
+    "float": _float,
+    "float32": _float32,
+    "int": lambda v: "" if v is None else str(int(v)),
+    "bool": lambda v: "" if v is None else ("1" if v else "0"),
+    "str": lambda v: "" if v is None else str(v),
+}
+
+
 def format_value(value: Any, kind: str) -> str:
     """A value as the table writes it."""
-    if value is None:
-        return ""
-    if kind in ("float", "float32"):
-        v = float(value)
-        if not math.isfinite(v):
-            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        return repr(v) if kind == "float" else str(np.float32(v))
-    if kind == "bool":
-        return "1" if value else "0"
-    if kind == "int":
-        return str(int(value))
-    return str(value)
+    return _FORMAT[kind](value)
 
 
 def _parse(text: str, kind: str) -> Any:
@@ -86,11 +91,13 @@ class Schema:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.names)
+        columns = [(c.name, _FORMAT[c.kind]) for c in self.columns]
         for row in rows:
-            missing = [c.name for c in self.columns if c.name not in row]
-            if missing:
-                raise ValueError(f"table {self.file}: row lacks column(s) {', '.join(missing)}")
-            w.writerow([format_value(row[c.name], c.kind) for c in self.columns])
+            try:
+                w.writerow([fmt(row[name]) for name, fmt in columns])
+            except KeyError:
+                missing = [c.name for c in self.columns if c.name not in row]
+                raise ValueError(f"table {self.file}: row lacks column(s) {', '.join(missing)}") from None
         return buf.getvalue()
 
     def write(self, folder: Path | str, rows: Iterable[Mapping[str, Any]]) -> Path:

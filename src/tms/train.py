@@ -128,31 +128,50 @@ def _tensors(config: RunConfig) -> tuple[Tensor, Tensor]:
             torch.tensor(config.instance_importance(), dtype=torch.float32))
 
 
+#: Evaluation computes the loss of parts of about this many elements (instances x batch x features), one part
+#: per worker task, single-threaded: the split depends on the shapes only, and the numbers do not depend on it
+#: (tested). Parts this large keep the workers in torch's kernels, off Python's lock.
+EVAL_PART_ELEMENTS = 1 << 17
+
+
 @torch.no_grad()
 def evaluate(
-    config: RunConfig, params: Params, device: torch.device, max_elements: int = DEFAULT_CHUNK_ELEMENTS
+    config: RunConfig, params: Params, device: torch.device, max_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    threads: int = 1,
 ) -> Tensor:
     """Per-instance loss ``[inst]`` on ``eval_batches`` fresh batches (a stream separate from training).
 
-    Runs on one thread (in a worker of its own), so the loss does not depend on the thread count either."""
-    return engine_threads.call(lambda _: _evaluate(config, params, device, max_elements), 1)
-
-
-def _evaluate(config: RunConfig, params: Params, device: torch.device, max_elements: int) -> Tensor:
+    Every op runs on one thread (``threads`` workers share the parts of each batch), so the loss does not
+    depend on the thread count either."""
     family = get_family(config.model)
     sample = get_distribution(config.data).sample
     density, importance = _tensors(config)
     size = chunk_size(config, max_elements)
     out = torch.empty(config.n_instances)
-    with torch.no_grad():
+    with engine_threads.Workers(threads, 1, name="tms-eval") as workers:
         for c, lo in enumerate(range(0, config.n_instances, size)):
             hi = min(lo + size, config.n_instances)
             g = make_generator(config.seed, _STREAM_EVAL, c, device)
             pc = {k: v[lo:hi].to(device) for k, v in params.items()}
             dc, ic = density[lo:hi].to(device), importance[lo:hi].to(device)
+            step = max(1, EVAL_PART_ELEMENTS // (config.recipe.batch_size * max(config.n_features, config.n_hidden)))
+            parts = [(a, min(a + step, hi - lo)) for a in range(0, hi - lo, step)]
             total = torch.zeros(hi - lo, device=device, dtype=torch.float64)
-            for _ in range(config.recipe.eval_batches):
-                total += family.loss(pc, sample(dc, config.recipe.batch_size, g), ic).double()
+
+            def draw(dc=dc, g=g) -> Tensor:
+                return sample(dc, config.recipe.batch_size, g)
+
+            # Batches are drawn one after the other (the stream is the run's), the next while this one's
+            # parts are computed.
+            upcoming = workers.submit(draw)
+            for k in range(config.recipe.eval_batches):
+                x = upcoming.result()
+                if k + 1 < config.recipe.eval_batches:
+                    upcoming = workers.submit(draw)
+                losses = workers.run([
+                    lambda a=a, b=b, x=x: family.loss({n: v[a:b] for n, v in pc.items()}, x[a:b], ic[a:b]).double()
+                    for a, b in parts])
+                total += torch.cat(losses)
             out[lo:hi] = (total / config.recipe.eval_batches).float().cpu()
     return out
 
@@ -236,7 +255,7 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-    final = evaluate(config, params, dev, max_chunk_elements)
+    final = evaluate(config, params, dev, max_chunk_elements, threads=threads)
     bad = (~torch.isfinite(final)).nonzero().flatten().tolist()
     if bad:
         # Refuse rather than store a run that every figure and claim would choke on.

@@ -6,9 +6,9 @@ sets that thread's count, plus the default that threads started later take up). 
 threads set their own count when they start; when the pool closes, the default is put back to the calling
 thread's count, so nothing outside the pool sees a change.
 
-The calling thread only waits. If it is interrupted (Ctrl-C, ``kill``) or a worker fails, :attr:`Workers.stop`
-is set; work checks it between blocks of steps (:meth:`Workers.check`) and ends early, so an interrupted run
-stops within a block instead of finishing every part first.
+The calling thread only waits. If it is interrupted (Ctrl-C, ``kill``) or a task fails, :attr:`Workers.stop` is
+set; work checks it between blocks of steps (:meth:`Workers.check`) and ends early, so an interrupted run stops
+within a block instead of finishing every part first.
 """
 
 from __future__ import annotations
@@ -27,28 +27,52 @@ class Stopped(Exception):
 
 
 class Workers:
-    """Run callables on ``workers`` threads whose torch ops use ``intra_op_threads`` threads each."""
+    """Run callables on ``workers`` threads whose torch ops use ``intra_op_threads`` threads each.
+
+    Use it as a context manager to run several batches of tasks on the same threads; :meth:`run` outside one
+    opens and closes the pool around that batch."""
 
     def __init__(self, workers: int, intra_op_threads: int, name: str = "tms-worker"):
         self.workers = max(1, workers)
         self.intra_op_threads = max(1, intra_op_threads)
         self.name = name
         self.stop = threading.Event()
+        self._executor: ThreadPoolExecutor | None = None
+        self._caller_threads = 1
+
+    def __enter__(self) -> "Workers":
+        self._caller_threads = torch.get_num_threads()  # also initialises the caller's own count first
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name,
+                                            initializer=torch.set_num_threads, initargs=(self.intra_op_threads,))
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            self.stop.set()
+        assert self._executor is not None
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = None
+        torch.set_num_threads(self._caller_threads)  # the default for threads started later, as it was
 
     def check(self) -> None:
         """Raise :class:`Stopped` (inside a worker) once the pool was told to stop."""
         if self.stop.is_set():
             raise Stopped
 
+    def submit(self, task: Callable[[], T]) -> Future:
+        """Start one task on the open pool (its result or exception through the returned future)."""
+        assert self._executor is not None, "submit needs an open pool (use Workers as a context manager)"
+        return self._executor.submit(task)
+
     def run(self, tasks: Iterable[Callable[[], T]], poll: Callable[[], None] | None = None) -> list[T]:
         """Run every task; their results in order. ``poll()`` is called in the calling thread about every
         0.25 s while they run (progress). The first exception of a task, or an interruption of the caller,
         stops the rest and is raised here."""
-        caller = torch.get_num_threads()  # also initialises the caller's own count before a worker starts
-        executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name, initializer=torch.set_num_threads,
-                                      initargs=(self.intra_op_threads,))
+        if self._executor is None:
+            with self:
+                return self.run(tasks, poll)
         try:
-            futures: list[Future] = [executor.submit(task) for task in tasks]
+            futures: list[Future] = [self._executor.submit(task) for task in tasks]
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
@@ -61,9 +85,6 @@ class Workers:
         except BaseException:
             self.stop.set()
             raise
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            torch.set_num_threads(caller)  # the default for threads started later, as it was
 
 
 def call(fn: Callable[[Workers], T], intra_op_threads: int) -> T:
