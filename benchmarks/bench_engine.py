@@ -41,12 +41,13 @@ from tms.engines import ChunkJob, get_engine  # noqa: E402
 from tms.train import DEFAULT_CHUNK_ELEMENTS  # noqa: E402
 
 # Issue 3's targets: in-process speed-up, whole-process speed-up.
-TARGETS = {"intro": (10, 6), "s2": (10, 6), "s3": (10, 6), "s4": (3, 3)}
+TARGETS = {"intro": (10, 6), "s2": (10, 6), "s3": (10, 6), "s4": (3, 3), "s4p": (3, 3)}
 TITLES = {
     "intro": "intro: 10 x 5 -> 2",
     "s2": "§2: 7 x 20 -> 5",
     "s3": "§3 grid: 400 x 2 -> 1",
     "s4": "§4 geometry: 20 x 200 -> 20",
+    "s4p": "§4 paper size: 20 x 400 -> 30",
 }
 
 
@@ -82,7 +83,8 @@ class FastRunner:
         self.density = torch.tensor(cfg.density, dtype=torch.float32)
         self.importance = torch.tensor(cfg.importance, dtype=torch.float32)
         per_instance = batch_size * max(n, m)
-        self.size = max(1, min(inst, DEFAULT_CHUNK_ELEMENTS // per_instance))
+        limit = self.engine.chunk_elements.get("cpu", DEFAULT_CHUNK_ELEMENTS)
+        self.size = inst if limit is None else max(1, min(inst, limit // per_instance))
         self.batch_size = batch_size
         self.activation = cfg.activation
         self.generator = torch.Generator().manual_seed(1)

@@ -73,6 +73,8 @@ CONFIGS: dict[str, BenchConfig] = {
     # §4 geometry: 20 x 200 -> 20, I = 1, densities log-spaced from 1 to 0.001 (1/(1-S) from 1 to 1000, the
     # range of the paper's uniform-superposition sweep).
     "s4": _uniform("s4", 200, 20, _logspace(1.0, 0.001, 20), 1.0),
+    # §4 at the paper's size: 20 x 400 -> 30, the same densities (the geometry experiment's shape).
+    "s4p": _uniform("s4p", 400, 30, _logspace(1.0, 0.001, 20), 1.0),
 }
 
 

@@ -85,6 +85,7 @@ def test_diverged_training_is_refused_not_stored(monkeypatch):
 
     class Exploding:
         name = "boom"
+        chunk_elements: dict = {}
 
         def train_chunk(self, job):
             job.params["W"].fill_(float("nan"))

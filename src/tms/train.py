@@ -24,12 +24,12 @@ from .model import Params, get_family
 
 log = logging.getLogger(__name__)
 
-#: Upper bound on elements of one ``[inst, batch, feat]`` activation tensor; instances are trained in
-#: chunks below it so memory stays bounded however many models a sweep asks for. 2^21 float32 elements are
-#: 8 MiB per tensor: a chunk (the eager engine's autograd graph, the evaluation batch) stays within some
-#: tens of MiB, and a chunk still holds hundreds of small models, enough to keep every op wide. (The fast
-#: engine splits a chunk further on the CPU so that a part's tensors stay in cache; see
-#: ``tms.engines.fast.PART_ELEMENTS``.)
+#: Upper bound on elements of one ``[inst, batch, feat]`` activation tensor; instances are trained (by an engine
+#: that does not ask for other chunks, :attr:`tms.engines.Engine.chunk_elements`) and evaluated in chunks below
+#: it, so memory stays bounded however many models a sweep asks for. 2^21 float32 elements are 8 MiB per
+#: tensor: a chunk (the eager engine's autograd graph, the evaluation batch) stays within some tens of MiB,
+#: and a chunk still holds hundreds of small models, enough to keep every op wide. (The fast engine asks for
+#: one chunk on the CPU, which it splits into cache-sized parts itself: ``tms.engines.fast.PART_ELEMENTS``.)
 DEFAULT_CHUNK_ELEMENTS = 1 << 21
 
 #: Snapshots taken by ``snapshots="log"``: about this many log-spaced steps, step 0 and the last included.
@@ -90,8 +90,11 @@ def make_generator(seed: int, stream: int, index: int, device: torch.device) -> 
     return g
 
 
-def chunk_size(config: RunConfig, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
-    """Instances per chunk: as many as fit ``max_elements`` (batch x widest layer each), at least one."""
+def chunk_size(config: RunConfig, max_elements: int | None = DEFAULT_CHUNK_ELEMENTS) -> int:
+    """Instances per chunk: as many as fit ``max_elements`` (batch x widest layer each), at least one; all of
+    them when ``max_elements`` is None."""
+    if max_elements is None:
+        return config.n_instances
     per_instance = config.recipe.batch_size * max(config.n_features, config.n_hidden)
     return max(1, min(config.n_instances, max_elements // per_instance))
 
@@ -184,11 +187,12 @@ def train(
     threads: int | None = None,
     snapshots: Sequence[int] | str | None = None,
     progress: bool | Callable[[int, int], None] = False,
-    max_chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    max_chunk_elements: int | None = None,
 ) -> TrainResult:
     """Train every instance of ``config``.
 
-    ``threads``: CPU threads the engine may use (default: ``torch.get_num_threads()``, read, never changed);
+    Instances train in chunks of at most ``max_chunk_elements`` (default: what the engine asks for on this
+    device, :attr:`tms.engines.Engine.chunk_elements`). ``threads``: CPU threads the engine may use (default: ``torch.get_num_threads()``, read, never changed);
     the trained numbers do not depend on it. ``snapshots``: None, 'log' or explicit steps in [0, steps] at
     which to keep a copy of the parameters (they change no trained number). ``progress`` is False (silent),
     True (a tqdm bar on stderr) or a callback ``(done, total)`` in steps summed over chunks.
@@ -203,6 +207,8 @@ def train(
     start = time.perf_counter()
     params = initial_params(config)
     density, importance = _tensors(config)
+    if max_chunk_elements is None:
+        max_chunk_elements = chosen.chunk_elements.get(dev.type, DEFAULT_CHUNK_ELEMENTS)
     size = chunk_size(config, max_chunk_elements)
     chunks = list(range(0, config.n_instances, size))
     total_steps = config.recipe.steps * len(chunks)
@@ -255,7 +261,7 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-    final = evaluate(config, params, dev, max_chunk_elements, threads=threads)
+    final = evaluate(config, params, dev, threads=threads)
     bad = (~torch.isfinite(final)).nonzero().flatten().tolist()
     if bad:
         # Refuse rather than store a run that every figure and claim would choke on.

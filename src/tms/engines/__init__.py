@@ -14,7 +14,7 @@ progress and snapshots, and the number of CPU threads it may use.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -73,6 +73,10 @@ class Engine:
     """Families it trains (None: every one)."""
     data: tuple[str, ...] | None
     """Distributions it draws (None: every one)."""
+    chunk_elements: dict[str, int | None] = field(default_factory=dict)
+    """Per device type ('cpu', 'cuda'), the most elements (instances x batch x widest layer) of one chunk the
+    trainer hands it; None: no limit (the engine bounds its own memory). Missing types use the trainer's
+    default."""
 
     def supports(self, model: str, data: str) -> bool:
         return (self.models is None or model in self.models) and (self.data is None or data in self.data)
@@ -82,7 +86,12 @@ class Engine:
 
 
 ENGINES: dict[str, Engine] = {
-    "fast": Engine("fast", "fast", models=("relu", "linear"), data=("independent",)),
+    # On the CPU the fast engine splits a chunk into cache-sized parts that its workers train one at a time
+    # each, so memory is bounded by the parts: one chunk for the whole run keeps every core busy to the end
+    # (chunks are trained one after the other). On an accelerator a chunk is one part: 2^26 elements (256 MiB
+    # per float32 tensor) keeps its ops wide without filling a small card.
+    "fast": Engine("fast", "fast", models=("relu", "linear"), data=("independent",),
+                   chunk_elements={"cpu": None, "cuda": 1 << 26}),
     "eager": Engine("eager", "eager", models=None, data=None),
 }
 

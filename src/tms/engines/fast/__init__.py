@@ -40,6 +40,8 @@ over ``[inst, batch, feat]`` tensors, not by arithmetic, so:
 - **Loss only when it is logged**: the training loss is needed every ``log_every`` steps, not every step.
 - **Tiny batches**: where PyTorch's bmm would loop over instances one small matrix at a time, the gram form's
   forward product is n + 1 broadcast passes instead (:data:`BROADCAST_MAX_PRODUCT`).
+- **Sparse encoder** (wide, very sparse parts, :func:`uses_sparse_encoder`): ``h = W x`` and ``(dL/dh) x^T`` summed
+  over the active elements only, three dense matmuls per step instead of five.
 
 Everything is plain PyTorch on whatever device the tensors live on (on CUDA: one part, no helper threads,
 torch's generator); only the CPU bit source uses numpy. ``torch.compile`` was left out: its compile time
@@ -55,11 +57,14 @@ and ``linear`` on the ``independent`` distribution (:data:`tms.engines.ENGINES`)
 from .grads import (
     BROADCAST_MAX_PRODUCT,
     GRAM_MAX_FEATURES,
+    SPARSE_ENCODER_MAX_ACTIVE,
+    SPARSE_ENCODER_MIN_FEATURES,
     GramModel,
     HiddenModel,
     Model,
     choose_form,
     make_model,
+    uses_sparse_encoder,
 )
 from .loop import SCRIPT_ENV, PartTrainer, compile_trainer, logs_loss
 from .optim import FusedAdamW
@@ -80,6 +85,7 @@ from .sampling import (
 
 __all__ = [
     "BLOCK_ELEMENTS", "BROADCAST_MAX_PRODUCT", "GRAM_MAX_FEATURES", "PART_ELEMENTS", "PIPELINE_BLOCK_ELEMENTS",
+    "SPARSE_ENCODER_MAX_ACTIVE", "SPARSE_ENCODER_MIN_FEATURES", "uses_sparse_encoder",
     "SCRIPT_ENV", "SPARSE_COST", "SPARSE_MAX_DENSITY", "SPLIT_MIN_ELEMENTS", "BatchStream", "FeatureSampler",
     "FusedAdamW", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SparseSampler", "choose_form",
     "compile_trainer", "convert_words", "logs_loss", "make_model", "sample_features", "sparse_instances",

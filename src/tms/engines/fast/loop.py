@@ -46,6 +46,10 @@ class PartTrainer(torch.nn.Module):
         self.X = torch.zeros(inst, n + 1, B, device=model.theta.device)
         self.X[:, n].fill_(1.0)
         self.Xp = self.X[:, :n]
+        # Which hit wrote an element last (the sparse encoder needs each active element once).
+        self.hit_ids = torch.empty(self.X.numel() if model.sparse_encoder else 1, dtype=torch.long,
+                                   device=model.theta.device)
+        self.sparse_encoder = model.sparse_encoder
 
     def forward(self, words: Tensor, first_step: int, log_every: int, last_step: int,
                 snapshots: List[int]) -> Result:
@@ -67,15 +71,36 @@ class PartTrainer(torch.nn.Module):
         snaps: List[Tensor] = []
         for i in range(len(offsets) - 1):
             hits = index[offsets[i]:offsets[i + 1]]
+            values = value[offsets[i]:offsets[i + 1]]
             positions: List[Optional[Tensor]] = [hits]
-            flat.index_put_(positions, value[offsets[i]:offsets[i + 1]])
-            self._step(first_step + i, log_every, last_step, losses, snapshots, snaps)
+            flat.index_put_(positions, values)
+            step = first_step + i
+            want = logs_loss(step, log_every, last_step)
+            if self.sparse_encoder:
+                # an element hit twice holds its last hit's value (index_put_ writes in order): the others
+                # weigh 0
+                ids = torch.arange(hits.numel(), device=hits.device)
+                self.hit_ids.index_put_(positions, ids)
+                weights = values * (self.hit_ids.index_select(0, hits) == ids)
+                n1, B = self.model.n + 1, self.model.B
+                row = torch.div(hits, B, rounding_mode="floor")
+                inst = torch.div(row, n1, rounding_mode="floor")
+                loss = self.model.compute_grads_sparse(self.X, inst * B + (hits - row * B),
+                                                       inst * self.model.n + (row - inst * n1), weights, want)
+            else:
+                loss = self.model.compute_grads(self.X, want)
+            self._finish(step, loss, losses, snapshots, snaps)
             flat.index_fill_(0, hits, 0.0)  # back to all zeros for the next step
         return losses, snaps
 
     def _step(self, step: int, log_every: int, last_step: int, losses: List[Tensor], snapshots: List[int],
               snaps: List[Tensor]) -> None:
         loss = self.model.compute_grads(self.X, logs_loss(step, log_every, last_step))
+        self._finish(step, loss, losses, snapshots, snaps)
+
+    def _finish(self, step: int, loss: Optional[Tensor], losses: List[Tensor], snapshots: List[int],
+                snaps: List[Tensor]) -> None:
+        """AdamW, then the loss and the snapshot of ``step`` where they are asked for."""
         self.opt.step()
         if loss is not None:
             losses.append(loss)

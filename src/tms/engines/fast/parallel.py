@@ -26,7 +26,7 @@ from torch import Tensor
 from ...config import Recipe
 from .. import ChunkJob
 from ..threads import Workers
-from .grads import choose_form, make_model
+from .grads import choose_form, make_model, uses_sparse_encoder
 from .loop import PartTrainer, compile_trainer, logs_loss
 from .optim import FusedAdamW
 from .sampling import (
@@ -112,7 +112,8 @@ def _train_part(W: Tensor, b: Tensor, importance: Tensor, density: Tensor, job: 
     B = recipe.batch_size
     sparse = all(sparse_instances(density, W.device))
     sampler = SparseSampler(density, bits, B) if sparse else FeatureSampler(density, bits, B)
-    model = make_model(W, b, importance, sampler.a.to(W.device), B, job.model)
+    model = make_model(W, b, importance, sampler.a.to(W.device), B, job.model,
+                       sparse_encoder=uses_sparse_encoder(density, sparse))
     trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T))
     out = _PartResult()
     wanted = [s for s in job.snapshot_steps if s > 0]
