@@ -532,3 +532,42 @@ def test_sparse_encoder_loop_compiled_equals_plain(monkeypatch):
     (Wc, bc, lc), (Wp, bp, lp) = runs["compiled"], runs["plain"]
     assert not torch.equal(Wc, W0) and torch.equal(Wc, Wp) and torch.equal(bc, bp)
     assert all(torch.equal(lc[k], lp[k]) for k in lc)
+
+
+def test_workers_join_a_thread_the_executor_lost_track_of(monkeypatch):
+    # Ctrl-C between a thread's start and the executor's note of it leaves the executor's own join without it
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tms.engines.threads import Stopped, Workers
+
+    real = ThreadPoolExecutor._adjust_thread_count
+
+    running = threading.Event()
+
+    def forgetful(self):
+        real(self)
+        assert running.wait(10)
+        self._threads.clear()  # as if interrupted before ``self._threads.add(t)``, the task already running
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ThreadPoolExecutor, "_adjust_thread_count", forgetful)
+    workers = Workers(1, 1, name="tms-forgetful")
+    finished = []
+
+    def task():
+        running.set()
+        while True:
+            time.sleep(0.01)
+            try:
+                workers.check()
+            except Stopped:
+                time.sleep(0.2)  # a block still finishing when the caller gives up
+                finished.append(True)
+                raise
+
+    with pytest.raises(KeyboardInterrupt):
+        workers.run([task])
+    assert finished == [True]
+    assert not [t for t in threading.enumerate() if t.name.startswith("tms-forgetful")]

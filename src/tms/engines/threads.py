@@ -39,11 +39,18 @@ class Workers:
         self.stop = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._caller_threads = 1
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def _start_worker(self) -> None:
+        torch.set_num_threads(self.intra_op_threads)
+        with self._lock:
+            self._threads.append(threading.current_thread())
 
     def __enter__(self) -> "Workers":
         self._caller_threads = torch.get_num_threads()  # also initialises the caller's own count first
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name,
-                                            initializer=torch.set_num_threads, initargs=(self.intra_op_threads,))
+        self._threads = []
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name, initializer=self._start_worker)
         return self
 
     def __exit__(self, kind, value, traceback) -> None:
@@ -51,6 +58,12 @@ class Workers:
             self.stop.set()
         assert self._executor is not None
         self._executor.shutdown(wait=True, cancel_futures=True)
+        # An interruption that lands while the executor starts a thread (between its start and its bookkeeping)
+        # leaves that thread out of the executor's own join: join every thread that started here.
+        with self._lock:
+            started = list(self._threads)
+        for thread in started:
+            thread.join()
         self._executor = None
         torch.set_num_threads(self._caller_threads)  # the default for threads started later, as it was
 
