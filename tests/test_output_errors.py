@@ -112,3 +112,14 @@ def test_the_console_script_exits_3(tmp_path):
                         "2", "--out", str(blocker / "run")], capture_output=True, text=True)
     assert p.returncode == 3 and p.stderr.startswith(f"tms: error: cannot write {blocker}: ")
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "file").is_dir()
+
+
+def test_atomic_writes_get_the_permissions_of_an_ordinary_write(tmp_path):
+    # the temporary file and folder are private (mkstemp 0600, mkdtemp 0700); what lands is 0666/0777 & ~umask
+    umask = tms.files._UMASK
+    f = tms.files.atomic_write_text(tmp_path / "a.txt", "x")
+    assert f.stat().st_mode & 0o777 == 0o666 & ~umask
+    with tms.files.atomic_folder(tmp_path / "run") as tmp:
+        (tmp / "inside").write_text("y")
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tmp_path / "run" / "inside").read_text() == "y"

@@ -18,6 +18,12 @@ from typing import Any, Callable, Iterator
 
 from .errors import OutputError
 
+#: The process's umask, read once at import (setting it is the only way to read it portably): temporary files
+#: and folders are created private (0600, 0700), and get the permissions an ordinary write would give them
+#: before they are renamed into place.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def _mkdir(folder: Path) -> None:
     try:
@@ -36,6 +42,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
         os.close(fd)
         tmp = Path(name)
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except OSError as e:
         if tmp is not None:
@@ -71,6 +78,7 @@ def atomic_folder(path: Path | str) -> Iterator[Path]:
         raise OutputError.of(path, e) from None
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
