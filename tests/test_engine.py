@@ -571,3 +571,14 @@ def test_workers_join_a_thread_the_executor_lost_track_of(monkeypatch):
         workers.run([task])
     assert finished == [True]
     assert not [t for t in threading.enumerate() if t.name.startswith("tms-forgetful")]
+
+
+@pytest.mark.parametrize("steps, trims", [(fast.parallel.TRIM_MIN_STEPS - 1, 0), (fast.parallel.TRIM_MIN_STEPS, 2)])
+def test_long_parts_hand_their_memory_back(monkeypatch, steps, trims):
+    calls = []
+    monkeypatch.setattr(fast.parallel, "release_memory", lambda: calls.append(1))
+    monkeypatch.setattr(fast.parallel, "PART_ELEMENTS", 3 * 32 * 5)  # 6 instances: two parts
+    W, b = torch.randn(6, 2, 5) * 0.3, torch.zeros(6, 5)
+    _train_chunk(W, b, torch.ones(6, 5), torch.full((6, 5), 0.5), Recipe(steps=steps, batch_size=32), seed=0,
+                 threads=2)
+    assert len(calls) == trims
