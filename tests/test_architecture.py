@@ -5,19 +5,20 @@ package reads."""
 from __future__ import annotations
 
 import ast
-import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
+
+import tomllib
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PKG = SRC / "tms"
 
 #: Bottom to top: a module may import from its own layer and the layers below it.
 LAYERS = [
-    ("errors", "layout", "files", "tables"),
+    ("errors", "layout", "files", "tables", "text"),
     ("config",),
     ("data",),
-    ("model", "metrics", "theory"),
+    ("model", "metrics", "theory", "geometry"),
     ("engines",),
     ("train",),
     ("runs",),

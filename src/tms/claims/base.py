@@ -31,6 +31,22 @@ class Measurement:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def checks_verdict(failed: list[str], total: int) -> str:
+    """"all 3 checks hold" / "1 of 3 checks failed: ..." (the failed checks' descriptions)."""
+    if failed:
+        return f"{len(failed)} of {total} checks failed: " + "; ".join(failed)
+    return {1: "the check holds", 2: "both checks hold"}.get(total, f"all {total} checks hold")
+
+
+def failed_checks(checks: list[tuple[str, bool]]) -> Measurement:
+    """A measurement that counts failed checks (threshold ``<= 0``): the value is how many of ``checks``
+    (description, passed) failed; the note lists the failed ones, then every check."""
+    failed = [text for text, ok in checks if not ok]
+    return Measurement(float(len(failed)), note=(checks_verdict(failed, len(checks)) + ". Checks: "
+                                                 + "; ".join(text for text, _ in checks) + "."),
+                       detail={"checks": [{"check": t, "passed": ok} for t, ok in checks]})
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     """A claim checked on one experiment's stored runs."""

@@ -17,7 +17,7 @@ from ..analysis.folder import Tables
 from ..analysis.models import FEATURES, MODELS
 from ..analysis.section2 import BIAS_TOL, TOL, restarts_schema
 from ..layout import REPRESENTED_NORM, SUPERPOSED
-from .base import Claim, Measurement
+from .base import Claim, Measurement, checks_verdict
 
 #: For the large model (S2-5) the ordering and "every represented feature in superposition" are read as
 #: shares: at I_i = 0.9^i neighbouring features differ by 10 % in importance, so which of two near-equal
@@ -247,8 +247,7 @@ def _summary(run: RunView) -> str:
 
 
 def _failed(checks: list[Check]) -> str:
-    bad = [c.what for c in checks if not c.passed]
-    return f"{len(bad)} of {len(checks)} checks failed: " + "; ".join(bad) if bad else f"all {len(checks)} checks hold"
+    return checks_verdict([c.what for c in checks if not c.passed], len(checks))
 
 
 def _restarts_note(run: RunView) -> str:
