@@ -206,6 +206,7 @@ _PAGE_STATE = """(() => {
     canvases: document.querySelectorAll('canvas').length,
     explorers: document.querySelectorAll('[data-explorer]').length,
     phases: document.querySelectorAll('[data-phases]').length,
+    scatters: document.querySelectorAll('[data-scatter]').length,
     height: document.documentElement.scrollHeight,
   };
 })()"""
@@ -277,6 +278,13 @@ def render(html: Path | str, screenshot: Path | str | None = None, full_page: Pa
             res.hover["WᵀW explorer"] = _hover(b, session, "[data-explorer] canvas", 32, 36)
         if res.page.get("phases"):
             res.hover["phase diagram"] = _hover(b, session, "[data-phases] canvas", 60, 26)
+        if res.page.get("scatters"):
+            first = b.call("Runtime.evaluate", {"expression": "document.querySelector('[data-scatter] canvas')"
+                                                              ".getAttribute('data-first-point')",
+                                                "returnByValue": True}, session)["result"].get("value")
+            if first:
+                fx, fy = (float(v) for v in first.split(","))
+                res.hover["scatter"] = _hover(b, session, "[data-scatter] canvas", fx, fy)
         b.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 1, "y": 1}, session)
         b.call("Runtime.evaluate", {"expression": "window.scrollTo(0, 0)"}, session)
         b.pump(0.3)

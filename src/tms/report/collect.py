@@ -51,6 +51,8 @@ SECTION_TITLES = {
     "§8": "§8 Computation in superposition",
 }
 
+#: Hover views an analysis writes beside its tables (:mod:`tms.analysis.geometry`).
+SCATTER_PATTERN = "*.scatter.json"
 # Inline an SVG figure up to this size; above it the PNG copy is embedded instead.
 SVG_INLINE_MAX_BYTES = 600_000
 # CSV tables up to this size are shown in the page; larger ones are linked.
@@ -126,6 +128,8 @@ class ExperimentData:
     """Groups of run folders for the WᵀW explorer (runs in a group share their density settings)."""
     phases: list[dict[str, Any]] = field(default_factory=list)
     """Phase diagrams from phase.csv, one per model type."""
+    scatters: list[dict[str, Any]] = field(default_factory=list)
+    """Hover views from the analysis's ``tables/*.scatter.json``."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -543,6 +547,15 @@ def _collect_experiment(out: Path, exp: Experiment, state: dict[str, Any], claim
                 data.phases.append(diagram)
         except RunFolderError as e:
             data.problems.append(str(e))
+    for k, path in enumerate(sorted(tables.tables_dir.glob(SCATTER_PATTERN))):
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(spec, dict) or not isinstance(spec.get("points"), list):
+                raise ValueError
+        except (OSError, UnicodeDecodeError, ValueError):
+            data.problems.append(f"{path.relative_to(out).as_posix()} is not a scatter table")
+            continue
+        data.scatters.append(dict(spec, id=f"{_slug(exp.name)}-s{k}", source=path.relative_to(out).as_posix()))
     listed = entry.get("figures") if entry is not None and isinstance(entry.get("figures"), list) else None
     data.figures = _figures(out, exp_dir, listed)
     data.tables = _tables(out, exp_dir)

@@ -129,9 +129,10 @@ def _context(data: ReportData) -> dict[str, Any]:
 def render_html(data: ReportData) -> str:
     explorers = {x["id"]: x for e in data.experiments for x in e.explorers}
     phases = {p["id"]: p for e in data.experiments for p in e.phases}
+    scatters = {x["id"]: x for e in data.experiments for x in e.scatters}
     return _environment(False).get_template("report.html.j2").render(
         **_context(data), csp=Markup(CSP), css=Markup(_static("report.css")), js=Markup(_static("report.js")),
-        payload=Markup(json_for_script({"explorers": explorers, "phases": phases})),
+        payload=Markup(json_for_script({"explorers": explorers, "phases": phases, "scatters": scatters})),
         embedded=lambda e: [(f, src) for f in e.figures if (src := figure_src(data.out, f))],
     )
 

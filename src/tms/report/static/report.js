@@ -2,7 +2,9 @@
    the page's application/json script element "tms-data", written by tms.report.render:
    - explorers[id]: {densities, runs: [{run, label, model, n, m, restarts, importance, settings: [{density, instance,
      restart, loss, restart_loss, restart_represented, gram, b, norm, sup, W?}]}]};
-   - phases[id]: {model, label, r_values, p_values, cells: [{r, p, label, theory, norm, sup, loss, counts}]}.
+   - phases[id]: {model, label, r_values, p_values, cells: [{r, p, label, theory, norm, sup, loss, counts}]};
+   - scatters[id]: {title, x_label, y_label, x_log, y_range, lines: [{y, label}], series: [names],
+     points: [[x, y, series name, hover text]]}.
    No network, no external fonts, no libraries. */
 (function () {
   "use strict";
@@ -10,6 +12,7 @@
   var DATA = dataEl ? JSON.parse(dataEl.textContent) : {};
   var EXPLORERS = DATA.explorers || {};
   var PHASES = DATA.phases || {};
+  var SCATTERS = DATA.scatters || {};
   var tip = document.getElementById("tooltip");
   var FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, 'Liberation Sans', 'DejaVu Sans', sans-serif";
 
@@ -468,6 +471,87 @@
     select("label");
   }
 
+
+  // -- scatter: points over a (log) x axis, hover for a point's text -------------------------------------
+  var SERIES_COLOURS = ["#1f77b4", "#9467bd", "#2ca02c", "#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                        "#bcbd22", "#17becf"];
+  // ticks at a round step (1, 2, 2.5 or 5 times a power of ten), at most about `most` of them
+  function niceTicks(lo, hi, most) {
+    var raw = (hi - lo) / Math.max(most - 1, 1), mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 2.5, 5, 10].map(function (f) { return f * mag; }).filter(function (st) { return st >= raw; })[0];
+    var out = [];
+    for (var v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) { out.push(Math.round(v / step) * step); }
+    return out;
+  }
+  function initScatter(root) {
+    var spec = SCATTERS[root.getAttribute("data-scatter")];
+    if (!spec) return;
+    var W = 760, H = 380, L = 56, R = 40, T = 14, B = 44;
+    root.appendChild(el("p", "hint", spec.title + ". Hover a point to read it."));
+    var canvas = el("canvas");
+    root.appendChild(canvas);
+    var ctx = setupCanvas(canvas, W, H);
+    var xs = spec.points.map(function (q) { return q[0]; });
+    var lx = function (v) { return spec.x_log ? Math.log10(v) : v; };
+    var x0 = Math.min.apply(null, xs.map(lx)), x1 = Math.max.apply(null, xs.map(lx));
+    if (x1 === x0) { x1 = x0 + 1; }
+    var pad = (x1 - x0) * 0.03;
+    x0 -= pad; x1 += pad;
+    var y0 = spec.y_range ? spec.y_range[0] : 0, y1 = spec.y_range ? spec.y_range[1] : 1;
+    function px(v) { return L + (lx(v) - x0) / (x1 - x0) * (W - L - R); }
+    function py(v) { return H - B - (v - y0) / (y1 - y0) * (H - T - B); }
+    var colour = {};
+    spec.series.forEach(function (name, k) { colour[name] = name === "other" ? "#9aa0a6" : SERIES_COLOURS[k % SERIES_COLOURS.length]; });
+    var hover = null;
+    function draw() {
+      ctx.clearRect(0, 0, W, H);
+      ctx.font = FONT; ctx.strokeStyle = "#d1d9e0"; ctx.fillStyle = "#59636e";
+      (spec.lines || []).forEach(function (line) {
+        ctx.setLineDash([4, 3]); ctx.beginPath(); ctx.moveTo(L, py(line.y)); ctx.lineTo(W - R, py(line.y)); ctx.stroke();
+        ctx.setLineDash([]); ctx.fillText(line.label, W - R + 4, py(line.y) + 4);
+      });
+      ctx.strokeStyle = "#1f2328"; ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, H - B); ctx.lineTo(W - R, H - B); ctx.stroke();
+      for (var d = Math.ceil(x0); spec.x_log && d <= Math.floor(x1); d++) {
+        var v = Math.pow(10, d);
+        ctx.fillText(String(v), px(v) - 8, H - B + 16);
+      }
+      ctx.fillText(spec.x_label, (L + W - R) / 2 - 30, H - 8);
+      ctx.save(); ctx.translate(14, (T + H - B) / 2 + 10); ctx.rotate(-Math.PI / 2); ctx.fillText(spec.y_label, 0, 0); ctx.restore();
+      niceTicks(y0, y1, 5).forEach(function (yv) { ctx.fillText(sig(yv), L - 34, py(yv) + 4); });
+      spec.points.forEach(function (q, k) {
+        ctx.fillStyle = colour[q[2]] || "#1f2328";
+        ctx.globalAlpha = hover === k ? 1 : 0.65;
+        ctx.beginPath(); ctx.arc(px(q[0]), py(q[1]), hover === k ? 4.5 : 2.2, 0, 2 * Math.PI); ctx.fill();
+      });
+      ctx.globalAlpha = 1;
+    }
+    canvas.addEventListener("mousemove", function (ev) {
+      var p = pos(canvas, ev), best = null, bestD = 36;
+      spec.points.forEach(function (q, k) {
+        var dx = px(q[0]) - p.x, dy = py(q[1]) - p.y, dd = dx * dx + dy * dy;
+        if (dd < bestD) { bestD = dd; best = k; }
+      });
+      hover = best; draw();
+      if (best === null) { hideTip(); return; }
+      var q = spec.points[best];
+      showTip(ev, esc(spec.x_label) + " = " + sig(q[0]) + "<br>" + esc(q[3]));
+    });
+    canvas.addEventListener("mouseleave", function () { hover = null; draw(); hideTip(); });
+    var legend = el("div", "legend");
+    spec.series.forEach(function (name) {
+      if (!spec.points.some(function (q) { return q[2] === name; })) return;
+      var s = el("span"), sw = el("span", "sw");
+      sw.style.background = colour[name];
+      s.appendChild(sw); s.appendChild(document.createTextNode(name));
+      legend.appendChild(s);
+    });
+    root.appendChild(legend);
+    if (spec.points.length) {  // where the first point is drawn (tests hover it)
+      canvas.setAttribute("data-first-point", Math.round(px(spec.points[0][0])) + "," + Math.round(py(spec.points[0][1])));
+    }
+    draw();
+  }
+
   // -- figures: click to enlarge --------------------------------------------------------------------
   function initLightbox() {
     var box = document.getElementById("lightbox");
@@ -482,6 +566,7 @@
 
   document.querySelectorAll("[data-explorer]").forEach(initExplorer);
   document.querySelectorAll("[data-phases]").forEach(initPhase);
+  document.querySelectorAll("[data-scatter]").forEach(initScatter);
   initLightbox();
   document.documentElement.setAttribute("data-ready", "1");
 })();
