@@ -14,6 +14,12 @@ EXPERIMENTS = {
                   "tables": TIED + ("kink.csv", "phase.csv", "phase_models.csv")},
     "phase-3-2": {"runs": ("linear", "relu", "sweep"), "figures": ("loss_sweep", "phase_linear", "phase_relu"),
                   "tables": TIED + ("kink.csv", "phase.csv", "phase_models.csv")},
+    "geometry": {"runs": ("",), "figures": ("geometry_dimensionality", "geometry_dims_per_feature",
+                                           "geometry_polytopes"),
+                 "tables": TIED + ("dimensionality.scatter.json", "geometry_features.csv", "geometry_groups.csv",
+                                   "geometry_models.csv", "polytopes.csv")},
+    "nonuniform": {"runs": ("",), "figures": ("nonuniform_embeddings", "nonuniform_losses"),
+                   "tables": ("nonuniform_fits.csv", "nonuniform_points.csv", "nonuniform_summary.csv")},
 }
 TOP = ("REPORT.md", "claims.json", "report.html", "reproduce.json")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from layout_expected import expected_files, files_in
+
 from tms.analysis.folder import ExperimentFolder
 from tms.claims import section2
 from tms.reproduce import reproduce
@@ -25,7 +25,8 @@ from tms.reproduce import reproduce
 PINNED = json.loads((Path(__file__).parent / "pinned_claims.json").read_text())
 IDS = {"intro": ["INTRO-1", "INTRO-2", "INTRO-3"], "section2": ["S2-1", "S2-2", "S2-3", "S2-4"],
        "section2-large": ["S2-5"], "phase-2-1": ["S3-1", "S3-2", "S3-3", "S3-4"],
-       "phase-3-2": ["S3-1", "S3-2", "S3-3", "S3-4"]}
+       "phase-3-2": ["S3-1", "S3-2", "S3-3", "S3-4"], "geometry": ["S4-1", "S4-2", "S4-3"],
+       "nonuniform": ["S4-4", "S4-5", "S4-6"]}
 
 pytestmark = pytest.mark.slow
 

@@ -78,13 +78,13 @@ def orthogonal_pair_deviation(W: Tensor) -> tuple[float, dict[str, float]]:
     return max(parts.values()), parts
 
 
-def _pairings(features: list[int]) -> list[list[tuple[int, int]]]:
+def pairings(features: list[int]) -> list[list[tuple[int, int]]]:
     if not features:
         return [[]]
     first, rest = features[0], features[1:]
     out = []
     for k, partner in enumerate(rest):
-        for tail in _pairings(rest[:k] + rest[k + 1:]):
+        for tail in pairings(rest[:k] + rest[k + 1:]):
             out.append([(first, partner)] + tail)
     return out
 
@@ -97,7 +97,7 @@ def antipodal_pairs_deviation(W: Tensor) -> tuple[float, dict[str, float]]:
     """
     norms = W.double().norm(dim=0)
     best: tuple[float, dict[str, float]] = (math.inf, {})
-    for pairing in _pairings([0, 1, 2, 3]):
+    for pairing in pairings([0, 1, 2, 3]):
         parts = {f"norm_{i}_minus_1": abs(float(norms[i]) - 1.0) for i in range(4)}
         for i, j in pairing:
             parts[f"one_plus_cos_{i}{j}"] = 1.0 + _cos(W, i, j)
@@ -119,7 +119,7 @@ def classify(W: Tensor) -> str:
             if 1.0 + _cos(W, i, j) <= TOL and abs(_cos(W, i, k)) <= TOL:
                 return PAIR_PLUS_ONE
     if len(rep) == 4:
-        pairs = [p for p in _pairings(rep) if all(1.0 + _cos(W, i, j) <= TOL for i, j in p)]
+        pairs = [p for p in pairings(rep) if all(1.0 + _cos(W, i, j) <= TOL for i, j in p)]
         if pairs:
             return ANTIPODAL
     if len(rep) == 5 and pentagon_deviation(W) <= ANGLE_TOL_DEG:
