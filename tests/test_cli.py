@@ -142,6 +142,23 @@ def test_reproduce_grid_and_models_flags(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("argv, restarts, settings", [(["geometry", "--models", "3"], 3, 21),
+                                                      (["nonuniform", "--fits", "4"], 4, 27)])
+def test_reproduce_section4_flags(tmp_path, monkeypatch, argv, restarts, settings):
+    import tms.pipeline
+
+    monkeypatch.setattr(tms.pipeline, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
+    with pytest.raises(SystemExit) as stop:
+        main(["reproduce", *argv, "--out", str(tmp_path), "--no-report"])
+    assert stop.value.code.restarts == restarts and stop.value.code.n_settings == settings
+
+
+def test_the_fits_flag_names_its_experiment(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "reproduce", "geometry", "--fits", "3", "--out", str(tmp_path / "x"))
+    assert code == 2 and "parameter 'fits' applies to the experiments nonuniform" in err
+    assert not (tmp_path / "x").exists()
+
+
 def test_reproduce_seed_flag_reseeds_every_run(tmp_path, monkeypatch):
     import dataclasses
 
