@@ -31,6 +31,15 @@ def np64(x: Tensor) -> np.ndarray:
     return x.detach().cpu().double().numpy()
 
 
+def square_frame(ax, limit: float) -> None:
+    """A square panel for vectors in a plane: both axes from -limit to limit at the same scale, no ticks."""
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def mappable(cmap, norm: Normalize):
     from matplotlib.cm import ScalarMappable
 

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from .. import geometry
 from ..analysis.folder import ExperimentFolder
 from ..analysis.geometry import FEATURE_TABLE, GROUP_TABLE, MODEL_TABLE, POLYTOPE_COUNTS
+from .common import square_frame
 
 #: One colour per polytope name (in :data:`tms.geometry.POLYTOPE_ORDER`), "other" grey.
 POLYTOPE_COLORS = dict(zip(geometry.POLYTOPE_ORDER, [colormaps["tab10"](k) for k in (0, 4, 2, 3, 1, 5, 6)] + ["0.6"]))
@@ -125,11 +126,7 @@ def polytopes(exp: ExperimentFolder, run: str = "", title: str = "") -> Figure |
                             zorder=1)
         ax.scatter(xy[0] / scale, xy[1] / scale, s=28, color=POLYTOPE_COLORS[name], edgecolors="black",
                    linewidths=0.5, zorder=2)
-        ax.set_xlim(-1.3, 1.3)
-        ax.set_ylim(-1.3, 1.3)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        square_frame(ax, 1.3)
         ax.set_title(f"{name}\n{g['size']} in {g['dim']} dim, D = {geometry.fraction_label(_frac(g))}", fontsize=8)
     ax = fig.add_subplot(gs[1, :])
     x = np.arange(len(counts))

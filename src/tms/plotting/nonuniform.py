@@ -11,7 +11,7 @@ from matplotlib.ticker import NullFormatter
 
 from ..analysis.folder import ExperimentFolder
 from ..analysis.nonuniform import DIGONS, FITS, LABELS, OTHER, PENTAGON, POINTS, SUMMARY
-from .common import mappable
+from .common import mappable, square_frame
 
 LABEL_COLORS = {PENTAGON: "#1f77b4", DIGONS: "#d62728", OTHER: "0.6"}
 LABEL_TEXT = {PENTAGON: "pentagon", DIGONS: "two digons, fifth feature dropped", OTHER: "other"}
@@ -41,11 +41,7 @@ def embeddings(exp: ExperimentFolder) -> Figure | None:
                 ax.scatter([xs[4]], [ys[4]], color=color, s=70, marker="*", zorder=3, edgecolors="black",
                            linewidths=0.3)
         ax.add_patch(_circle())
-        ax.set_xlim(-1.35, 1.35)
-        ax.set_ylim(-1.35, 1.35)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        square_frame(ax, 1.35)
         ax.set_title(f"{LABEL_TEXT[label]}: {len(sel)} of {len(best)} densities", fontsize=9)
     cb = fig.colorbar(mappable(cmap, norm), ax=axes, fraction=0.03, pad=0.02)
     cb.set_label("relative density of the fifth feature (star)")

@@ -21,6 +21,7 @@ from .common import (
     mappable,
     np64,
     setting_label,
+    square_frame,
 )
 
 
@@ -40,11 +41,7 @@ def plot_vectors(ax, W: Tensor, importance: Sequence[float], norm: Normalize, li
     ax.add_patch(Circle((0, 0), 1.0, fill=False, ls=":", lw=0.7, color="0.6", zorder=1))
     ax.axhline(0, color="0.85", lw=0.6, zorder=0)
     ax.axvline(0, color="0.85", lw=0.6, zorder=0)
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    square_frame(ax, lim)
 
 
 def vector_grid_figure(
