@@ -209,6 +209,18 @@ def _train_chunk(W, b, importance, density, recipe, seed, model="relu", threads=
     return logs, steps[0]
 
 
+def _compiled_and_plain(monkeypatch, W0, importance, density, recipe):
+    """(W, b, logs) trained from W0 by the TorchScript-compiled step loop and by the plain one, same seed."""
+    runs = []
+    for plain in (False, True):
+        monkeypatch.setenv(fast.SCRIPT_ENV, "1" if plain else "0")
+        W, b = W0.clone(), torch.zeros(W0.shape[0], W0.shape[2])
+        logs, _ = _train_chunk(W, b, importance, density, recipe, seed=4)
+        runs.append((W, b, logs))
+    assert not fast.loop._SCRIPT_FAILURE, fast.loop._SCRIPT_FAILURE
+    return runs
+
+
 @pytest.mark.parametrize("split", ["parts", "one-part", "mixed-parts", "sparse-one-part"])
 @pytest.mark.parametrize("shape", [(6, 2, 5), (12, 1, 2), (4, 6, 30)], ids=["gram", "2to1", "hidden"])
 def test_engine_contract_and_determinism(shape, split, monkeypatch):
@@ -349,14 +361,7 @@ def test_compiled_step_loop_gives_the_same_numbers_as_plain_python(shape, split,
         density = density / 12 - 0.004  # 0.0002 ... 0.042: every part draws sparsely
         assert all(fast.sparse_instances(density, CPU))
     importance = torch.rand(inst, n, generator=g) + 0.1
-    runs = {}
-    for mode in ("compiled", "plain"):
-        monkeypatch.setenv(fast.SCRIPT_ENV, "1" if mode == "plain" else "0")
-        W, b = W0.clone(), torch.zeros(inst, n)
-        logs, _ = _train_chunk(W, b, importance, density, recipe, seed=4)
-        runs[mode] = (W, b, logs)
-    assert not fast.loop._SCRIPT_FAILURE, fast.loop._SCRIPT_FAILURE
-    (Wc, bc, lc), (Wp, bp, lp) = runs["compiled"], runs["plain"]
+    (Wc, bc, lc), (Wp, bp, lp) = _compiled_and_plain(monkeypatch, W0, importance, density, recipe)
     assert not torch.equal(Wc, W0)
     assert torch.equal(Wc, Wp) and torch.equal(bc, bp)
     assert sorted(lc) == sorted(lp) == [10, 20, 25] and all(torch.equal(lc[k], lp[k]) for k in lc)
@@ -522,14 +527,7 @@ def test_sparse_encoder_loop_compiled_equals_plain(monkeypatch):
     W0 = torch.randn(inst, m, n, generator=g) * 0.3
     density = torch.full((inst, n), 0.004)
     importance = torch.rand(inst, n, generator=g) + 0.1
-    runs = {}
-    for mode in ("compiled", "plain"):
-        monkeypatch.setenv(fast.SCRIPT_ENV, "1" if mode == "plain" else "0")
-        W, b = W0.clone(), torch.zeros(inst, n)
-        logs, _ = _train_chunk(W, b, importance, density, recipe, seed=4)
-        runs[mode] = (W, b, logs)
-    assert not fast.loop._SCRIPT_FAILURE, fast.loop._SCRIPT_FAILURE
-    (Wc, bc, lc), (Wp, bp, lp) = runs["compiled"], runs["plain"]
+    (Wc, bc, lc), (Wp, bp, lp) = _compiled_and_plain(monkeypatch, W0, importance, density, recipe)
     assert not torch.equal(Wc, W0) and torch.equal(Wc, Wp) and torch.equal(bc, bp)
     assert all(torch.equal(lc[k], lp[k]) for k in lc)
 
