@@ -88,7 +88,7 @@ def groups(W: Tensor, represented: Tensor, threshold: float = INTERFERENCE) -> l
     the represented features (``represented``: bool ``[feat]``), in order of their first feature."""
     n = W.shape[1]
     rep = [i for i in range(n) if bool(represented[i])]
-    edges = interference(W) > threshold
+    edges = (interference(W) > threshold).tolist()
     seen: set[int] = set()
     out = []
     for start in rep:
@@ -100,7 +100,7 @@ def groups(W: Tensor, represented: Tensor, threshold: float = INTERFERENCE) -> l
             i = frontier.pop()
             component.append(i)
             for j in rep:
-                if j not in seen and bool(edges[i, j]):
+                if j not in seen and edges[i][j]:
                     seen.add(j)
                     frontier.append(j)
         members = tuple(sorted(component))
