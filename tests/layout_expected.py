@@ -20,6 +20,13 @@ EXPERIMENTS = {
                                    "geometry_models.csv", "polytopes.csv")},
     "nonuniform": {"runs": ("",), "figures": ("nonuniform_embeddings", "nonuniform_losses"),
                    "tables": ("nonuniform_fits.csv", "nonuniform_points.csv", "nonuniform_summary.csv")},
+    "correlated": {"runs": ("anticorrelated", "collapse", "pairs", "ten", "three", "three-independent"),
+                   "figures": ("correlated_collapse", "correlated_embeddings", "correlated_gram"),
+                   "tables": TIED + ("correlated_models.csv", "correlated_points.csv")},
+    "dynamics": {"runs": ("octahedron", "uniform"), "snapshots": True,
+                 "figures": ("dynamics_dimensionality", "dynamics_octahedron"),
+                 "tables": TIED + ("dynamics.scatter.json", "dynamics_features.csv", "dynamics_regimes.csv",
+                                   "dynamics_steps.csv", "dynamics_summary.csv", "dynamics_trajectories.csv")},
 }
 TOP = ("REPORT.md", "claims.json", "report.html", "reproduce.json")
 
@@ -28,7 +35,8 @@ def expected_files() -> list[str]:
     out = list(TOP)
     for name, spec in EXPERIMENTS.items():
         for run in spec["runs"]:
-            out += [f"{name}/{run}/{f}" if run else f"{name}/{f}" for f in RUN]
+            files = RUN + (("snapshots.safetensors",) if spec.get("snapshots") else ())
+            out += [f"{name}/{run}/{f}" if run else f"{name}/{f}" for f in files]
         out += [f"{name}/figures/{fig}.{ext}" for fig in spec["figures"] for ext in ("png", "svg")]
         out += [f"{name}/tables/{t}" for t in spec["tables"]]
     return sorted(out)

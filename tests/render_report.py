@@ -189,6 +189,9 @@ class RenderResult:
         before_after = self.clicks.get("explorer")
         if before_after and before_after[0] == before_after[1]:
             out.append("picking another sparsity did not change the explorer")
+        frames = self.clicks.get("frames")
+        if frames and frames[0] == frames[1]:
+            out.append("moving a scatter's slider did not change its frame")
         return out
 
 
@@ -212,14 +215,22 @@ _PAGE_STATE = """(() => {
 })()"""
 
 
-# Click through the controls: the first sparsity of the first explorer, every colour mode of the phase diagrams.
+# Click through the controls: the first sparsity of the first explorer that has several (a run of one setting has
+# nothing to pick), every colour mode of the phase diagrams.
 _EXERCISE = """(() => {
   const out = {};
-  const x = document.querySelector('[data-explorer]');
+  const x = [...document.querySelectorAll('[data-explorer]')].find(e => e.querySelectorAll('button.opt').length > 1);
   if (x) {
     const before = x.querySelector('.setting').textContent;
-    x.querySelector('button.opt').click();
+    x.querySelector('button.opt:not(.on)').click();
     out.explorer = [before, x.querySelector('.setting').textContent];
+  }
+  const s = [...document.querySelectorAll('[data-scatter]')].find(e => e.querySelector('input[type=range]'));
+  if (s) {
+    const r = s.querySelector('input[type=range]'), before = s.querySelector('.frame-label').textContent;
+    r.value = '0'; r.dispatchEvent(new Event('input'));
+    out.frames = [before, s.querySelector('.frame-label').textContent];
+    r.value = r.max; r.dispatchEvent(new Event('input'));
   }
   const p = document.querySelector('[data-phases]');
   if (p) {

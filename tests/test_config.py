@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tms.config import Recipe, RunConfig
+from tms.config import FeatureSet, Recipe, RunConfig
 from tms.errors import ConfigError
 
 
@@ -110,5 +110,45 @@ def test_the_registries_hold_exactly_the_names_configs_allow():
     assert set(FAMILIES) == set(MODELS) and set(DISTRIBUTIONS) == set(DATA)
     with pytest.raises(ConfigError, match="model must be one of relu, linear, got 'tanh'"):
         get_family("tanh")
-    with pytest.raises(ConfigError, match="data must be one of independent"):
+    with pytest.raises(ConfigError, match="data must be one of independent, sets"):
         get_distribution("gaussian")
+
+
+def _sets_config(sets, density=0.1, n=6, data="sets"):
+    return RunConfig(n_features=n, n_hidden=2, density=[[density] * n], importance=[[1.0] * n], data=data,
+                     feature_sets=sets)
+
+
+def test_feature_sets_round_trip_and_forms():
+    cfg = _sets_config([{"kind": "correlated", "features": [0, 1]}, "anticorrelated:4,2"])
+    assert cfg.feature_sets == (FeatureSet("correlated", (0, 1)), FeatureSet("anticorrelated", (4, 2)))
+    back = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.training_key() == cfg.training_key()
+    # a run of independent features writes no feature_sets field (run folders from before sets load the same)
+    assert "feature_sets" not in RunConfig.uniform(4, 2, [0.1]).to_dict()
+
+
+@pytest.mark.parametrize("sets,kwargs,match", [
+    (["correlated:0,1,0"], {}, r"feature_sets\[0\].features names feature 0 twice"),
+    (["correlated:0,1", "anticorrelated:2,1"], {}, r"names feature 1 in feature_sets\[0\] too"),
+    (["correlated:0,6"], {}, r"must be in \[0, 5\] \(n = 6 features\), got 6"),
+    (["correlated:-1,2"], {}, r"must be in \[0, 5\]"),
+    ([{"kind": "correlated", "features": []}], {}, "must name at least 2 features, got 0"),
+    (["correlated:3"], {}, "must name at least 2 features, got 1"),
+    ([{"kind": "sideways", "features": [0, 1]}], {}, "kind must be one of correlated, anticorrelated, got 'sideways'"),
+    ([{"kind": "correlated", "features": [0, 1], "strength": 1}], {}, "exactly the fields kind and features"),
+    ([{"kind": "correlated", "features": [0, 1.5]}], {}, "integer feature indices"),
+    (["anticorrelated:0,1,2"], {"density": 0.4}, "must sum to at most 1 over the anticorrelated set"),
+    ([], {}, "must name at least one set when data is 'sets'"),
+    (["correlated:0,1"], {"data": "independent"}, "feature_sets need data 'sets'"),
+    ("correlated:0,1", {}, "feature_sets must be a list of sets"),
+])
+def test_bad_feature_sets_are_named(sets, kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        _sets_config(sets, **kwargs)
+
+
+def test_a_correlated_set_shares_one_density():
+    with pytest.raises(ConfigError, match=r"density\[0\] must be equal over the correlated set"):
+        RunConfig(n_features=3, n_hidden=2, density=[[0.1, 0.2, 0.1]], importance=[[1.0] * 3], data="sets",
+                  feature_sets=["correlated:0,1"])

@@ -71,3 +71,107 @@ def test_expected_loss_of_zero_model_matches_closed_form():
     # sd of I_i x_i^2 per sample bounded by max(I) * sqrt(E[x^4]) = sqrt(p/5)
     se = math.sqrt(p / 5) / math.sqrt(400_000 * 3)
     assert abs(loss - expected) < 5 * se
+
+
+# -- feature sets (PAPER.md §4) -------------------------------------------------------------------------------
+
+from tms.config import FeatureSet, RunConfig  # noqa: E402
+from tms.data import activation_layout, get_distribution, sample_sets  # noqa: E402
+
+
+def _sets(*specs):
+    return tuple(FeatureSet.parse(s, "set") for s in specs)
+
+
+def test_sets_sampler_without_sets_is_the_independent_sampler_draw_for_draw():
+    density = torch.tensor([[0.3, 0.7, 0.05], [1.0, 0.2, 0.5]])
+    a = sample_sets(density, 500, torch.Generator().manual_seed(4))
+    b = sample_features(density, 500, torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
+def test_activation_layout_by_hand():
+    density = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.5]])
+    group, lo, hi, groups = activation_layout(density, _sets("anticorrelated:3,1", "correlated:2,4"))
+    # groups in order of first feature: {0}, {1, 3}, {2, 4}
+    assert groups == 3 and group.tolist() == [0, 1, 2, 1, 2]
+    # anticorrelated in the set's order (3 then 1): [0, 0.4) and [0.4, 0.6)
+    assert torch.allclose(lo, torch.tensor([[0.0, 0.4, 0.0, 0.0, 0.0]]))
+    assert torch.allclose(hi, torch.tensor([[0.1, 0.6, 0.3, 0.4, 0.5]]))
+
+
+def test_correlated_set_statistics():
+    # A correlated set: every member active together (co-activation P(both) = p, not p^2), with the right
+    # marginal density; values independent U[0, 1] (correlation of the active values 0); features outside
+    # the set independent of it.
+    p, batch = 0.3, 200_000
+    density = torch.tensor([[p, p, p, 0.6]])
+    x = sample_sets(density, batch, torch.Generator().manual_seed(5), _sets("correlated:0,1,2"))
+    active = x[0] > 0
+    se = math.sqrt(p * (1 - p) / batch)
+    for i in range(3):
+        assert abs(active[:, i].float().mean().item() - p) < 5 * se
+    assert torch.equal(active[:, 0], active[:, 1]) and torch.equal(active[:, 0], active[:, 2])
+    both = active[:, 0]
+    vals = x[0, both][:, :3].double()
+    assert abs(vals.mean().item() - 0.5) < 5 * math.sqrt(1 / 12 / vals.numel())
+    r = torch.corrcoef(vals[:, :2].T)[0, 1].item()
+    assert abs(r) < 5 / math.sqrt(vals.shape[0])
+    # feature 3 independent: P(3 active | set active) = P(3 active) = 0.6
+    cond = active[both, 3].float().mean().item()
+    assert abs(cond - 0.6) < 5 * math.sqrt(0.24 / both.sum().item())
+
+
+def test_anticorrelated_set_statistics():
+    # At most one member at a time, member i with probability p_i, the set empty with 1 - sum p_i.
+    batch = 200_000
+    density = torch.tensor([[0.1, 0.25, 0.15, 0.5], [0.3, 0.3, 0.3, 0.3]])
+    x = sample_sets(density, batch, torch.Generator().manual_seed(6), _sets("anticorrelated:0,1,2"))
+    for k in range(2):
+        active = x[k] > 0
+        assert active[:, :3].sum(dim=1).max().item() == 1  # never two members at once
+        for i in range(4):
+            p = density[k, i].item()
+            assert abs(active[:, i].float().mean().item() - p) < 5 * math.sqrt(p * (1 - p) / batch)
+        none = (~active[:, :3].any(dim=1)).float().mean().item()
+        q = 1 - density[k, :3].sum().item()
+        assert abs(none - q) < 5 * math.sqrt(q * (1 - q) / batch)
+        vals = x[k, active[:, 1], 1].double()
+        assert abs(vals.mean().item() - 0.5) < 5 * math.sqrt(1 / 12 / vals.numel())
+
+
+def test_a_full_anticorrelated_set_always_has_exactly_one_member():
+    density = torch.tensor([[0.5, 0.5]])
+    x = sample_sets(density, 10_000, torch.Generator().manual_seed(2), _sets("anticorrelated:0,1"))
+    assert torch.equal((x[0] > 0).sum(dim=1), torch.ones(10_000, dtype=torch.long))
+
+
+def test_the_registry_binds_a_configs_sets():
+    cfg = RunConfig(n_features=4, n_hidden=2, density=[[0.2] * 4], importance=[[1.0] * 4], data="sets",
+                    feature_sets=["correlated:0,1", "anticorrelated:2,3"])
+    sample = get_distribution(cfg.data).bind(cfg.feature_sets)
+    x = sample(torch.tensor(cfg.density), 20_000, torch.Generator().manual_seed(0))
+    active = x[0] > 0
+    assert torch.equal(active[:, 0], active[:, 1]) and not (active[:, 2] & active[:, 3]).any()
+    with pytest.raises(Exception, match="data 'sets'"):
+        get_distribution("independent").bind(cfg.feature_sets)
+
+
+def test_the_fast_engines_set_sampler_has_the_same_statistics():
+    from tms.engines.fast import sample_features as fast_sample
+
+    batch = 200_000
+    density = torch.tensor([[0.3, 0.3, 0.1, 0.2, 0.3, 0.45]])
+    x = fast_sample(density, batch, torch.Generator().manual_seed(9),
+                    sets=_sets("correlated:0,1", "anticorrelated:2,3,4"))
+    active = x[0] > 0
+    assert torch.equal(active[:, 0], active[:, 1])
+    assert active[:, 2:5].sum(dim=1).max().item() == 1
+    for i in range(6):
+        p = density[0, i].item()
+        assert abs(active[:, i].float().mean().item() - p) < 5 * math.sqrt(p * (1 - p) / batch)
+    vals = x[0][active].double()
+    assert vals.min() >= 0 and vals.max() < 1
+    assert abs(vals.mean().item() - 0.5) < 5 * math.sqrt(1 / 12 / vals.numel())
+    r = torch.corrcoef(x[0, active[:, 0], :2].T.double())[0, 1].item()  # values within a set independent
+    assert abs(r) < 5 / math.sqrt(active[:, 0].sum().item())

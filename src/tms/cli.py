@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import ENGINES, INITS, MODELS, Overrides, Recipe, RunConfig
+from .config import CORRELATIONS, ENGINES, INITS, MODELS, Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
 from .layout import (
     CLAIMS_FILE,
@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", choices=list(MODELS), default=None, help="model family (default relu)")
     t.add_argument("--activation", dest="model", choices=list(MODELS), help=argparse.SUPPRESS)
     t.add_argument("--restarts", type=_positive_int("restarts"), default=None, help="models trained per density (default 1)")
+    t.add_argument("--set", dest="sets", action="append", default=None, metavar="KIND:i,j,...",
+                   help="a feature set drawn together, KIND one of " + ", ".join(CORRELATIONS)
+                        + " (for example correlated:0,1); repeat for more; the other features stay independent")
     t.add_argument("--steps", type=_positive_int("steps"), default=None, help=f"default {Recipe.steps}")
     t.add_argument("--batch-size", type=_positive_int("batch-size"), default=None, help=f"default {Recipe.batch_size}")
     t.add_argument("--lr", type=_number("lr"), default=None, help=f"default {Recipe.lr}")
@@ -147,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="redraw the figures of a run, an experiment or a results folder (no training)")
     p.add_argument("path", type=Path, metavar="RUN")
+    p.add_argument("--step", type=_positive_int("step", 0), default=None, metavar="K",
+                   help="draw the runs as they were at training step K, from their snapshots (into steps/K/)")
     p.add_argument("-v", "--verbose", action="store_true")
 
     rep = sub.add_parser("report", help="build report.html and REPORT.md from stored runs (no training)")
@@ -159,7 +164,7 @@ def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
 
-_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts")
+_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts", "sets")
 _RECIPE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
                  "init": "init", "log_every": "log_every"}
 
@@ -180,6 +185,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
     return RunConfig.uniform(
         args.features, args.hidden, [p for group in args.densities for p in group],
         1.0 if args.importance_decay is None else args.importance_decay, model=args.model or "relu",
+        data="sets" if args.sets else "independent", feature_sets=tuple(args.sets or ()),
         restarts=args.restarts or 1, recipe=Recipe(**recipe), seed=args.seed or 0)
 
 
@@ -282,7 +288,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .pipeline import redraw
 
-    paths = redraw(args.path)
+    paths = redraw(args.path, step=args.step)
     for p in paths:
         sys.stdout.write(f"{p}\n")
     return 0

@@ -22,8 +22,18 @@ MODELS = {
 """Model families by name (implemented in :mod:`tms.model`, whose registry holds exactly these)."""
 DATA = {
     "independent": "each feature 0 with probability 1 - p_i, else U[0, 1], independently (PAPER.md §0)",
+    "sets": "correlated and anticorrelated feature sets (RunConfig.feature_sets), the other features independent "
+            "(PAPER.md §4)",
 }
 """Data distributions by name (implemented in :mod:`tms.data`, whose registry holds exactly these)."""
+CORRELATIONS = {
+    "correlated": "one shared zero/non-zero draw for the whole set (its members share one density), each active "
+                  "member's value U[0, 1] independently",
+    "anticorrelated": "at most one member active per sample: member i with probability p_i, so the set is all zero "
+                      "with probability 1 - sum p_i; the active member's value U[0, 1]",
+}
+"""Kinds of feature set (PAPER.md §4). In both the config's densities are per-feature: the probability that a
+feature is non-zero, as for independent features."""
 INITS = ("paper", "per_model")
 ENGINES = ("auto", "fast", "eager")
 
@@ -100,6 +110,45 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class FeatureSet:
+    """A set of features drawn together (PAPER.md §4): ``kind`` one of :data:`CORRELATIONS`, ``features`` their
+    indices (at least two, each in [0, n), no feature in two sets)."""
+
+    kind: str
+    features: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, value: Any, where: str) -> "FeatureSet":
+        """A set from a FeatureSet, a ``{"kind": ..., "features": [...]}`` object or ``"kind:i,j,..."`` text."""
+        if isinstance(value, FeatureSet):
+            kind, features = value.kind, value.features
+        elif isinstance(value, dict):
+            unknown = set(value) - {"kind", "features"}
+            if unknown or "kind" not in value or "features" not in value:
+                raise ConfigError(f"{where} must be an object with exactly the fields kind and features")
+            kind, features = value["kind"], value["features"]
+        elif isinstance(value, str) and ":" in value:
+            kind, _, text = value.partition(":")
+            try:
+                features = [int(f) for f in text.split(",")] if text.strip() else []
+            except ValueError:
+                raise ConfigError(f"{where} must be KIND:i,j,... with integer features, got {value!r}") from None
+        else:
+            raise ConfigError(f"{where} must be {{\"kind\": ..., \"features\": [...]}} or KIND:i,j,..., got {value!r}")
+        if kind not in CORRELATIONS:
+            raise ConfigError(f"{where}.kind must be one of {', '.join(CORRELATIONS)}, got {kind!r}")
+        if isinstance(features, (str, bytes)) or not hasattr(features, "__iter__"):
+            raise ConfigError(f"{where}.features must be a list of feature indices, got {features!r}")
+        features = tuple(features)
+        if len(features) < 2:
+            raise ConfigError(f"{where}.features must name at least 2 features, got {len(features)}")
+        for f in features:
+            if isinstance(f, bool) or not isinstance(f, int):
+                raise ConfigError(f"{where}.features must be integer feature indices, got {f!r}")
+        return cls(kind, features)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a run: the models, the data, the recipe and the seed.
 
@@ -120,6 +169,10 @@ class RunConfig:
     """Model family, one of :data:`MODELS`: 'relu': x' = ReLU(WᵀW x + b); 'linear': x' = WᵀW x + b."""
     data: str = "independent"
     """Data distribution, one of :data:`DATA` (the densities above are its per-feature densities)."""
+    feature_sets: tuple[FeatureSet, ...] = ()
+    """For data 'sets' (and only then): the correlated and anticorrelated sets (:class:`FeatureSet`); features
+    in no set are independent. A correlated set's members share one density in every setting; an
+    anticorrelated set's densities sum to at most 1."""
     restarts: int = 1
     """Models trained per setting (independent inits)."""
     recipe: Recipe = field(default_factory=Recipe)
@@ -144,6 +197,36 @@ class RunConfig:
             raise ConfigError(
                 f"importance must have one row per density setting ({len(self.density)}), got {len(self.importance)}"
             )
+        object.__setattr__(self, "feature_sets", self._sets(self.feature_sets))
+
+    def _sets(self, sets: Any) -> tuple[FeatureSet, ...]:
+        if isinstance(sets, (str, bytes, dict)) or not hasattr(sets, "__iter__"):
+            raise ConfigError("feature_sets must be a list of sets")
+        out = tuple(FeatureSet.parse(s, f"feature_sets[{k}]") for k, s in enumerate(sets))
+        if self.data == "sets" and not out:
+            raise ConfigError("feature_sets must name at least one set when data is 'sets'")
+        if self.data != "sets" and out:
+            raise ConfigError(f"feature_sets need data 'sets', got data {self.data!r}")
+        seen: dict[int, int] = {}
+        for k, fs in enumerate(out):
+            for f in fs.features:
+                if not 0 <= f < self.n_features:
+                    raise ConfigError(f"feature_sets[{k}].features must be in [0, {self.n_features - 1}] "
+                                      f"(n = {self.n_features} features), got {f}")
+                if f in seen:
+                    where = "twice" if seen[f] == k else f"in feature_sets[{seen[f]}] too"
+                    raise ConfigError(f"feature_sets[{k}].features names feature {f} {where}; a feature is in at "
+                                      "most one set, once")
+                seen[f] = k
+            for s, row in enumerate(self.density):
+                values = [row[f] for f in fs.features]
+                if fs.kind == "correlated" and max(values) != min(values):
+                    raise ConfigError(f"density[{s}] must be equal over the correlated set feature_sets[{k}] "
+                                      f"(one shared draw), got {', '.join(f'{v:g}' for v in values)}")
+                if fs.kind == "anticorrelated" and sum(values) > 1.0 + 1e-9:
+                    raise ConfigError(f"density[{s}] must sum to at most 1 over the anticorrelated set "
+                                      f"feature_sets[{k}] (one member at a time), got {sum(values):g}")
+        return out
 
     def _matrix(self, name: str, rows: Any, lo: float, hi: float, lo_open: bool) -> tuple[tuple[float, ...], ...]:
         try:
@@ -188,6 +271,10 @@ class RunConfig:
         d["density"] = [list(r) for r in self.density]
         d["importance"] = [list(r) for r in self.importance]
         d["recipe"]["betas"] = list(self.recipe.betas)
+        if self.feature_sets:
+            d["feature_sets"] = [{"kind": fs.kind, "features": list(fs.features)} for fs in self.feature_sets]
+        else:  # a run of independent features is written as before sets existed
+            del d["feature_sets"]
         return d
 
     @classmethod

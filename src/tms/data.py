@@ -1,10 +1,16 @@
-"""Synthetic data distributions (PAPER.md §0), by name: the registry behind ``RunConfig.data``.
+"""Synthetic data distributions (PAPER.md §0, §4), by name: the registry behind ``RunConfig.data``.
 
 A :class:`Distribution` draws ``[inst, batch, feat]`` batches from per-instance, per-feature densities
-``[inst, feat]`` (the probability that a feature is non-zero) and an explicit ``torch.Generator``. Today's
-member, ``independent``: x_i = 0 with probability 1 - p_i, otherwise x_i ~ U[0, 1], every feature and sample
-independently. The eager engine trains on any member; the fast engine draws the members it lists itself
-(:mod:`tms.engines`).
+``[inst, feat]`` (the probability that a feature is non-zero), the run's feature sets and an explicit
+``torch.Generator``. Members:
+
+- ``independent``: x_i = 0 with probability 1 - p_i, otherwise x_i ~ U[0, 1], every feature and sample
+  independently (PAPER.md §0);
+- ``sets``: correlated and anticorrelated feature sets (:class:`tms.config.FeatureSet`), the other features
+  independent (PAPER.md §4). A correlated set shares one zero/non-zero draw; an anticorrelated set has at most
+  one active member, member i with probability p_i. Active values are U[0, 1], independent of everything else.
+
+The eager engine trains on any member; the fast engine draws the members it lists itself (:mod:`tms.engines`).
 
 Batches are laid out ``[inst, batch, feat]`` so each instance's batch is a contiguous matrix and the model is
 two batched matmuls.
@@ -13,12 +19,12 @@ two batched matmuls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from .config import DATA
+from .config import DATA, FeatureSet
 from .errors import ConfigError
 
 
@@ -47,18 +53,78 @@ def sample_features_one_draw(density: Tensor, batch_size: int, generator: torch.
     return torch.where(u < p, u / p, torch.zeros((), device=u.device))
 
 
+def activation_layout(density: Tensor, sets: Sequence[FeatureSet] = ()) -> tuple[Tensor, Tensor, Tensor, int]:
+    """How one uniform draw per *group* decides which features are active: ``(group [feat], lo [inst, feat],
+    hi [inst, feat], groups)``; feature i is active when its group's draw u has ``lo_i <= u < hi_i``.
+
+    A group is a feature in no set, or a whole set; groups are numbered in the order of their first feature.
+    Independent feature: [0, p_i). Correlated set: [0, p) for every member (one shared event). Anticorrelated
+    set: consecutive intervals [p_1 + ... + p_(k-1), p_1 + ... + p_k) in the set's order, so at most one member
+    is active and member k with probability p_k. Without sets every feature is its own group and the draws are
+    exactly :func:`sample_features`'s.
+    """
+    inst, feat = density.shape
+    member: dict[int, FeatureSet] = {f: fs for fs in sets for f in fs.features}
+    group = torch.empty(feat, dtype=torch.long)
+    lo = torch.zeros(inst, feat, dtype=torch.float64)
+    hi = density.detach().cpu().double().clone()
+    groups = 0
+    for f in range(feat):
+        fs = member.get(f)
+        if fs is None:
+            group[f] = groups
+            groups += 1
+        elif f == min(fs.features):
+            group[list(fs.features)] = groups
+            groups += 1
+            if fs.kind == "anticorrelated":
+                upper = torch.cumsum(hi[:, list(fs.features)], dim=1)
+                hi[:, list(fs.features)] = upper
+                lo[:, list(fs.features)] = torch.cat([torch.zeros(inst, 1, dtype=torch.float64), upper[:, :-1]], dim=1)
+    return group, lo.float().to(density.device), hi.float().to(density.device), groups
+
+
+def sample_sets(density: Tensor, batch_size: int, generator: torch.Generator | None = None,
+                sets: Sequence[FeatureSet] = ()) -> Tensor:
+    """Draw ``[inst, batch, feat]`` features with correlated and anticorrelated sets (:func:`activation_layout`):
+    one uniform draw per group decides the active features, a second per feature gives their values."""
+    inst, feat = density.shape
+    group, lo, hi, groups = activation_layout(density, sets)
+    u = torch.rand((inst, batch_size, groups), generator=generator, device=density.device)
+    values = torch.rand((inst, batch_size, feat), generator=generator, device=density.device)
+    uf = u.index_select(2, group.to(density.device))
+    active = (uf >= lo[:, None, :]) & (uf < hi[:, None, :])
+    return values * active
+
+
+Sampler = Callable[[Tensor, int, "torch.Generator | None"], Tensor]
+"""``sample(density [inst, feat], batch_size, generator) -> x [inst, batch, feat]``."""
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A named data distribution."""
 
     name: str
     description: str
-    sample: Callable[[Tensor, int, torch.Generator | None], Tensor]
-    """``sample(density [inst, feat], batch_size, generator) -> x [inst, batch, feat]``."""
+    bind: Callable[[Sequence[FeatureSet]], Sampler]
+    """``bind(feature_sets)``: the sampler of a run with those sets (the config has checked that they fit)."""
+
+
+def _independent(sets: Sequence[FeatureSet]) -> Sampler:
+    if sets:
+        raise ConfigError("feature_sets need data 'sets', got data 'independent'")
+    return sample_features
+
+
+def _sets(sets: Sequence[FeatureSet]) -> Sampler:
+    sets = tuple(sets)
+    return lambda density, batch_size, generator=None: sample_sets(density, batch_size, generator, sets)
 
 
 DISTRIBUTIONS: dict[str, Distribution] = {
-    "independent": Distribution("independent", DATA["independent"], sample_features),
+    "independent": Distribution("independent", DATA["independent"], _independent),
+    "sets": Distribution("sets", DATA["sets"], _sets),
 }
 
 

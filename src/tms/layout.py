@@ -11,6 +11,7 @@
         <run>/                        one run folder per config (RUN_FILES, SNAPSHOTS_FILE)
         tables/                       derived tables, written once by the analysis stage (TABLES_DIR)
         figures/                      PNG + SVG of every figure (FIGURES_DIR, FIGURE_FORMATS)
+        steps/<K>/tables, figures/    the same at training step K, from snapshots (tms plot --step K)
 
 Thresholds that label features (represented, in superposition) are here too, so that the analysis that
 writes a label and the texts that explain it can never disagree.
@@ -31,6 +32,9 @@ SNAPSHOTS_FILE = "snapshots.safetensors"
 # -- an experiment folder -----------------------------------------------------------------------------------
 TABLES_DIR = "tables"
 FIGURES_DIR = "figures"
+STEPS_DIR = "steps"
+"""``tms plot RUN --step K`` writes the tables and figures of the runs as they were at step K to
+``steps/<K>/tables`` and ``steps/<K>/figures`` of the experiment (or plain run) folder."""
 FIGURE_FORMATS = ("png", "svg")
 
 # -- a results folder ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .experiments import Experiment, FigureSpec, all_experiments
 from .layout import CONFIG_FILE
 from .plotting import gram, save_figure, vectors
 from .runs import iter_runs, read_meta, reevaluate, run_state, save_run
-from .train import train
+from .train import snapshot_steps, train
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def train_runs(exp: Experiment, folder: Path, configs: dict[str, RunConfig], *, 
     spent: dict[str, float] = {}
     for sub, cfg in configs.items():
         run_dir = folder / sub if sub else folder
-        state = run_state(run_dir, cfg)
+        snapshots = snapshot_steps(exp.snapshots(sub, cfg), cfg.recipe.steps)
+        state = run_state(run_dir, cfg, snapshots)
         if state == "complete":
             log.info("%s: %s already trained, skipping", exp.name, run_dir)
             continue
@@ -56,7 +57,8 @@ def train_runs(exp: Experiment, folder: Path, configs: dict[str, RunConfig], *, 
             log.info("%s: %s trained from this config, evaluating it again", exp.name, run_dir)
             reevaluate(run_dir, cfg, device)
             continue
-        result = train(cfg, device=device, engine=engine, threads=threads, progress=progress)
+        result = train(cfg, device=device, engine=engine, threads=threads, snapshots=snapshots or None,
+                       progress=progress)
         save_run(run_dir, cfg, result, extra={"experiment": exp.name, "run": sub, "quick": quick})
         spent[sub] = result.seconds
     return spent
@@ -106,11 +108,13 @@ def _experiment_of(run_dir: Path) -> tuple[Experiment, Path]:
     return experiments[name], exp_dir
 
 
-def redraw(path: Path | str) -> list[Path]:
+def redraw(path: Path | str, step: int | None = None) -> list[Path]:
     """Analyse and draw again, without training, from a run folder, an experiment folder or a results folder.
 
     A run written by an experiment is drawn by that experiment (on its experiment folder); any other run gets
-    :data:`PLAIN_RUN`'s figures. RunFolderError for a missing, corrupt or foreign folder, or one without runs.
+    :data:`PLAIN_RUN`'s figures. With ``step``, from the runs' snapshots at that training step, into
+    ``steps/<step>/`` (:class:`~tms.analysis.folder.ExperimentFolder`). RunFolderError for a missing, corrupt or
+    foreign folder, one without runs, or a run without a snapshot at ``step``.
     """
     path = Path(path)
     if not path.exists():
@@ -131,7 +135,10 @@ def redraw(path: Path | str) -> list[Path]:
         if exp_dir.resolve() in done:
             continue
         done.add(exp_dir.resolve())
-        folder = ExperimentFolder(exp_dir)
+        folder = ExperimentFolder(exp_dir, step)
+        if step is not None:
+            for sub in folder.run_names():
+                folder.run(sub)  # every run has the snapshot, or one line naming the run and its stored steps
         analyze(exp, folder)
         out += draw(exp, folder)
     return out

@@ -70,7 +70,9 @@ class Snapshots:
     def at(self, step: int) -> Params:
         """The parameters at a stored step (RunFolderError naming the stored steps otherwise)."""
         if step not in self.steps:
-            raise RunFolderError(f"no snapshot at step {step}; stored steps: {', '.join(map(str, self.steps))}")
+            shown = self.steps if len(self.steps) <= 8 else [*self.steps[:4], "…", *self.steps[-2:]]
+            raise RunFolderError(f"no snapshot at step {step}; stored steps: {', '.join(map(str, shown))} "
+                                 f"({len(self.steps)} in all)")
         k = self.steps.index(step)
         return {name: value[k] for name, value in self.params.items()}
 
@@ -115,6 +117,28 @@ class Run:
     def snapshots(self) -> Snapshots:
         """The stored training snapshots (RunFolderError when the run was trained without them)."""
         return load_snapshots(self.path, self.config)
+
+    @property
+    def step(self) -> int | None:
+        """The training step this run's parameters are from (None: the end of training)."""
+        return self.meta.get("at_step")
+
+    def at_step(self, step: int) -> "Run":
+        """This run as it was after ``step`` training steps, from its snapshots: the parameters stored at that
+        step, each instance's loss measured again on the run's evaluation batches (as the final loss was).
+        RunFolderError when the run has no snapshot at that step."""
+        from .train import evaluate
+
+        try:
+            params = self.snapshots.at(step)
+        except RunFolderError as e:
+            if str(e).startswith("no snapshot"):
+                raise _fail(self.path, str(e)) from None
+            raise
+        loss = evaluate(self.config, params, torch.device("cpu"))
+        instances = [dict(row, loss=float(v)) for row, v in zip(self.instances, loss.tolist())]
+        return Run(path=self.path, config=self.config, params=params, instances=instances,
+                   meta=dict(self.meta, at_step=step))
 
 
 def _uniform(row: tuple[float, ...]) -> float | None:

@@ -27,7 +27,7 @@ class Column:
     name: str
     kind: str = "float"
     """'int', 'float' (NaN and ±inf allowed), 'float32' (a float32 value, written as the shortest decimal that
-    reads back to it), 'str' or 'bool' (written 0/1). An empty float or bool cell is None."""
+    reads back to it), 'str' or 'bool' (written 0/1). An empty int, float or bool cell is None (as None is written)."""
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -60,7 +60,7 @@ def format_value(value: Any, kind: str) -> str:
 def _parse(text: str, kind: str) -> Any:
     if kind == "str":
         return text
-    if text == "" and kind in ("float", "float32", "bool"):
+    if text == "" and kind in ("int", "float", "float32", "bool"):
         return None
     if kind in ("float", "float32"):
         return float(text)

@@ -147,7 +147,7 @@ def evaluate(
     Every op runs on one thread (``threads`` workers share the parts of each batch), so the loss does not
     depend on the thread count either."""
     family = get_family(config.model)
-    sample = get_distribution(config.data).sample
+    sample = get_distribution(config.data).bind(config.feature_sets)
     density, importance = _tensors(config)
     size = chunk_size(config, max_elements)
     out = torch.empty(config.n_instances)
@@ -251,7 +251,8 @@ def train(
             job = ChunkJob(
                 params={k: v[lo:hi].to(dev).contiguous() for k, v in params.items()},
                 importance=importance[lo:hi].to(dev), density=density[lo:hi].to(dev), model=config.model,
-                data=config.data, recipe=config.recipe, generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
+                data=config.data, feature_sets=config.feature_sets, recipe=config.recipe,
+                generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
                 on_log=on_log, on_steps=on_steps, snapshot_steps=tuple(snaps), on_snapshot=on_snapshot,
                 threads=threads,
             )

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from ..config import RunConfig
 from ..errors import RunFolderError
-from ..layout import CONFIG_FILE, FIGURES_DIR, TABLES_DIR
+from ..layout import CONFIG_FILE, FIGURES_DIR, STEPS_DIR, TABLES_DIR
 from ..runs import Run, iter_runs, load_run, read_config
 from ..tables import Schema
 
@@ -56,15 +56,29 @@ class Tables:
 
 
 class ExperimentFolder(Tables):
-    """An experiment's folder: its run folders, ``tables/`` and ``figures/`` (:mod:`tms.layout`)."""
+    """An experiment's folder: its run folders, ``tables/`` and ``figures/`` (:mod:`tms.layout`).
 
-    def __init__(self, path: Path | str):
+    With ``step``, the folder as it was after that many training steps: every run is read from its snapshot at
+    that step (:meth:`tms.runs.Run.at_step`) and the tables and figures go to ``steps/<step>/tables`` and
+    ``steps/<step>/figures`` inside it, beside the final ones.
+    """
+
+    def __init__(self, path: Path | str, step: int | None = None):
         super().__init__(path)
+        self.step = step
         self._runs: dict[str, Run] = {}
 
     @property
+    def output_dir(self) -> Path:
+        return self.path if self.step is None else self.path / STEPS_DIR / str(self.step)
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.output_dir / TABLES_DIR
+
+    @property
     def figures_dir(self) -> Path:
-        return self.path / FIGURES_DIR
+        return self.output_dir / FIGURES_DIR
 
     def run_names(self) -> list[str]:
         """Every stored run, by its folder relative to the experiment ('' for the experiment folder itself)."""
@@ -81,7 +95,8 @@ class ExperimentFolder(Tables):
         if sub not in self._runs:
             if not self.has_run(sub):
                 raise RunFolderError(f"run folder {self.run_dir(sub)}: does not exist")
-            self._runs[sub] = load_run(self.run_dir(sub))
+            run = load_run(self.run_dir(sub))
+            self._runs[sub] = run if self.step is None else run.at_step(self.step)
         return self._runs[sub]
 
     def write(self, schema: Schema, rows: Iterable[Mapping[str, Any]]) -> Path:

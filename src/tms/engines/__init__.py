@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ..config import ENGINES as ENGINE_NAMES
-from ..config import Recipe
+from ..config import FeatureSet, Recipe
 from ..errors import ConfigError
 
 
@@ -47,6 +47,8 @@ class ChunkJob:
     recipe: Recipe
     generator: torch.Generator
     """Generator (on the device) of the training batches."""
+    feature_sets: tuple[FeatureSet, ...] = ()
+    """The correlated and anticorrelated sets of data 'sets' (:attr:`tms.config.RunConfig.feature_sets`)."""
     on_log: Callable[[int, Tensor], None] = _ignore
     """``on_log(step, losses [inst])`` for every step with ``step % log_every == 0`` or ``step == steps``
     (steps count from 1), with that step's training loss (before the update). Callbacks may come from an
@@ -90,7 +92,7 @@ ENGINES: dict[str, Engine] = {
     # each, so memory is bounded by the parts: one chunk for the whole run keeps every core busy to the end
     # (chunks are trained one after the other). On an accelerator a chunk is one part: 2^26 elements (256 MiB
     # per float32 tensor) keeps its ops wide without filling a small card.
-    "fast": Engine("fast", "fast", models=("relu", "linear"), data=("independent",),
+    "fast": Engine("fast", "fast", models=("relu", "linear"), data=("independent", "sets"),
                    chunk_elements={"cpu": None, "cuda": 1 << 26}),
     "eager": Engine("eager", "eager", models=None, data=None),
 }

@@ -17,7 +17,7 @@ def train_chunk(job: ChunkJob) -> None:
 
 def _train(job: ChunkJob, workers: threads.Workers) -> None:
     family = get_family(job.model)
-    sample = get_distribution(job.data).sample
+    sample = get_distribution(job.data).bind(job.feature_sets)
     recipe = job.recipe
     params = {k: torch.nn.Parameter(v.clone()) for k, v in job.params.items()}
     opt = torch.optim.AdamW(

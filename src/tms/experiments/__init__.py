@@ -11,7 +11,7 @@ import importlib
 from ..errors import ConfigError
 from .base import Experiment, FigureSpec
 
-_MODULES = ("intro", "section2", "phase", "geometry", "nonuniform")
+_MODULES = ("intro", "section2", "phase", "geometry", "nonuniform", "correlated", "dynamics")
 
 
 def all_experiments() -> dict[str, Experiment]:

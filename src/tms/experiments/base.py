@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from matplotlib.figure import Figure
 
@@ -53,6 +53,9 @@ class Experiment:
     """Caveats and recipe deviations that the report prints with the section."""
     params: tuple[tuple[str, int], ...] = ()
     """Parameters the experiment takes, with their defaults (for example the §3 grid size)."""
+    snapshots: Callable[[str, RunConfig], Sequence[int] | str | None] = lambda run, config: None
+    """``snapshots(run, config)``: the training snapshots a run keeps (None, 'log' or steps in [0, steps];
+    :func:`tms.train.train`); a stored run without them is trained again."""
 
     def run_configs(self, quick: bool = False, overrides: Overrides | None = None) -> dict[str, RunConfig]:
         """The configs to train, with ``overrides`` applied (a parameter the experiment does not take is an

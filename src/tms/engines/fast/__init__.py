@@ -51,7 +51,8 @@ intro step ran at half the speed of the hand-written one.
 Modules, by concern: :mod:`.sampling` (raw words, dense and sparse samplers, blocks of steps), :mod:`.optim`
 (fused AdamW), :mod:`.grads` (the hand-written gradients, two forms), :mod:`.loop` (the compiled step loop),
 :mod:`.parallel` (parts, worker threads, the engine's ``train_chunk``). It trains the tied families ``relu``
-and ``linear`` on the ``independent`` distribution (:data:`tms.engines.ENGINES`).
+and ``linear`` on the ``independent`` and ``sets`` distributions (:data:`tms.engines.ENGINES`; feature sets through
+:class:`SetSampler`).
 """
 
 from .grads import (
@@ -77,6 +78,7 @@ from .sampling import (
     BatchStream,
     FeatureSampler,
     RawBits,
+    SetSampler,
     SparseSampler,
     convert_words,
     sample_features,
@@ -87,7 +89,8 @@ __all__ = [
     "BLOCK_ELEMENTS", "BROADCAST_MAX_PRODUCT", "GRAM_MAX_FEATURES", "PART_ELEMENTS", "PIPELINE_BLOCK_ELEMENTS",
     "SPARSE_ENCODER_MAX_ACTIVE", "SPARSE_ENCODER_MIN_FEATURES", "uses_sparse_encoder",
     "SCRIPT_ENV", "SPARSE_COST", "SPARSE_MAX_DENSITY", "SPLIT_MIN_ELEMENTS", "BatchStream", "FeatureSampler",
-    "FusedAdamW", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SparseSampler", "choose_form",
+    "FusedAdamW", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SetSampler", "SparseSampler",
+    "choose_form",
     "compile_trainer", "convert_words", "logs_loss", "make_model", "sample_features", "sparse_instances",
     "split_parts", "train_chunk",
 ]

@@ -37,6 +37,7 @@ from .sampling import (
     BatchStream,
     FeatureSampler,
     RawBits,
+    SetSampler,
     SparseSampler,
     sparse_instances,
 )
@@ -137,8 +138,12 @@ def _train_part(W: Tensor, b: Tensor, importance: Tensor, density: Tensor, job: 
     """Train one part in place (``W``, ``b`` its slices); runs in the calling worker thread."""
     recipe: Recipe = job.recipe
     B = recipe.batch_size
-    sparse = all(sparse_instances(density, W.device))
-    sampler = SparseSampler(density, bits, B) if sparse else FeatureSampler(density, bits, B)
+    sets = job.data == "sets"
+    sparse = not sets and all(sparse_instances(density, W.device))
+    if sets:
+        sampler: FeatureSampler | SparseSampler = SetSampler(density, bits, B, job.feature_sets)
+    else:
+        sampler = SparseSampler(density, bits, B) if sparse else FeatureSampler(density, bits, B)
     model = make_model(W, b, importance, sampler.a.to(W.device), B, job.model,
                        sparse_encoder=uses_sparse_encoder(density, sparse))
     trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T))
@@ -199,7 +204,7 @@ def train_chunk(job: ChunkJob) -> None:
     inst, m, n = W.shape
     dev = W.device
     recipe = job.recipe
-    cost = [SPARSE_COST if sparse else 1.0 for sparse in sparse_instances(job.density, dev)]
+    cost = [SPARSE_COST if sparse and job.data != "sets" else 1.0 for sparse in sparse_instances(job.density, dev)]
     parts = split_parts(inst, n * recipe.batch_size, dev, cost)
     log.debug("fast engine: %d instances %d -> %d, %s form, %d part(s), %d thread(s)", inst, n, m,
               choose_form(n, m), len(parts), job.threads)

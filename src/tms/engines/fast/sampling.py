@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ...config import Recipe
+from ...config import FeatureSet, Recipe
+from ...data import activation_layout
 
 #: Random words are drawn in blocks of about this many elements (whole steps, at most ``MAX_BLOCK_STEPS``):
 #: one numpy call per block amortises the call's overhead over the steps of a tiny model.
@@ -119,10 +120,54 @@ class FeatureSampler:
         self.convert(self.draw_words(tuple(out.shape)), out)
 
 
-def sample_features(density: Tensor, batch_size: int, generator: torch.Generator, sparse: bool = False) -> Tensor:
+class SetSampler(FeatureSampler):
+    """Draws features with correlated and anticorrelated sets (data ``sets``, :func:`tms.data.sample_sets`).
+
+    The members of a set share their activity draw, so one word per element cannot carry both activity and value
+    as in :class:`FeatureSampler`. This sampler draws one word per group (a feature in no set, or a set) and one
+    per feature, all in int32: the group's word ``u`` decides activity (``lo <= u <= hi`` with the group's
+    intervals of :func:`tms.data.activation_layout` scaled to the int32 range), the feature's own word gives the
+    value from its low 24 bits, ``x = 2^-24 (v & 0xFFFFFF)``: exactly the resolution of ``torch.rand``. The
+    trainer converts the words as it converts the plain sampler's (``relu(float(words) - T)`` with ``T = 0``) and
+    folds ``a = 2^-24`` into its small matrices.
+    """
+
+    def __init__(self, density: Tensor, bits: RawBits, batch_size: int, sets: Sequence[FeatureSet]):
+        super().__init__(density, bits, batch_size)
+        group, lo, hi, self.groups = activation_layout(density, sets)
+        self.group = None if self.groups == group.numel() else group.to(density.device)
+
+        def word(bound: Tensor, shift: float) -> Tensor:  # [inst, feat, 1] int32 round(bound 2^32) - 2^31 - shift
+            w = (bound.double() * 2.0**32).round() - 2.0**31 - shift
+            return w.clamp(-(2.0**31), 2.0**31 - 1).to(torch.int32)[:, :, None]
+
+        # For a uniform int32 u: P(u <= hi_word) = hi and P(u >= lo_word) = 1 - lo (to 2^-32).
+        self.hi_word = word(hi, 1.0)
+        self.lo_word = word(lo, 0.0) if bool((lo > 0).any()) else None
+        self.T = torch.zeros_like(self.T)
+        self.a = torch.full_like(self.a, 2.0**-24)
+
+    def draw_words(self, shape: tuple[int, ...]) -> Tensor:
+        *lead, inst, feat, batch = shape
+        u = self.bits.draw((*lead, inst, self.groups, batch))
+        if self.group is not None:
+            u = u.index_select(-2, self.group)
+        active = u <= self.hi_word
+        if self.lo_word is not None:
+            active &= u >= self.lo_word
+        return self.bits.draw(shape).bitwise_and_(0xFFFFFF).mul_(active)
+
+
+def sample_features(density: Tensor, batch_size: int, generator: torch.Generator, sparse: bool = False,
+                    sets: Sequence[FeatureSet] | None = None) -> Tensor:
     """``[inst, batch, feat]`` features drawn the way the fast engine draws them (for tests and comparisons);
-    ``sparse``: the way :class:`SparseSampler` draws them (CPU)."""
+    ``sparse``: the way :class:`SparseSampler` draws them (CPU); ``sets``: the way :class:`SetSampler` does."""
     inst, feat = density.shape
+    if sets is not None:
+        sampler = SetSampler(density, RawBits(generator, density.device), batch_size, sets)
+        out = torch.empty(inst, feat, batch_size, device=density.device)
+        sampler.sample_into(out)
+        return (out * sampler.a[:, :, None]).transpose(1, 2).contiguous()
     if sparse:
         index, value, _ = SparseSampler(density, RawBits(generator, density.device), batch_size).draw_block(1)
         X = torch.zeros(inst, feat + 1, batch_size)
@@ -196,7 +241,7 @@ class BatchStream:
     caller made from the shapes only) is the same with or without the helper.
     """
 
-    def __init__(self, sampler: FeatureSampler | SparseSampler, steps: int, block_elements: int, threaded: bool):
+    def __init__(self, sampler: "FeatureSampler | SparseSampler", steps: int, block_elements: int, threaded: bool):
         self.block = max(1, min(MAX_BLOCK_STEPS, block_elements // sampler.elements_per_step, steps))
         self.draw = sampler.draw_block
         self.steps = steps

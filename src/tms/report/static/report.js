@@ -4,7 +4,8 @@
      restart, loss, restart_loss, restart_represented, gram, b, norm, sup, W?}]}]};
    - phases[id]: {model, label, r_values, p_values, cells: [{r, p, label, theory, norm, sup, loss, counts}]};
    - scatters[id]: {title, x_label, y_label, x_log, y_range, lines: [{y, label}], series: [names],
-     points: [[x, y, series name, hover text]]}.
+     points: [[x, y, series name, hover text]], optional frames: [{label, points}] and frame_label: a slider
+     over the frames (for example training snapshots), the last shown first}.
    No network, no external fonts, no libraries. */
 (function () {
   "use strict";
@@ -487,11 +488,29 @@
     var spec = SCATTERS[root.getAttribute("data-scatter")];
     if (!spec) return;
     var W = 760, H = 380, L = 56, R = 40, T = 14, B = 44;
+    var frames = spec.frames && spec.frames.length ? spec.frames : null;
     root.appendChild(el("p", "hint", spec.title + ". Hover a point to read it."));
+    var points = frames ? frames[frames.length - 1].points : spec.points;
+    var showFrame = null;
+    if (frames) {
+      var bar = el("div", "controls"), slider = el("input"), shown = el("span", "frame-label");
+      slider.type = "range"; slider.min = 0; slider.max = frames.length - 1; slider.value = frames.length - 1;
+      slider.setAttribute("aria-label", spec.frame_label || "frame");
+      showFrame = function () {
+        var f = frames[+slider.value];
+        points = f.points; hover = null;
+        shown.textContent = (spec.frame_label || "frame") + " " + f.label;
+        draw();
+      };
+      slider.addEventListener("input", showFrame);
+      bar.appendChild(slider); bar.appendChild(shown);
+      root.appendChild(bar);
+    }
     var canvas = el("canvas");
     root.appendChild(canvas);
     var ctx = setupCanvas(canvas, W, H);
-    var xs = spec.points.map(function (q) { return q[0]; });
+    var xs = (frames ? [].concat.apply([], frames.map(function (f) { return f.points; })) : spec.points)
+      .map(function (q) { return q[0]; });
     var lx = function (v) { return spec.x_log ? Math.log10(v) : v; };
     var x0 = Math.min.apply(null, xs.map(lx)), x1 = Math.max.apply(null, xs.map(lx));
     if (x1 === x0) { x1 = x0 + 1; }
@@ -518,7 +537,7 @@
       ctx.fillText(spec.x_label, (L + W - R) / 2 - 30, H - 8);
       ctx.save(); ctx.translate(14, (T + H - B) / 2 + 10); ctx.rotate(-Math.PI / 2); ctx.fillText(spec.y_label, 0, 0); ctx.restore();
       niceTicks(y0, y1, 5).forEach(function (yv) { ctx.fillText(sig(yv), L - 34, py(yv) + 4); });
-      spec.points.forEach(function (q, k) {
+      points.forEach(function (q, k) {
         ctx.fillStyle = colour[q[2]] || "#1f2328";
         ctx.globalAlpha = hover === k ? 1 : 0.65;
         ctx.beginPath(); ctx.arc(px(q[0]), py(q[1]), hover === k ? 4.5 : 2.2, 0, 2 * Math.PI); ctx.fill();
@@ -527,29 +546,31 @@
     }
     canvas.addEventListener("mousemove", function (ev) {
       var p = pos(canvas, ev), best = null, bestD = 36;
-      spec.points.forEach(function (q, k) {
+      points.forEach(function (q, k) {
         var dx = px(q[0]) - p.x, dy = py(q[1]) - p.y, dd = dx * dx + dy * dy;
         if (dd < bestD) { bestD = dd; best = k; }
       });
       hover = best; draw();
       if (best === null) { hideTip(); return; }
-      var q = spec.points[best];
+      var q = points[best];
       showTip(ev, esc(spec.x_label) + " = " + sig(q[0]) + "<br>" + esc(q[3]));
     });
     canvas.addEventListener("mouseleave", function () { hover = null; draw(); hideTip(); });
     var legend = el("div", "legend");
     spec.series.forEach(function (name) {
-      if (!spec.points.some(function (q) { return q[2] === name; })) return;
+      if (!(frames ? frames : [{points: spec.points}]).some(function (f) {
+        return f.points.some(function (q) { return q[2] === name; });
+      })) return;
       var s = el("span"), sw = el("span", "sw");
       sw.style.background = colour[name];
       s.appendChild(sw); s.appendChild(document.createTextNode(name));
       legend.appendChild(s);
     });
     root.appendChild(legend);
-    if (spec.points.length) {  // where the first point is drawn (tests hover it)
-      canvas.setAttribute("data-first-point", Math.round(px(spec.points[0][0])) + "," + Math.round(py(spec.points[0][1])));
+    if (points.length) {  // where the first point is drawn (tests hover it)
+      canvas.setAttribute("data-first-point", Math.round(px(points[0][0])) + "," + Math.round(py(points[0][1])));
     }
-    draw();
+    if (frames) { showFrame(); } else { draw(); }
   }
 
   // -- figures: click to enlarge --------------------------------------------------------------------
