@@ -238,3 +238,34 @@ def test_train_with_snapshots_and_threads(tmp_path, capsys):
     run = load_run(tmp_path / "r")
     assert run.snapshots.steps == [0, 10, 20] and torch.equal(run.snapshots.at(20)["W"], run.W)
     assert run.meta["run"]["torch_threads"] == 1
+
+
+@pytest.mark.parametrize("sets,match", [
+    ([{"kind": "correlated", "features": [0, 0]}], "feature_sets[0].features names feature 0 twice"),
+    ([{"kind": "correlated", "features": [0, 5]}], "feature_sets[0].features must be in [0, 3]"),
+    ([{"kind": "correlated", "features": []}], "must name at least 2 features, got 0"),
+    ([{"kind": "bunched", "features": [0, 1]}], "kind must be one of correlated, anticorrelated, got 'bunched'"),
+    ([], "feature_sets must name at least one set when data is 'sets'"),
+])
+def test_a_config_file_with_bad_feature_sets_is_one_line_exit_2(tmp_path, capsys, sets, match):
+    import json
+
+    cfg = {"n_features": 4, "n_hidden": 2, "density": [[0.1] * 4], "importance": [[1.0] * 4], "data": "sets",
+           "feature_sets": sets}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "out"))
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_with_feature_sets_from_flags_and_from_its_config_file(tmp_path, capsys):
+    out = tmp_path / "sets"
+    code, _, _ = run_cli(capsys, "train", "-n", "4", "-m", "2", "--densities", "0.2", "--set", "correlated:0,1",
+                         "--set", "anticorrelated:3,2", "--steps", "20", "--batch-size", "16", "--out", str(out))
+    assert code == 0
+    run = load_run(out)
+    assert run.config.data == "sets" and [(s.kind, s.features) for s in run.config.feature_sets] == [
+        ("correlated", (0, 1)), ("anticorrelated", (3, 2))]
+    again = tmp_path / "again"
+    assert run_cli(capsys, "train", "--config", str(out / "config.json"), "--out", str(again))[0] == 0
+    assert torch.equal(load_run(again).W, run.W)  # the config file trains the same numbers

@@ -88,7 +88,8 @@ REGIMES = Schema("dynamics_regimes.csv", (
     Column("run", "str"), Column("instance", "int"), Column("best", "bool"), Column("step", "int"),
     Column("within_cos", "float", "mean cos between members of a set"),
     Column("cross_min_cos", "float", "most negative cos between features of different sets"),
-    Column("cross_antipodal", "int", f"features whose most opposite feature (cos ≤ −{ANTIPODAL_COS:g}) is in the other set"),
+    Column("cross_antipodal", "int",
+           f"features whose most opposite feature (cos ≤ −{ANTIPODAL_COS:g}) is in the other set"),
     Column("max_dim_deviation", "float", "max |D_i − ½|"),
     Column("regime", "str", "pca / between / octahedron"),
 ))
