@@ -27,6 +27,8 @@ EXPERIMENTS = {
                  "figures": ("dynamics_dimensionality", "dynamics_octahedron"),
                  "tables": TIED + ("dynamics.scatter.json", "dynamics_features.csv", "dynamics_regimes.csv",
                                    "dynamics_steps.csv", "dynamics_summary.csv", "dynamics_trajectories.csv")},
+    "adversarial": {"runs": (), "figures": ("adversarial_vulnerability",),
+                    "tables": ("adversarial_models.csv", "adversarial_points.csv")},
 }
 TOP = ("REPORT.md", "claims.json", "report.html", "reproduce.json")
 

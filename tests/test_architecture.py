@@ -18,7 +18,7 @@ LAYERS = [
     ("errors", "layout", "files", "tables", "text"),
     ("config",),
     ("data",),
-    ("model", "metrics", "theory", "geometry"),
+    ("model", "metrics", "theory", "geometry", "attack"),
     ("engines",),
     ("train",),
     ("runs",),

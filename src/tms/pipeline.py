@@ -121,12 +121,13 @@ def redraw(path: Path | str, step: int | None = None) -> list[Path]:
         raise RunFolderError(f"run folder {path}: does not exist")
     if not path.is_dir():
         raise RunFolderError(f"run folder {path}: is not a folder")
+    readers = _readers(path)
     if (path / CONFIG_FILE).exists():
         read_meta(path)  # a corrupt or foreign config.json is an error, not something to skip
         run_dirs = [path]
     else:
         run_dirs = list(iter_runs(path))
-        if not run_dirs:
+        if not run_dirs and (not readers or step is not None):
             raise RunFolderError(f"{path}: no tms run folders in it (expected a run, experiment or results folder)")
     done: set[Path] = set()
     out: list[Path] = []
@@ -141,4 +142,23 @@ def redraw(path: Path | str, step: int | None = None) -> list[Path]:
                 folder.run(sub)  # every run has the snapshot, or one line naming the run and its stored steps
         analyze(exp, folder)
         out += draw(exp, folder)
+    if step is None:
+        for exp, exp_dir in readers:  # experiments that read other experiments' runs, after those
+            folder = ExperimentFolder(exp_dir)
+            analyze(exp, folder)
+            out += draw(exp, folder)
+    return out
+
+
+def _readers(path: Path) -> list[tuple[Experiment, Path]]:
+    """The experiments without runs of their own (``Experiment.uses``) that ``path`` is, or holds, the folder of,
+    with the folders of the experiments they read beside them."""
+    out = []
+    for exp in all_experiments().values():
+        if not exp.uses:
+            continue
+        for folder in (path, path / exp.name):
+            if folder.name == exp.name and folder.is_dir() and all((folder.parent / u).is_dir() for u in exp.uses):
+                out.append((exp, folder))
+                break
     return out

@@ -56,6 +56,8 @@ POINTS = Schema("correlated_points.csv", (
     Column("best_collapsed", "int", "collapsed sets of the lowest-loss restart"),
     Column("best_loss", "float"),
     *(Column(f"collapsed_{k}", "int", f"restarts with {k} collapsed sets") for k in range(4)),
+    *(Column(f"loss_{k}", "float", f"lowest loss of the restarts with {k} collapsed sets (empty: none)")
+      for k in range(4)),
 ))
 
 
@@ -130,6 +132,8 @@ def analyze_correlated(exp: ExperimentFolder, controls: Mapping[str, str] | None
             point = {"run": sub, "setting": s, "density": top["density"], "restarts": len(mine),
                      "best_collapsed": top["collapsed_sets"], "best_loss": top["loss"]}
             point.update({f"collapsed_{k}": sum(m["collapsed_sets"] == k for m in mine) for k in range(4)})
+            point.update({f"loss_{k}": min((m["loss"] for m in mine if m["collapsed_sets"] == k), default=None)
+                          for k in range(4)})
             points.append(point)
     exp.write(MODELS, models)
     exp.write(POINTS, points)

@@ -11,7 +11,7 @@ import importlib
 from ..errors import ConfigError
 from .base import Experiment, FigureSpec
 
-_MODULES = ("intro", "section2", "phase", "geometry", "nonuniform", "correlated", "dynamics")
+_MODULES = ("intro", "section2", "phase", "geometry", "nonuniform", "correlated", "dynamics", "adversarial")
 
 
 def all_experiments() -> dict[str, Experiment]:
@@ -23,14 +23,18 @@ def all_experiments() -> dict[str, Experiment]:
 
 
 def get_experiments(names: list[str] | None) -> list[Experiment]:
-    """The named experiments (all of them when ``names`` is empty), or ConfigError naming the unknown one."""
+    """The named experiments (all of them when ``names`` is empty), each after the experiments whose runs it reads
+    (``Experiment.uses``), or ConfigError naming the unknown one."""
     registry = all_experiments()
     if not names:
         return list(registry.values())
-    out = []
+    out: list[Experiment] = []
     for name in names:
         if name not in registry:
             raise ConfigError(f"unknown experiment {name!r}; choose from: {', '.join(registry)}")
+        for used in registry[name].uses:  # the experiments whose runs it reads come first
+            if registry[used] not in out:
+                out.append(registry[used])
         if registry[name] not in out:
             out.append(registry[name])
     return out

@@ -53,6 +53,9 @@ class Experiment:
     """Caveats and recipe deviations that the report prints with the section."""
     params: tuple[tuple[str, int], ...] = ()
     """Parameters the experiment takes, with their defaults (for example the §3 grid size)."""
+    uses: tuple[str, ...] = ()
+    """Experiments whose stored runs this one's analyses read (from their folders beside its own): reproduced
+    first when they are not chosen too."""
     snapshots: Callable[[str, RunConfig], Sequence[int] | str | None] = lambda run, config: None
     """``snapshots(run, config)``: the training snapshots a run keeps (None, 'log' or steps in [0, steps];
     :func:`tms.train.train`); a stored run without them is trained again."""
