@@ -75,6 +75,9 @@ CONFIGS: dict[str, BenchConfig] = {
     "s4": _uniform("s4", 200, 20, _logspace(1.0, 0.001, 20), 1.0),
     # §4 at the paper's size: 20 x 400 -> 30, the same densities (the geometry experiment's shape).
     "s4p": _uniform("s4p", 400, 30, _logspace(1.0, 0.001, 20), 1.0),
+    # §7 privileged basis: the hidden-ReLU model h = ReLU(W x), x' = ReLU(W^T h + b), 10 -> 5, I_i = 0.75^i,
+    # 20 densities from 1 to 0.01, 10 models each (the restarts a density needs).
+    "s7": _uniform("s7", 10, 5, [p for p in _logspace(1.0, 0.01, 20) for _ in range(10)], 0.75, "hidden-relu"),
 }
 
 
@@ -95,8 +98,10 @@ class EagerModel(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.einsum("bif,ifh->bih", x, self.W)
+        if self.activation == "hidden-relu":  # §7: a ReLU on the hidden layer too
+            h = torch.relu(h)
         out = torch.einsum("bih,ifh->bif", h, self.W) + self.b
-        return torch.relu(out) if self.activation == "relu" else out
+        return out if self.activation == "linear" else torch.relu(out)
 
     def generate_batch(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         shape = (batch_size, *self.density.shape)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tms.config import Recipe, RunConfig
+from tms.errors import ConfigError
 from tms.data import sample_features_one_draw
 from tms.engines import ChunkJob, eager, fast, get_engine
 from tms.model import forward, weighted_mse
@@ -57,6 +58,26 @@ def test_gradients_and_loss_match_autograd(form, activation, inst, m, n, B):
     torch.testing.assert_close(model.gW, Wp.grad, rtol=2e-5, atol=1e-8)
     torch.testing.assert_close(model.gb, bp.grad, rtol=2e-5, atol=1e-8)
     assert Wp.grad.abs().max() > 1e-4  # the comparison is not between two zeros
+
+
+@pytest.mark.parametrize("inst,m,n,B", [(3, 5, 10, 64), (2, 2, 5, 48), (2, 3, 40, 32)], ids=["10to5", "5to2", "40to3"])
+def test_hidden_relu_gradients_and_loss_match_autograd(inst, m, n, B):
+    # §7's model, h = ReLU(W x), x' = ReLU(Wᵀ h + b): the hidden form with the hidden ReLU's mask
+    W, b, importance, x, model, X = _model_and_batch("hidden", "hidden-relu", inst, m, n, B, zero_importance=True)
+    loss = model.compute_grads(X, want_loss=True)
+    Wp, bp = W.clone().requires_grad_(), b.clone().requires_grad_()
+    ref = weighted_mse(forward(Wp, bp, x, "hidden-relu"), x, importance)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
+    torch.testing.assert_close(model.gW, Wp.grad, rtol=2e-5, atol=1e-8)
+    torch.testing.assert_close(model.gb, bp.grad, rtol=2e-5, atol=1e-8)
+    # the hidden ReLU matters: the tied ReLU model's gradient is another one
+    Wq, bq = W.clone().requires_grad_(), b.clone().requires_grad_()
+    weighted_mse(forward(Wq, bq, x, "relu"), x, importance).sum().backward()
+    assert not torch.allclose(Wq.grad, Wp.grad, rtol=1e-3)
+    assert fast.choose_form(n, m, "hidden-relu") == "hidden"
+    with pytest.raises(ConfigError, match="gram form"):
+        fast.make_model(W, b, importance, torch.ones(inst, n), B, "hidden-relu", "gram")
 
 
 def test_broadcast_forward_path_matches_bmm():
@@ -170,11 +191,15 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("densities", [[1.0, 0.3, 0.1], [0.05, 0.02, 0.01]], ids=["dense", "sparse-sampler"])
-def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, densities):
+@pytest.mark.parametrize("densities,model,sets", [
+    ([1.0, 0.3, 0.1], "relu", ()), ([0.05, 0.02, 0.01], "relu", ()), ([1.0, 0.3, 0.1], "hidden-relu", ()),
+    ([0.05, 0.02, 0.01], "hidden-relu", ()), ([0.3, 0.1, 0.05], "relu", ("correlated:0,1", "anticorrelated:2,3")),
+], ids=["dense", "sparse-sampler", "hidden-relu-dense", "hidden-relu-sparse", "feature-sets"])
+def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, densities, model, sets):
     # Mid-training (not converged), so a wrong gradient, learning rate or decay would show in the loss.
     recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8)
-    cfg = RunConfig.uniform(5, 2, densities, 0.9, restarts=4, recipe=recipe, seed=7)
+    cfg = RunConfig.uniform(5, 2, densities, 0.9, restarts=4, recipe=recipe, seed=7, model=model,
+                            data="sets" if sets else "independent", feature_sets=sets)
     assert all(fast.sparse_instances(torch.tensor(cfg.instance_density()), CPU)) == (densities[0] < 0.1)
     params0 = initial_params(cfg)
     density = torch.tensor(cfg.instance_density())
@@ -182,7 +207,8 @@ def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, den
 
     def run(engine_fn, data_seed):
         job = ChunkJob(params={k: v.clone() for k, v in params0.items()}, importance=importance, density=density,
-                       model=cfg.model, data=cfg.data, recipe=recipe, generator=torch.Generator().manual_seed(data_seed))
+                       model=cfg.model, data=cfg.data, feature_sets=cfg.feature_sets, recipe=recipe,
+                       generator=torch.Generator().manual_seed(data_seed))
         engine_fn(job)
         return evaluate(cfg, job.params, CPU)
 

@@ -71,7 +71,7 @@ def test_toy_model_module_and_errors():
     assert torch.allclose(model(X), forward(W, torch.zeros(1, 2), X))
     with pytest.raises(ConfigError, match="W must be"):
         ToyModel(torch.zeros(2, 3), torch.zeros(2, 3))
-    with pytest.raises(ConfigError, match="model must be one of relu, linear, got 'tanh'"):
+    with pytest.raises(ConfigError, match="model must be one of relu, linear, hidden-relu, got 'tanh'"):
         ToyModel(W, torch.zeros(1, 2), "tanh")
 
 

@@ -18,6 +18,8 @@ from .errors import ConfigError
 MODELS = {
     "relu": "ReLU output, tied: x' = ReLU(WᵀW x + b), W [m, n] (PAPER.md §0)",
     "linear": "linear, tied: x' = WᵀW x + b (PAPER.md §0)",
+    "hidden-relu": "ReLU hidden layer and output, tied: h = ReLU(W x), x' = ReLU(Wᵀ h + b), no hidden bias "
+                   "(PAPER.md §7)",
 }
 """Model families by name (implemented in :mod:`tms.model`, whose registry holds exactly these)."""
 DATA = {

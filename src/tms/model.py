@@ -1,10 +1,10 @@
 """The toy models of PAPER.md §0, many instances at once, by family: the registry behind ``RunConfig.model``.
 
-Tied families (``relu``, ``linear``) have W ``[inst, hidden, feat]`` (column W[k, :, i] is feature i's
-direction in instance k) and b ``[inst, feat]``:
+Tied families (``relu``, ``linear``, ``hidden-relu``) have W ``[inst, hidden, feat]`` (column W[k, :, i] is
+feature i's direction in instance k) and b ``[inst, feat]``:
 
-  h  = W x                       (einsum "ibf,ihf->ibh")
-  x' = ReLU(Wᵀ h + b)            (``relu``; ``linear`` leaves the ReLU out)
+  h  = W x                       (einsum "ibf,ihf->ibh"; ``hidden-relu``: ReLU(W x), PAPER.md §7)
+  x' = ReLU(Wᵀ h + b)            (``relu``, ``hidden-relu``; ``linear`` leaves the ReLU out)
 
 A :class:`Family` names its parameters and their shapes, initialises them and computes the output; the loss is
 the importance-weighted squared error against the family's target (x itself for both tied families). This
@@ -56,13 +56,13 @@ def init_weights(
 
 def forward(W: Tensor, b: Tensor, x: Tensor, model: str = "relu") -> Tensor:
     """x' of a tied family for a batch ``x [inst, batch, feat]``."""
+    if model not in MODELS:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     h = torch.einsum("ibf,ihf->ibh", x, W)
+    if model == "hidden-relu":
+        h = torch.relu(h)
     out = torch.einsum("ibh,ihf->ibf", h, W) + b[:, None, :]
-    if model == "relu":
-        return torch.relu(out)
-    if model == "linear":
-        return out
-    raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    return out if model == "linear" else torch.relu(out)
 
 
 def weighted_mse(x_hat: Tensor, x: Tensor, importance: Tensor) -> Tensor:
@@ -102,7 +102,7 @@ def _tied_init(inst: int, m: int, n: int, scheme: str, generator: torch.Generato
 FAMILIES: dict[str, Family] = {
     name: Family(name, MODELS[name], _tied_shapes, _tied_init,
                  lambda p, x, name=name: forward(p["W"], p["b"], x, name))
-    for name in ("relu", "linear")
+    for name in ("relu", "linear", "hidden-relu")
 }
 
 

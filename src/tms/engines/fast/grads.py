@@ -51,11 +51,13 @@ class Model(torch.nn.Module):
 
     def __init__(self, W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, model: str):
         super().__init__()
-        if model not in ("relu", "linear"):
-            raise ConfigError(f"the fast engine's gradients cover the models relu and linear, got {model!r}")
+        if model not in ("relu", "linear", "hidden-relu"):
+            raise ConfigError(f"the fast engine's gradients cover the models relu, linear and hidden-relu, got "
+                              f"{model!r}")
         inst, m, n = W.shape
         self.inst, self.m, self.n, self.B = inst, m, n, batch_size
-        self.relu = model == "relu"
+        self.relu = model != "linear"  # the output ReLU
+        self.hidden_relu = model == "hidden-relu"  # h = ReLU(W x): the hidden form only
         self.sparse_encoder = False
         if self.layout == "flat":
             nw = inst * m * n
@@ -201,6 +203,8 @@ class HiddenModel(Model):
     def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
         torch.mul(self.W, self.a_row, out=self.WAw)
         torch.bmm(self.WA, X, out=self.H)
+        if self.hidden_relu:
+            self.Hm.relu_()
         loss = self._decode(X, want_loss)
         torch.bmm(self.gh, X.transpose(1, 2), out=self.Q2)
         self.gW_.addcmul_(self.Q2n, self.a_row)
@@ -217,6 +221,8 @@ class HiddenModel(Model):
         ht.zero_()
         ht.index_add_(0, hit_h, Wt.index_select(0, hit_w) * value[:, None])
         self.Hm.copy_(ht.view(inst, B, m).transpose(1, 2))
+        if self.hidden_relu:
+            self.Hm.relu_()
         loss = self._decode(X, want_loss)
         # (dL/dW)^T[i n + f] += sum over the active (b, value) of feature f of (dL/dh)^T[i B + b] value: the hits
         # come grouped by (instance, feature) row, so each row is one bag
@@ -240,13 +246,16 @@ class HiddenModel(Model):
             torch.ops.aten.threshold_backward(self.D, self.Zc, 0.0, grad_input=self.D)
         # dL/dh = W gz;  [dL/dW; dL/db] = [h; 1] gz^T + [(dL/dh) x^T; 0]
         torch.bmm(self.W, self.D, out=self.gh)
+        if self.hidden_relu:  # through h = ReLU(W x): h > 0 exactly where W x > 0
+            torch.ops.aten.threshold_backward(self.gh, self.Hm, 0.0, grad_input=self.gh)
         torch.bmm(self.H, self.Dt, out=self.gtheta)
         return loss
 
 
-def choose_form(n_features: int, n_hidden: int) -> str:
-    """'gram' or 'hidden' (see :data:`GRAM_MAX_FEATURES`)."""
-    return "gram" if n_features <= GRAM_MAX_FEATURES else "hidden"
+def choose_form(n_features: int, n_hidden: int, model: str = "relu") -> str:
+    """'gram' or 'hidden' (see :data:`GRAM_MAX_FEATURES`); ``hidden-relu`` has no gram form (its hidden layer is
+    not linear)."""
+    return "gram" if n_features <= GRAM_MAX_FEATURES and model != "hidden-relu" else "hidden"
 
 
 def uses_sparse_encoder(density: Tensor, sparse_input: bool) -> bool:
@@ -260,7 +269,9 @@ def make_model(W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: 
     """The gradient module of a tied family (``model`` 'relu' or 'linear') in the form that suits its shape;
     ``sparse_encoder`` (the hidden form only, see :func:`uses_sparse_encoder`): sum the input products over the
     active elements."""
-    form = form or choose_form(W.shape[2], W.shape[1])
+    form = form or choose_form(W.shape[2], W.shape[1], model)
     if form == "gram":
+        if model == "hidden-relu":
+            raise ConfigError("the gram form computes W^T W x, which a ReLU hidden layer does not; use the hidden form")
         return GramModel(W, b, importance, a, batch_size, model)
     return HiddenModel(W, b, importance, a, batch_size, model, sparse_encoder=sparse_encoder)

@@ -207,7 +207,7 @@ def train_chunk(job: ChunkJob) -> None:
     cost = [SPARSE_COST if sparse and job.data != "sets" else 1.0 for sparse in sparse_instances(job.density, dev)]
     parts = split_parts(inst, n * recipe.batch_size, dev, cost)
     log.debug("fast engine: %d instances %d -> %d, %s form, %d part(s), %d thread(s)", inst, n, m,
-              choose_form(n, m), len(parts), job.threads)
+              choose_form(n, m, job.model), len(parts), job.threads)
     if 0 in job.snapshot_steps:
         job.on_snapshot(0, {"W": W.clone(), "b": b.clone()})
     progress = _Progress(len(parts))
