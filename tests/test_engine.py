@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from tms.config import Recipe, RunConfig
-from tms.errors import ConfigError
 from tms.data import sample_features_one_draw
 from tms.engines import ChunkJob, eager, fast, get_engine
+from tms.errors import ConfigError
 from tms.model import forward, weighted_mse
 from tms.train import evaluate, initial_params, train
 

@@ -50,9 +50,9 @@ intro step ran at half the speed of the hand-written one.
 
 Modules, by concern: :mod:`.sampling` (raw words, dense and sparse samplers, blocks of steps), :mod:`.optim`
 (fused AdamW), :mod:`.grads` (the hand-written gradients, two forms), :mod:`.loop` (the compiled step loop),
-:mod:`.parallel` (parts, worker threads, the engine's ``train_chunk``). It trains the tied families ``relu``
-, ``linear`` and ``hidden-relu`` (the hidden form only) on the ``independent`` and ``sets`` distributions (:data:`tms.engines.ENGINES`; feature sets through
-:class:`SetSampler`).
+:mod:`.parallel` (parts, worker threads, the engine's ``train_chunk``). It trains the tied families ``relu``,
+``linear`` and ``hidden-relu`` (the hidden form only: its hidden layer is not linear) on the ``independent`` and
+``sets`` distributions (:data:`tms.engines.ENGINES`; feature sets through :class:`SetSampler`).
 """
 
 from .grads import (
