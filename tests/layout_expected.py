@@ -29,6 +29,8 @@ EXPERIMENTS = {
                                    "dynamics_steps.csv", "dynamics_summary.csv", "dynamics_trajectories.csv")},
     "adversarial": {"runs": (), "figures": ("adversarial_vulnerability",),
                     "tables": ("adversarial_models.csv", "adversarial_points.csv")},
+    "privileged": {"runs": ("",), "figures": ("privileged_neurons",),
+                   "tables": TIED + ("privileged_models.csv", "privileged_neurons.csv", "privileged_points.csv")},
 }
 TOP = ("REPORT.md", "claims.json", "report.html", "reproduce.json")
 

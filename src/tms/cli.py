@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models trained per point: §3 phase diagrams (default 10), §4 geometry per density (default 2)")
     r.add_argument("--fits", type=_positive_int("fits"), default=None,
                    help="§4 nonuniform: fits per relative density of the fifth feature (default 20)")
+    r.add_argument("--restarts", type=_positive_int("restarts"), default=None,
+                   help="§7 privileged: restarts per density (default 40)")
     r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
                    help="base seed of every run instead of 0 (runs keep their offsets): the claims on other draws")
     _add_run_options(r)
@@ -252,7 +254,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     get_experiments(args.experiments)  # fail fast on unknown names, before any work
     out = args.out or Path(DEFAULT_QUICK_RESULTS if args.quick else DEFAULT_RESULTS)
-    params = tuple((k, getattr(args, k)) for k in ("grid", "models", "fits") if getattr(args, k) is not None)
+    params = tuple((k, getattr(args, k)) for k in ("grid", "models", "fits", "restarts") if getattr(args, k) is not None)
     claims = reproduce(args.experiments, out, quick=args.quick, overrides=Overrides(seed=args.seed, params=params),
                        device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
                        report=not args.no_report)

@@ -11,7 +11,8 @@ import importlib
 from ..errors import ConfigError
 from .base import Experiment, FigureSpec
 
-_MODULES = ("intro", "section2", "phase", "geometry", "nonuniform", "correlated", "dynamics", "adversarial")
+_MODULES = ("intro", "section2", "phase", "geometry", "nonuniform", "correlated", "dynamics", "adversarial",
+            "privileged")
 
 
 def all_experiments() -> dict[str, Experiment]:
