@@ -1,5 +1,5 @@
 """The paper's claims on models trained at the default recipes (slow: the whole default ``tms reproduce``, about
-13 minutes on 2 cores, once for every test here).
+17 minutes on 2 cores, once for every test here).
 
 - every claim passes;
 - its measured value is the pinned one (tests/pinned_claims.json) on the kind of machine it was pinned on:
