@@ -161,8 +161,10 @@ def test_lagged_correlation_finds_the_lag():
 
 def test_regime_labels():
     assert regime(0.8, 0, 0.3, 6) == "pca"
+    assert regime(0.36, 0, 0.3, 6, start=-0.38) == "pca"  # turned towards each other from where they started
+    assert regime(0.7, 0, 0.3, 6, start=0.57) == "between"  # aligned, but no more than the init was
     assert regime(0.0, 6, 0.01, 6) == "octahedron"
-    assert regime(0.0, 4, 0.01, 6) == "between" and regime(0.3, 6, 0.01, 6) == "between"
+    assert regime(0.0, 4, 0.01, 6) == "between" and regime(0.2, 6, 0.01, 6) == "between"
 
 
 # -- snapshots through the pipeline and tms plot --step ----------------------------------------------------------

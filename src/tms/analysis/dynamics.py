@@ -10,9 +10,10 @@ or below the low level before the feature first comes near its final value, and 
 
 Correlated run (n = 6, m = 3, two correlated sets of three): at every snapshot, the mean cosine between members
 of a set, the most negative cosine between features of different sets, how many cross-set antipodal pairs
-there are, and the regime: ``pca`` (members of a set point the same way, mean cos ≥ :data:`PCA_COS`: the sets
-represented by their principal components), ``octahedron`` (every D_i within :data:`NEAR` of ½, three antipodal
-pairs each joining the two sets, members of a set orthogonal) or ``between``.
+there are, and the regime: ``pca`` (the members of each set have turned towards each other: mean cos at least
+:data:`PCA_COS` and at least :data:`PCA_RISE` above where it started, the sets represented by their principal
+components), ``octahedron`` (every D_i within :data:`NEAR` of ½, three antipodal pairs each joining the two sets,
+members of a set orthogonal) or ``between``.
 
 Tables: ``dynamics_features.csv``, ``dynamics_steps.csv``, ``dynamics_summary.csv``,
 ``dynamics_trajectories.csv`` (uniform run),
@@ -48,7 +49,10 @@ LAGS = 3
 """S5-2: the loss may trail the dimensionality by up to this many snapshot intervals."""
 TRANSIENT = 0.05
 """S5-2: the first 5 % of training (the bias and the unlearned features settling) is left out."""
-PCA_COS = 0.6
+PCA_COS = 0.3
+"""A set's members point the same way: mean cos ≥ 0.3 (about 70°) ..."""
+PCA_RISE = 0.3
+"""... having risen at least 0.3 from the initialisation (random inits start anywhere between −0.4 and 0.6)."""
 ANTIPODAL_COS = 0.95
 ORTHOGONAL_COS = 0.1
 
@@ -229,8 +233,9 @@ def _frames(D: np.ndarray, steps: np.ndarray, rep: list[int], jumps: dict[int, t
     return frames
 
 
-def regime(within: float, cross_antipodal: int, deviation: float, n: int) -> str:
-    if within >= PCA_COS:
+def regime(within: float, cross_antipodal: int, deviation: float, n: int, start: float = 0.0) -> str:
+    """The regime of one snapshot (module docstring); ``start``: the mean within-set cos at step 0."""
+    if within >= PCA_COS and within >= start + PCA_RISE:
         return "pca"
     if cross_antipodal == n and deviation <= NEAR and abs(within) <= ORTHOGONAL_COS:
         return "octahedron"
@@ -251,6 +256,7 @@ def analyze_regimes(exp: ExperimentFolder, run: str) -> None:
     n = W.shape[3]
     rows = []
     for i in range(inst):
+        start = None
         for k, step in enumerate(snaps.steps):
             c = cos[k, i]
             within = [float(c[a, b]) for fs in sets for x, a in enumerate(fs) for b in fs[x + 1:]]
@@ -260,8 +266,9 @@ def analyze_regimes(exp: ExperimentFolder, run: str) -> None:
             anti = sum(float(c[a, opposite[a]]) <= -ANTIPODAL_COS and member.get(a) != member.get(opposite[a])
                        for a in range(n))
             w = sum(within) / len(within)
+            start = w if start is None else start
             dev = float((D[k, i] - 0.5).abs().max())
             rows.append({"run": run, "instance": i, "best": i in best, "step": step, "within_cos": w,
                          "cross_min_cos": min(cross), "cross_antipodal": anti, "max_dim_deviation": dev,
-                         "regime": regime(w, anti, dev, n)})
+                         "regime": regime(w, anti, dev, n, start)})
     exp.write(REGIMES, rows)

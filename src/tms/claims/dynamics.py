@@ -3,7 +3,7 @@ dynamics_regimes.csv (:mod:`tms.analysis.dynamics`)."""
 
 from __future__ import annotations
 
-from ..analysis.dynamics import FEATURES, LAGS, NEAR, PCA_COS, REGIMES, SUMMARY
+from ..analysis.dynamics import FEATURES, LAGS, NEAR, PCA_COS, PCA_RISE, REGIMES, SUMMARY
 from ..analysis.folder import Tables
 from ..geometry import FRACTIONS
 from .base import Claim, Measurement, failed_checks
@@ -65,7 +65,23 @@ def s5_2(tables: Tables) -> Measurement:
     return Measurement(m.value, note=note, detail=m.detail)
 
 
+def _sequence(rows: list[dict]) -> list[str]:
+    names: list[str] = []
+    for r in rows:
+        if not names or names[-1] != r["regime"]:
+            names.append(r["regime"])
+    return names
+
+
+def _pca_then_octahedron(names: list[str]) -> bool:
+    return "pca" in names and names[-1] == "octahedron" and names.index("pca") < names.index("octahedron")
+
+
 def s5_3(tables: Tables) -> Measurement:
+    everything = [r for r in tables.read(REGIMES) if r["run"] == SETS]
+    models = sorted({r["instance"] for r in everything})
+    same = sum(_pca_then_octahedron(_sequence(sorted((r for r in everything if r["instance"] == i),
+                                                     key=lambda r: r["step"]))) for i in models)
     rows = sorted((r for r in tables.rows(REGIMES, run=SETS) if r["best"]), key=lambda r: r["step"])
     sequence = []
     for r in rows:
@@ -77,9 +93,10 @@ def s5_3(tables: Tables) -> Measurement:
     pca_first = "pca" in names and "octahedron" in names and names.index("pca") < names.index("octahedron")
     text = " → ".join(f"{name} (from step {step})" for name, step in sequence)
     checks = [
-        (f"first a PCA-like solution: the members of each set point the same way, mean cos up to "
-         f"{peak['within_cos']:.2f} (≥ {PCA_COS:g}) at step {peak['step']}, before the octahedron forms",
-         pca_first),
+        (f"first a PCA-like solution: the members of each set turn towards each other, mean cos from "
+         f"{rows[0]['within_cos']:.2f} at the start up to {peak['within_cos']:.2f} at step {peak['step']} (≥ "
+         f"{PCA_COS:g} and ≥ {PCA_RISE:g} above the start), before the octahedron forms ({same} of {len(models)} "
+         "models pass through this regime into an octahedron)", pca_first),
         (f"it ends in an octahedron: every D_i within {last['max_dim_deviation']:.3f} of ½, "
          f"{last['cross_antipodal']} of 6 features antipodal to a feature of the other set, members of a set "
          f"orthogonal (mean cos {last['within_cos']:.3f})", last["regime"] == "octahedron"),

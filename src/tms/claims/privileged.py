@@ -19,7 +19,8 @@ SPEC_REGIMES = (("5/5/0", "1 − S ≥ 0.5: every feature its own neuron"),
 """S7-2: the paper's regimes as density falls, as represented / monosemantic / polysemantic neurons."""
 TIE = 0.01
 """S7-2: a density whose best model is within 1 % in loss of a model in another regime is a tie between the two
-(the regimes' loss curves cross there): it counts for neither the order nor the monotonicity."""
+(the regimes' loss curves cross there): it does not count for the monotonicity (its regime still counts as
+found)."""
 
 
 def _points(tables: Tables) -> list[dict]:
@@ -51,8 +52,8 @@ def s7_2(tables: Tables) -> Measurement:
     everything = _points(tables)
     ties = [p for p in everything if p["gap"] is not None and p["gap"] < TIE]
     pts = [p for p in everything if p not in ties]
-    seq: list[str] = []
-    for p in pts:
+    seq: list[str] = []  # every density counts for which regimes appear, ties too: its best model is in it
+    for p in everything:
         if not seq or seq[-1] != p["regime"]:
             seq.append(p["regime"])
     wanted = [r for r, _ in SPEC_REGIMES]
