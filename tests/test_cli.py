@@ -224,7 +224,7 @@ def test_train_from_a_config_file(tmp_path, capsys):
     (tmp_path / "bad.json").write_text(json.dumps(dict(cfg.to_dict(), model="hidden-tanh")))
     code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path / "d"))
     assert code == 2 and err.strip() == (f"tms: error: config {tmp_path / 'bad.json'}: model must be one of relu, "
-                                         "linear, hidden-relu, got 'hidden-tanh'")
+                                         "linear, hidden-relu, untied-abs, got 'hidden-tanh'")
     (tmp_path / "junk.json").write_text("{")
     code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "junk.json"), "--out", str(tmp_path / "d"))
     assert code == 2 and "is not a JSON file" in err and not (tmp_path / "d").exists()

@@ -108,9 +108,9 @@ def test_the_registries_hold_exactly_the_names_configs_allow():
     from tms.model import FAMILIES, get_family
 
     assert set(FAMILIES) == set(MODELS) and set(DISTRIBUTIONS) == set(DATA)
-    with pytest.raises(ConfigError, match="model must be one of relu, linear, hidden-relu, got 'tanh'"):
+    with pytest.raises(ConfigError, match="model must be one of relu, linear, hidden-relu, untied-abs, got 'tanh'"):
         get_family("tanh")
-    with pytest.raises(ConfigError, match="data must be one of independent, sets"):
+    with pytest.raises(ConfigError, match="data must be one of independent, sets, signed"):
         get_distribution("gaussian")
 
 

@@ -175,3 +175,17 @@ def test_the_fast_engines_set_sampler_has_the_same_statistics():
     assert abs(vals.mean().item() - 0.5) < 5 * math.sqrt(1 / 12 / vals.numel())
     r = torch.corrcoef(x[0, active[:, 0], :2].T.double())[0, 1].item()  # values within a set independent
     assert abs(r) < 5 / math.sqrt(active[:, 0].sum().item())
+
+
+def test_signed_features_have_the_papers_section_8_distribution():
+    from tms.data import sample_signed
+
+    batch, p = 200_000, 0.3
+    x = sample_signed(torch.tensor([[p, 1.0]]), batch, torch.Generator().manual_seed(11))[0]
+    active = x[:, 0] != 0
+    assert abs(active.float().mean().item() - p) < 5 * math.sqrt(p * (1 - p) / batch)
+    vals = x[active, 0].double()
+    assert vals.min() >= -1 and vals.max() < 1
+    assert abs(vals.mean().item()) < 5 * math.sqrt(1 / 3 / vals.numel())  # U[-1, 1]: mean 0, variance 1/3
+    assert abs(vals.var().item() - 1 / 3) < 5 * math.sqrt((1 / 5 - 1 / 9) / vals.numel())
+    assert (x[:, 1] < 0).float().mean().item() == pytest.approx(0.5, abs=0.01)  # density 1: every value signed

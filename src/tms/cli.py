@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import CORRELATIONS, ENGINES, INITS, MODELS, Overrides, Recipe, RunConfig
+from .config import CORRELATIONS, DATA, ENGINES, INITS, MODELS, Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
 from .layout import (
     CLAIMS_FILE,
@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", choices=list(MODELS), default=None, help="model family (default relu)")
     t.add_argument("--activation", dest="model", choices=list(MODELS), help=argparse.SUPPRESS)
     t.add_argument("--restarts", type=_positive_int("restarts"), default=None, help="models trained per density (default 1)")
+    t.add_argument("--data", choices=[d for d in DATA if d != "sets"], default=None,
+                   help="independent (default: 0 or U[0, 1]) or signed (0 or U[-1, 1], for the untied-abs model)")
     t.add_argument("--set", dest="sets", action="append", default=None, metavar="KIND:i,j,...",
                    help="a feature set drawn together, KIND one of " + ", ".join(CORRELATIONS)
                         + " (for example correlated:0,1); repeat for more; the other features stay independent")
@@ -166,7 +168,7 @@ def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
 
-_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts", "sets")
+_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts", "sets", "data")
 _RECIPE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
                  "init": "init", "log_every": "log_every"}
 
@@ -184,10 +186,12 @@ def _config(args: argparse.Namespace) -> RunConfig:
     missing = [f"--{f}" for f in ("features", "hidden", "densities") if getattr(args, f) is None]
     if missing:
         raise ConfigError(f"train needs {', '.join(missing)} (or --config FILE.json)")
+    if args.sets and args.data is not None:
+        raise ConfigError(f"data: --set makes the data 'sets'; it cannot be combined with --data {args.data}")
     return RunConfig.uniform(
         args.features, args.hidden, [p for group in args.densities for p in group],
         1.0 if args.importance_decay is None else args.importance_decay, model=args.model or "relu",
-        data="sets" if args.sets else "independent", feature_sets=tuple(args.sets or ()),
+        data="sets" if args.sets else args.data or "independent", feature_sets=tuple(args.sets or ()),
         restarts=args.restarts or 1, recipe=Recipe(**recipe), seed=args.seed or 0)
 
 

@@ -20,12 +20,15 @@ MODELS = {
     "linear": "linear, tied: x' = WᵀW x + b (PAPER.md §0)",
     "hidden-relu": "ReLU hidden layer and output, tied: h = ReLU(W x), x' = ReLU(Wᵀ h + b), no hidden bias "
                    "(PAPER.md §7)",
+    "untied-abs": "untied, computes |x|: h = ReLU(W1 x), y' = ReLU(W2 h + b), W1 [m, n], W2 [n, m], target |x| "
+                  "(PAPER.md §8)",
 }
 """Model families by name (implemented in :mod:`tms.model`, whose registry holds exactly these)."""
 DATA = {
     "independent": "each feature 0 with probability 1 - p_i, else U[0, 1], independently (PAPER.md §0)",
     "sets": "correlated and anticorrelated feature sets (RunConfig.feature_sets), the other features independent "
             "(PAPER.md §4)",
+    "signed": "each feature 0 with probability 1 - p_i, else U[-1, 1], independently (PAPER.md §8)",
 }
 """Data distributions by name (implemented in :mod:`tms.data`, whose registry holds exactly these)."""
 CORRELATIONS = {

@@ -6,6 +6,7 @@ A :class:`Distribution` draws ``[inst, batch, feat]`` batches from per-instance,
 
 - ``independent``: x_i = 0 with probability 1 - p_i, otherwise x_i ~ U[0, 1], every feature and sample
   independently (PAPER.md §0);
+- ``signed``: as ``independent`` but active values U[−1, 1] (PAPER.md §8's computation of |x|);
 - ``sets``: correlated and anticorrelated feature sets (:class:`tms.config.FeatureSet`), the other features
   independent (PAPER.md §4). A correlated set shares one zero/non-zero draw; an anticorrelated set has at most
   one active member, member i with probability p_i. Active values are U[0, 1], independent of everything else.
@@ -38,6 +39,15 @@ def sample_features(density: Tensor, batch_size: int, generator: torch.Generator
     shape = (inst, batch_size, feat)
     active = torch.rand(shape, generator=generator, device=density.device) < density[:, None, :]
     values = torch.rand(shape, generator=generator, device=density.device)
+    return values * active
+
+
+def sample_signed(density: Tensor, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
+    """Draw ``[inst, batch, feat]`` signed features (PAPER.md §8): 0 with probability 1 − p, else U[−1, 1)."""
+    inst, feat = density.shape
+    shape = (inst, batch_size, feat)
+    active = torch.rand(shape, generator=generator, device=density.device) < density[:, None, :]
+    values = torch.rand(shape, generator=generator, device=density.device).mul_(2.0).sub_(1.0)
     return values * active
 
 
@@ -117,6 +127,12 @@ def _independent(sets: Sequence[FeatureSet]) -> Sampler:
     return sample_features
 
 
+def _signed(sets: Sequence[FeatureSet]) -> Sampler:
+    if sets:
+        raise ConfigError("feature_sets need data 'sets', got data 'signed'")
+    return sample_signed
+
+
 def _sets(sets: Sequence[FeatureSet]) -> Sampler:
     sets = tuple(sets)
     return lambda density, batch_size, generator=None: sample_sets(density, batch_size, generator, sets)
@@ -125,6 +141,7 @@ def _sets(sets: Sequence[FeatureSet]) -> Sampler:
 DISTRIBUTIONS: dict[str, Distribution] = {
     "independent": Distribution("independent", DATA["independent"], _independent),
     "sets": Distribution("sets", DATA["sets"], _sets),
+    "signed": Distribution("signed", DATA["signed"], _signed),
 }
 
 

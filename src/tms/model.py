@@ -25,6 +25,8 @@ from .errors import ConfigError
 
 Params = dict[str, Tensor]
 """A family's parameters by name, each with a leading instance axis."""
+TIED = ("relu", "linear", "hidden-relu")
+"""The tied families: one W [inst, m, n] and b [inst, n]."""
 
 
 def init_weights(
@@ -56,8 +58,8 @@ def init_weights(
 
 def forward(W: Tensor, b: Tensor, x: Tensor, model: str = "relu") -> Tensor:
     """x' of a tied family for a batch ``x [inst, batch, feat]``."""
-    if model not in MODELS:
-        raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    if model not in TIED:
+        raise ConfigError(f"model must be one of {', '.join(TIED)}, got {model!r}")
     h = torch.einsum("ibf,ihf->ibh", x, W)
     if model == "hidden-relu":
         h = torch.relu(h)
@@ -99,11 +101,35 @@ def _tied_init(inst: int, m: int, n: int, scheme: str, generator: torch.Generato
     return {"W": init_weights(inst, m, n, scheme, generator, notebook), "b": torch.zeros(inst, n)}
 
 
+def _untied_shapes(inst: int, m: int, n: int) -> dict[str, tuple[int, ...]]:
+    return {"W1": (inst, m, n), "W2": (inst, n, m), "b": (inst, n)}
+
+
+def _untied_init(inst: int, m: int, n: int, scheme: str, generator: torch.Generator, notebook: int) -> Params:
+    # each matrix as the tied W is initialised (the same std: its fans are n and m either way)
+    W1 = init_weights(inst, m, n, scheme, generator, notebook)
+    W2 = init_weights(inst, m, n, scheme, generator, notebook).transpose(1, 2).contiguous()
+    return {"W1": W1, "W2": W2, "b": torch.zeros(inst, n)}
+
+
+def untied_forward(params: Params, x: Tensor) -> Tensor:
+    """y' = ReLU(W2 ReLU(W1 x) + b) for ``x [inst, batch, feat]`` (PAPER.md §8)."""
+    h = torch.relu(torch.einsum("ibf,ihf->ibh", x, params["W1"]))
+    return torch.relu(torch.einsum("ibh,ifh->ibf", h, params["W2"]) + params["b"][:, None, :])
+
+
 FAMILIES: dict[str, Family] = {
-    name: Family(name, MODELS[name], _tied_shapes, _tied_init,
-                 lambda p, x, name=name: forward(p["W"], p["b"], x, name))
-    for name in ("relu", "linear", "hidden-relu")
+    **{name: Family(name, MODELS[name], _tied_shapes, _tied_init,
+                    lambda p, x, name=name: forward(p["W"], p["b"], x, name))
+       for name in TIED},
+    "untied-abs": Family("untied-abs", MODELS["untied-abs"], _untied_shapes, _untied_init, untied_forward,
+                         target=torch.abs),
 }
+
+
+def is_tied(model: str) -> bool:
+    """Whether the family's parameters are one W and b (the figures and metrics of W's columns apply)."""
+    return set(get_family(model).shapes(1, 1, 1)) == {"W", "b"}
 
 
 def get_family(name: str) -> Family:
@@ -120,8 +146,8 @@ class ToyModel(nn.Module):
         super().__init__()
         if W.ndim != 3 or b.ndim != 2 or b.shape != (W.shape[0], W.shape[2]):
             raise ConfigError(f"W must be [inst, hidden, feat] and b [inst, feat]; got {tuple(W.shape)}, {tuple(b.shape)}")
-        if model not in FAMILIES:
-            raise ConfigError(f"model must be one of {', '.join(FAMILIES)}, got {model!r}")
+        if model not in TIED:
+            raise ConfigError(f"model must be one of {', '.join(TIED)}, got {model!r}")
         self.W = nn.Parameter(W.clone())
         self.b = nn.Parameter(b.clone())
         self.model = model

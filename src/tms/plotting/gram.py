@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..analysis.folder import ExperimentFolder
 from ..analysis.models import FEATURES
+from ..model import is_tied
 from .common import (
     GRAM_CMAP,
     SUPERPOSITION_CMAP,
@@ -120,7 +121,7 @@ def best_restarts(exp: ExperimentFolder, run: str, suptitle: str = "{model} mode
                   "dimensions: ‖W_i‖ bars (colour: superposition), WᵀW and b", ncols: int = 4) -> Figure | None:
     """The lowest-loss restart of every setting of ``run``, in order of increasing sparsity (None when the run
     is missing); bars from features.csv, titles from models.csv."""
-    if not exp.has_run(run):
+    if not exp.has_run(run) or not is_tied(exp.config(run).model):
         return None
     cfg = exp.config(run)
     W, b = exp.run(run).W, exp.run(run).b

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..analysis.folder import ExperimentFolder
+from ..model import is_tied
 from ..tables import Schema
 from .common import (
     IMPORTANCE_CMAP,
@@ -75,7 +76,7 @@ def best_restarts(exp: ExperimentFolder, run: str = "", suptitle: str = "{n} fea
                   "lowest-loss restart per setting", label: tuple[Schema, str] | None = None) -> Figure | None:
     """The lowest-loss restart of every setting of ``run`` as vector panels (None unless m = 2). ``label``:
     a per-instance table and column whose value is added to each panel's title (the intro's configuration)."""
-    if not exp.has_run(run) or exp.config(run).n_hidden != 2:
+    if not exp.has_run(run) or exp.config(run).n_hidden != 2 or not is_tied(exp.config(run).model):
         return None
     cfg = exp.config(run)
     W = exp.run(run).W
