@@ -41,7 +41,7 @@ from tms.engines import ChunkJob, get_engine  # noqa: E402
 from tms.train import DEFAULT_CHUNK_ELEMENTS  # noqa: E402
 
 # Issue 3's targets: in-process speed-up, whole-process speed-up.
-TARGETS = {"intro": (10, 6), "s2": (10, 6), "s3": (10, 6), "s4": (3, 3), "s4p": (3, 3), "s7": (5, 3)}
+TARGETS = {"intro": (10, 6), "s2": (10, 6), "s3": (10, 6), "s4": (3, 3), "s4p": (3, 3), "s7": (5, 3), "s8": (5, 3)}
 TITLES = {
     "intro": "intro: 10 x 5 -> 2",
     "s2": "§2: 7 x 20 -> 5",
@@ -49,6 +49,7 @@ TITLES = {
     "s4": "§4 geometry: 20 x 200 -> 20",
     "s4p": "§4 paper size: 20 x 400 -> 30",
     "s7": "§7 hidden ReLU: 200 x 10 -> 5",
+    "s8": "§8 untied |x|: 7 x 100 -> 40",
 }
 
 
@@ -76,11 +77,16 @@ class FastRunner:
     """The tms fast engine on one config, chunked exactly as ``tms.train.train`` chunks it."""
 
     def __init__(self, cfg: BenchConfig, batch_size: int = 1024):
-        self.engine = get_engine("auto", cfg.activation, "independent")
         inst, n, m = cfg.n_instances, cfg.n_features, cfg.n_hidden
         g = torch.Generator().manual_seed(0)
-        self.W = torch.randn(inst, m, n, generator=g) * (2.0 / (m * (n + inst))) ** 0.5
-        self.b = torch.zeros(inst, n)
+        std = (2.0 / (m * (n + inst))) ** 0.5
+        self.params = {"W": torch.randn(inst, m, n, generator=g) * std, "b": torch.zeros(inst, n)}
+        self.data = "independent"
+        if cfg.activation == "untied-abs":
+            self.params = {"W1": self.params["W"], "W2": torch.randn(inst, n, m, generator=g) * std,
+                           "b": self.params["b"]}
+            self.data = "signed"
+        self.engine = get_engine("auto", cfg.activation, self.data)
         self.density = torch.tensor(cfg.density, dtype=torch.float32)
         self.importance = torch.tensor(cfg.importance, dtype=torch.float32)
         per_instance = batch_size * max(n, m)
@@ -92,14 +98,15 @@ class FastRunner:
 
     def train(self, steps: int) -> None:
         recipe = Recipe(steps=steps, batch_size=self.batch_size)
-        for lo in range(0, self.W.shape[0], self.size):
+        for lo in range(0, self.importance.shape[0], self.size):
             hi = lo + self.size
-            job = ChunkJob(params={"W": self.W[lo:hi].clone(), "b": self.b[lo:hi].clone()},
+            job = ChunkJob(params={k: v[lo:hi].clone() for k, v in self.params.items()},
                            importance=self.importance[lo:hi], density=self.density[lo:hi], model=self.activation,
-                           data="independent", recipe=recipe, generator=self.generator,
+                           data=self.data, recipe=recipe, generator=self.generator,
                            threads=torch.get_num_threads())
             self.engine.train_chunk(job)
-            self.W[lo:hi], self.b[lo:hi] = job.params["W"], job.params["b"]
+            for k, v in self.params.items():
+                v[lo:hi] = job.params[k]
 
 
 def timed(fn, steps: int) -> float:
@@ -168,6 +175,8 @@ def tms_train_args(cfg: BenchConfig, steps: int, out: Path) -> list[str]:
         densities = [row[0] for row in cfg.density]
         decay = cfg.importance[0][1] if cfg.n_features > 1 else 1.0
         extra = ["--importance-decay", repr(decay)]
+    if cfg.activation == "untied-abs":
+        extra += ["--data", "signed"]
     return (["tms", "train", "-n", str(cfg.n_features), "-m", str(cfg.n_hidden), "--model", cfg.activation,
              "--densities", *map(repr, densities), "--steps", str(steps), "--out", str(out), "--no-progress",
              "--force"] + extra)

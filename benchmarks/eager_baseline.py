@@ -78,19 +78,28 @@ CONFIGS: dict[str, BenchConfig] = {
     # §7 privileged basis: the hidden-ReLU model h = ReLU(W x), x' = ReLU(W^T h + b), 10 -> 5, I_i = 0.75^i,
     # 20 densities from 1 to 0.01, 10 models each (the restarts a density needs).
     "s7": _uniform("s7", 10, 5, [p for p in _logspace(1.0, 0.01, 20) for _ in range(10)], 0.75, "hidden-relu"),
+    # §8 computation in superposition: the untied model h = ReLU(W1 x), y' = ReLU(W2 h + b) computing |x| of
+    # signed inputs (0 or U[-1, 1]), 100 -> 40, I_i = 0.8^i, the paper's seven densities.
+    "s8": _uniform("s8", 100, 40, [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001], 0.8, "untied-abs"),
 }
 
 
 class EagerModel(torch.nn.Module):
-    """The companion notebook's model: ``W [inst, feat, hidden]``, einsum, ReLU output."""
+    """The companion notebook's model: ``W [inst, feat, hidden]``, einsum, ReLU output; for ``untied-abs`` a
+    second matrix ``W2 [inst, hidden, feat]`` for the output layer, signed inputs and the target ``|x|``."""
 
     def __init__(self, cfg: BenchConfig, generator: torch.Generator | None = None):
         super().__init__()
         inst, n, m = cfg.n_instances, cfg.n_features, cfg.n_hidden
-        W = torch.empty(inst, n, m)
-        # xavier_normal_ on [inst, feat, hidden]: fan_in = n*m, fan_out = inst*m.
-        W.normal_(0.0, math.sqrt(2.0 / (n * m + inst * m)), generator=generator)
-        self.W = torch.nn.Parameter(W)
+
+        def xavier() -> torch.Tensor:
+            # xavier_normal_ on [inst, feat, hidden]: fan_in = n*m, fan_out = inst*m.
+            return torch.empty(inst, n, m).normal_(0.0, math.sqrt(2.0 / (n * m + inst * m)), generator=generator)
+
+        self.W = torch.nn.Parameter(xavier())
+        self.untied = cfg.activation == "untied-abs"
+        if self.untied:
+            self.W2 = torch.nn.Parameter(xavier().transpose(1, 2).contiguous())
         self.b = torch.nn.Parameter(torch.zeros(inst, n))
         self.activation = cfg.activation
         self.register_buffer("density", torch.tensor(cfg.density, dtype=torch.float32))
@@ -98,6 +107,8 @@ class EagerModel(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.einsum("bif,ifh->bih", x, self.W)
+        if self.untied:  # §8: y' = ReLU(W2 ReLU(W1 x) + b)
+            return torch.relu(torch.einsum("bih,ihf->bif", torch.relu(h), self.W2) + self.b)
         if self.activation == "hidden-relu":  # §7: a ReLU on the hidden layer too
             h = torch.relu(h)
         out = torch.einsum("bih,ifh->bif", h, self.W) + self.b
@@ -106,6 +117,8 @@ class EagerModel(torch.nn.Module):
     def generate_batch(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         shape = (batch_size, *self.density.shape)
         values = torch.rand(shape, generator=generator)
+        if self.untied:  # signed: U[-1, 1]
+            values = values * 2 - 1
         active = torch.rand(shape, generator=generator) <= self.density
         return torch.where(active, values, torch.zeros(()))
 
@@ -122,7 +135,8 @@ class EagerTrainer:
     def step(self) -> torch.Tensor:
         x = self.model.generate_batch(self.batch_size, self.generator)
         out = self.model(x)
-        error = self.model.importance * (x - out) ** 2
+        target = x.abs() if self.model.untied else x
+        error = self.model.importance * (target - out) ** 2
         loss_per_instance = error.mean(dim=(0, 2))
         self.opt.zero_grad(set_to_none=True)
         loss_per_instance.sum().backward()

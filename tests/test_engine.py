@@ -60,6 +60,36 @@ def test_gradients_and_loss_match_autograd(form, activation, inst, m, n, B):
     assert Wp.grad.abs().max() > 1e-4  # the comparison is not between two zeros
 
 
+@pytest.mark.parametrize("inst,m,n,B", [(3, 6, 3, 64), (2, 40, 100, 48), (4, 3, 10, 16), (2, 1, 1, 32)],
+                         ids=["3to6", "100to40", "10to3", "1to1"])
+def test_untied_gradients_and_loss_match_autograd(inst, m, n, B):
+    # §8's model y' = ReLU(W2 ReLU(W1 x) + b) with target |x| on signed inputs, x = a X' with any positive a
+    from tms.model import get_family
+
+    g = torch.Generator().manual_seed(5)
+    params = {"W1": torch.randn(inst, m, n, generator=g) * 0.5, "W2": torch.randn(inst, n, m, generator=g) * 0.5,
+              "b": torch.randn(inst, n, generator=g) * 0.2}
+    importance = torch.rand(inst, n, generator=g) + 0.1
+    importance[:, -1] = 0.0 if n > 1 else importance[:, -1]
+    x = (torch.rand(inst, B, n, generator=g) * 2 - 1) * (torch.rand(inst, B, n, generator=g) < 0.6)
+    a = torch.rand(inst, n, generator=g) + 0.5
+    model = fast.build_model(params, importance, a, B, "untied-abs")
+    X = torch.ones(inst, n + 1, B)
+    X[:, :n] = (x / a[:, None, :]).transpose(1, 2)
+    loss = model.compute_grads(X, want_loss=True)
+    ref_params = {k: v.clone().requires_grad_() for k, v in params.items()}
+    ref = get_family("untied-abs").loss(ref_params, x, importance)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
+    grads = model.unpack(model.gtheta)
+    for name, p in ref_params.items():
+        torch.testing.assert_close(grads[name], p.grad, rtol=2e-5, atol=1e-8)
+        assert p.grad.abs().max() > 1e-4, name  # not a comparison between two zeros
+    assert fast.choose_form(n, m, "untied-abs") == "untied"
+    with pytest.raises(ConfigError, match="W2"):
+        fast.UntiedModel(params["W1"], params["W2"][:, :, :0], params["b"], importance, a, B)
+
+
 @pytest.mark.parametrize("inst,m,n,B", [(3, 5, 10, 64), (2, 2, 5, 48), (2, 3, 40, 32)], ids=["10to5", "5to2", "40to3"])
 def test_hidden_relu_gradients_and_loss_match_autograd(inst, m, n, B):
     # §7's model, h = ReLU(W x), x' = ReLU(Wᵀ h + b): the hidden form with the hidden ReLU's mask
@@ -165,6 +195,30 @@ def test_one_draw_samplers_have_the_paper_distribution(sampler):
         assert not torch.equal(x, draw(density, batch, g))
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_signed_samplers_draw_zero_or_uniform_on_minus_one_one(sparse):
+    # data 'signed' (PAPER.md §8): 0 with probability 1 - p, else U[-1, 1], independently
+    densities = SPARSE_DENSITIES if sparse else DENSITIES
+    density = torch.tensor([densities, densities[::-1]])
+    batch = 1 << 20
+    x = fast.sample_features(density, batch, torch.Generator().manual_seed(9), sparse=sparse, signed=True)
+    for i in range(2):
+        for f in range(len(densities)):
+            p, v = density[i, f].item(), x[i, :, f]
+            active = v[v != 0]
+            k = active.numel()
+            assert abs(k / batch - p) <= 5 * math.sqrt(p * (1 - p) / batch) + 1 / batch
+            assert -1 <= active.min() and active.max() < 1
+            # U[-1, 1]: mean 0, variance 1/3, 10 equal bins
+            assert abs(active.mean().item()) <= 5 * math.sqrt((1 / 3) / k)
+            assert abs(active.var().item() - 1 / 3) <= 5 * math.sqrt((1 / 5 - 1 / 9) / k)
+            counts = torch.histc(active, bins=10, min=-1.0, max=1.0)
+            assert (counts - k / 10).abs().max() <= 5 * math.sqrt(k * 0.1 * 0.9)
+    p1, p2 = densities[:2]
+    both = ((x[0, :, 0] != 0) & (x[0, :, 1] != 0)).double().mean().item()
+    assert abs(both - p1 * p2) <= 5 * math.sqrt(p1 * p2 * (1 - p1 * p2) / batch)
+
+
 def test_sparse_sampler_blocks_hold_each_step_in_its_own_rows():
     density = torch.tensor([[0.05, 0.01, 0.002], [0.001, 0.02, 0.04]])
     sampler = fast.SparseSampler(density, fast.RawBits(torch.Generator().manual_seed(1), CPU), 512)
@@ -194,12 +248,17 @@ def one_thread():
 @pytest.mark.parametrize("densities,model,sets", [
     ([1.0, 0.3, 0.1], "relu", ()), ([0.05, 0.02, 0.01], "relu", ()), ([1.0, 0.3, 0.1], "hidden-relu", ()),
     ([0.05, 0.02, 0.01], "hidden-relu", ()), ([0.3, 0.1, 0.05], "relu", ("correlated:0,1", "anticorrelated:2,3")),
-], ids=["dense", "sparse-sampler", "hidden-relu-dense", "hidden-relu-sparse", "feature-sets"])
+    ([1.0, 0.3, 0.1], "untied-abs", ()), ([0.05, 0.02, 0.01], "untied-abs", ()),
+], ids=["dense", "sparse-sampler", "hidden-relu-dense", "hidden-relu-sparse", "feature-sets", "untied-signed",
+        "untied-signed-sparse"])
 def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, densities, model, sets):
     # Mid-training (not converged), so a wrong gradient, learning rate or decay would show in the loss.
-    recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8)
+    # (the untied model learns |x| of rare inputs slowly: a larger lr moves it as far in 500 steps)
+    recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8,
+                    lr=3e-3 if model == "untied-abs" else 1e-3)
+    data = "sets" if sets else "signed" if model == "untied-abs" else "independent"
     cfg = RunConfig.uniform(5, 2, densities, 0.9, restarts=4, recipe=recipe, seed=7, model=model,
-                            data="sets" if sets else "independent", feature_sets=sets)
+                            data=data, feature_sets=sets)
     assert all(fast.sparse_instances(torch.tensor(cfg.instance_density()), CPU)) == (densities[0] < 0.1)
     params0 = initial_params(cfg)
     density = torch.tensor(cfg.instance_density())
@@ -278,13 +337,13 @@ def test_engine_contract_and_determinism(shape, split, monkeypatch):
     # at threads=1 must still compute every op single-threaded (bmm and reductions may round differently with
     # more threads on some CPUs: on an AMD EPYC host W differed by 1.5e-8 between the two).
     seen_threads = []
-    real_make_model = fast.parallel.make_model
+    real_make_model = fast.parallel.build_model
 
     def recording_make_model(*args, **kwargs):
         seen_threads.append(torch.get_num_threads())
         return real_make_model(*args, **kwargs)
 
-    monkeypatch.setattr(fast.parallel, "make_model", recording_make_model)
+    monkeypatch.setattr(fast.parallel, "build_model", recording_make_model)
     caller = torch.get_num_threads()
     runs = []
     try:

@@ -92,7 +92,8 @@ ENGINES: dict[str, Engine] = {
     # each, so memory is bounded by the parts: one chunk for the whole run keeps every core busy to the end
     # (chunks are trained one after the other). On an accelerator a chunk is one part: 2^26 elements (256 MiB
     # per float32 tensor) keeps its ops wide without filling a small card.
-    "fast": Engine("fast", "fast", models=("relu", "linear", "hidden-relu"), data=("independent", "sets"),
+    "fast": Engine("fast", "fast", models=("relu", "linear", "hidden-relu", "untied-abs"),
+                   data=("independent", "sets", "signed"),
                    chunk_elements={"cpu": None, "cuda": 1 << 26}),
     "eager": Engine("eager", "eager", models=None, data=None),
 }

@@ -51,8 +51,9 @@ intro step ran at half the speed of the hand-written one.
 Modules, by concern: :mod:`.sampling` (raw words, dense and sparse samplers, blocks of steps), :mod:`.optim`
 (fused AdamW), :mod:`.grads` (the hand-written gradients, two forms), :mod:`.loop` (the compiled step loop),
 :mod:`.parallel` (parts, worker threads, the engine's ``train_chunk``). It trains the tied families ``relu``,
-``linear`` and ``hidden-relu`` (the hidden form only: its hidden layer is not linear) on the ``independent`` and
-``sets`` distributions (:data:`tms.engines.ENGINES`; feature sets through :class:`SetSampler`).
+``linear`` and ``hidden-relu`` (the hidden form only: its hidden layer is not linear) and the untied ``untied-abs``
+(:class:`UntiedModel`) on the ``independent``, ``sets`` and ``signed`` distributions (:data:`tms.engines.ENGINES`;
+feature sets through :class:`SetSampler`, signed values through :class:`SignedSampler` or the sparse sampler).
 """
 
 from .grads import (
@@ -63,6 +64,8 @@ from .grads import (
     GramModel,
     HiddenModel,
     Model,
+    UntiedModel,
+    build_model,
     choose_form,
     make_model,
     uses_sparse_encoder,
@@ -79,7 +82,9 @@ from .sampling import (
     FeatureSampler,
     RawBits,
     SetSampler,
+    SignedSampler,
     SparseSampler,
+    convert_signed,
     convert_words,
     sample_features,
     sparse_instances,
@@ -89,8 +94,8 @@ __all__ = [
     "BLOCK_ELEMENTS", "BROADCAST_MAX_PRODUCT", "GRAM_MAX_FEATURES", "PART_ELEMENTS", "PIPELINE_BLOCK_ELEMENTS",
     "SPARSE_ENCODER_MAX_ACTIVE", "SPARSE_ENCODER_MIN_FEATURES", "uses_sparse_encoder",
     "SCRIPT_ENV", "SPARSE_COST", "SPARSE_MAX_DENSITY", "SPLIT_MIN_ELEMENTS", "BatchStream", "FeatureSampler",
-    "FusedAdamW", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SetSampler", "SparseSampler",
-    "choose_form",
+    "FusedAdamW", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SetSampler", "SignedSampler",
+    "SparseSampler", "UntiedModel", "build_model", "choose_form", "convert_signed",
     "compile_trainer", "convert_words", "logs_loss", "make_model", "sample_features", "sparse_instances",
     "split_parts", "train_chunk",
 ]

@@ -1,4 +1,5 @@
-"""Hand-written gradients of the tied toy models (PAPER.md §0), two forms of the same math.
+"""Hand-written gradients of the toy models: the tied ones (PAPER.md §0) in two forms of the same math, and the
+untied model of §8 (:class:`UntiedModel`).
 
 ``compute_grads(X, want_loss)`` takes ``X = [X'; 1]`` ``[inst, n + 1, batch]`` (features ``x = a X'``, a row of
 ones for the bias) and writes the gradient of the summed per-instance losses into ``gtheta``. Tests check both
@@ -70,6 +71,10 @@ class Model(torch.nn.Module):
             self.gtheta = torch.zeros_like(self.theta)
             self.W, self.b = self.theta[:, :m], self.theta[:, m]
             self.gW, self.gb = self.gtheta[:, :m], self.gtheta[:, m]
+        self._loss_constants(importance, a, batch_size)
+
+    def _loss_constants(self, importance: Tensor, a: Tensor, batch_size: int) -> None:
+        n = importance.shape[1]
         importance = importance.float()
         # c = 2 I / (B n): d(loss)/dz = c (z - x) [z > 0] for the loss of PAPER.md §0.
         self.c = 2.0 * importance / (batch_size * n)
@@ -90,13 +95,14 @@ class Model(torch.nn.Module):
         (instance i, feature f, sample b), each once, with its value (``a`` = 1)."""
         return self.compute_grads(X, want_loss)
 
-    def unpack(self, theta: Tensor) -> tuple[Tensor, Tensor]:
-        """``(W, b)`` from a copy of ``theta`` (a training snapshot), in the layout of this module."""
+    def unpack(self, theta: Tensor) -> dict[str, Tensor]:
+        """The family's parameters by name from a copy of ``theta`` (a training snapshot), in the layout of this
+        module; ``unpack(self.theta)``: views of the live ones."""
         inst, m, n = self.inst, self.m, self.n
         if self.layout == "flat":
             nw = inst * m * n
-            return theta[:nw].view(inst, m, n), theta[nw:].view(inst, n)
-        return theta[:, :m], theta[:, m]
+            return {"W": theta[:nw].view(inst, m, n), "b": theta[nw:].view(inst, n)}
+        return {"W": theta[:, :m], "b": theta[:, m]}
 
     def _loss(self, E: Tensor) -> Tensor:
         """Per-instance loss from ``E = c (x' - x)`` laid out ``[inst, feat, batch]``."""
@@ -252,9 +258,86 @@ class HiddenModel(Model):
         return loss
 
 
+class UntiedModel(Model):
+    """PAPER.md §8's untied model ``untied-abs``: ``h = ReLU(W1 x)``, ``y' = ReLU(W2 h + b)``, target ``|x|``; six
+    batched matmuls' worth of work per step (four products, one of them with the row of ones for the bias).
+
+    ``theta`` holds all of ``W1 [inst, m, n]``, then ``[W2, b]`` per instance, ``[inst, n, m + 1]``: the shape in
+    which the output layer's weight and bias gradients come out of one matmul, ``D [h; 1]^T``. The input is
+    ``x = a X'`` as for the tied forms (``a`` folded into ``W1``), signed or not; ``|x| = a |X'|``.
+    """
+
+    def __init__(self, W1: Tensor, W2: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int):
+        torch.nn.Module.__init__(self)
+        inst, m, n = W1.shape
+        if W2.shape != (inst, n, m) or b.shape != (inst, n):
+            raise ConfigError(f"untied-abs needs W1 [inst, m, n], W2 [inst, n, m], b [inst, n]; got "
+                              f"{tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(b.shape)}")
+        B = batch_size
+        self.inst, self.m, self.n, self.B = inst, m, n, B
+        self.relu, self.hidden_relu, self.sparse_encoder = True, True, False
+        dev = W1.device
+        self.nw1 = inst * m * n
+        self.theta = torch.cat([W1.reshape(-1), torch.cat([W2, b[:, :, None]], dim=2).reshape(-1)]).float()
+        self.gtheta = torch.zeros_like(self.theta)
+        self.W1 = self.theta[:self.nw1].view(inst, m, n)
+        self.T2 = self.theta[self.nw1:].view(inst, n, m + 1)  # [W2, b]
+        self.gW1 = self.gtheta[:self.nw1].view(inst, m, n)
+        self.gT2 = self.gtheta[self.nw1:].view(inst, n, m + 1)
+        self.W2t = self.T2[:, :, :m].transpose(1, 2)
+        # the tied forms' names, for code that reads any module's bias and its gradient
+        self.W, self.b, self.gW, self.gb = self.W1, self.T2[:, :, m], self.gW1, self.gT2[:, :, m]
+        self._loss_constants(importance, a, batch_size)
+        # H = WA X = [h_pre; 1]: WA = [[W1 diag(a), 0], [0, 1]] keeps the row of ones for the bias.
+        self.WA = torch.zeros(inst, m + 1, n + 1, device=dev)
+        self.WA[:, m, n] = 1.0
+        self.WAw = self.WA[:, :m, :n]
+        self.H = torch.empty(inst, m + 1, B, device=dev)
+        self.Hm = self.H[:, :m]
+        self.Ht = self.H.transpose(1, 2)
+        self.PZ = torch.empty(inst, n, m + 1, device=dev)  # c z = [c W2, c b] [h; 1]
+        self.Zc = torch.empty(inst, n, B, device=dev)
+        self.D = torch.empty(inst, n, B, device=dev)
+        self.Xabs = torch.empty(inst, n, B, device=dev)
+        self.gh = torch.empty(inst, m, B, device=dev)
+        self.Q1 = torch.empty(inst, m, n + 1, device=dev)
+        self.Q1n = self.Q1[:, :, :n]
+        self.neg_ca = (-(self.c * self.a))[:, :, None].contiguous()
+        self.a_row = self.a[:, None, :]
+        self.c_col = self.c[:, :, None]
+
+    def compute_grads(self, X: Tensor, want_loss: bool = False) -> Optional[Tensor]:
+        n = self.n
+        Xp = X[:, :n]
+        torch.mul(self.W1, self.a_row, out=self.WAw)
+        torch.bmm(self.WA, X, out=self.H)
+        self.Hm.relu_()
+        torch.mul(self.T2, self.c_col, out=self.PZ)
+        torch.bmm(self.PZ, self.H, out=self.Zc)  # c z
+        torch.abs(Xp, out=self.Xabs)
+        torch.addcmul(self.Zc, self.Xabs, self.neg_ca, out=self.D)  # c (z - |x|)
+        loss: Optional[Tensor] = None
+        if want_loss:  # c (relu(z) - |x|) = c (z - |x|) - c min(z, 0)
+            loss = self._loss(self.D - self.Zc.clamp(max=0))
+        torch.ops.aten.threshold_backward(self.D, self.Zc, 0.0, grad_input=self.D)  # dL/dz
+        torch.bmm(self.D, self.Ht, out=self.gT2)  # [dL/dW2, dL/db] = dL/dz [h; 1]^T
+        torch.bmm(self.W2t, self.D, out=self.gh)  # dL/dh = W2^T dL/dz, through h = ReLU(W1 x):
+        torch.ops.aten.threshold_backward(self.gh, self.Hm, 0.0, grad_input=self.gh)
+        torch.bmm(self.gh, X.transpose(1, 2), out=self.Q1)  # dL/dW1 = (dL/dh) x^T = ((dL/dh) X'^T) diag(a)
+        torch.mul(self.Q1n, self.a_row, out=self.gW1)
+        return loss
+
+    def unpack(self, theta: Tensor) -> dict[str, Tensor]:
+        inst, m, n = self.inst, self.m, self.n
+        T2 = theta[self.nw1:].view(inst, n, m + 1)
+        return {"W1": theta[:self.nw1].view(inst, m, n), "W2": T2[:, :, :m], "b": T2[:, :, m]}
+
+
 def choose_form(n_features: int, n_hidden: int, model: str = "relu") -> str:
     """'gram' or 'hidden' (see :data:`GRAM_MAX_FEATURES`); ``hidden-relu`` has no gram form (its hidden layer is
-    not linear)."""
+    not linear); ``untied-abs`` has its own ('untied')."""
+    if model == "untied-abs":
+        return "untied"
     return "gram" if n_features <= GRAM_MAX_FEATURES and model != "hidden-relu" else "hidden"
 
 
@@ -262,6 +345,14 @@ def uses_sparse_encoder(density: Tensor, sparse_input: bool) -> bool:
     """Whether a part with these densities ``[inst, feat]`` sums the input products over its active elements."""
     return (sparse_input and density.shape[1] >= SPARSE_ENCODER_MIN_FEATURES
             and float(density.sum(dim=1).mean()) <= SPARSE_ENCODER_MAX_ACTIVE)
+
+
+def build_model(params: dict[str, Tensor], importance: Tensor, a: Tensor, batch_size: int, model: str,
+                sparse_encoder: bool = False) -> Model:
+    """The gradient module of any family the engine trains, from its parameters by name."""
+    if model == "untied-abs":
+        return UntiedModel(params["W1"], params["W2"], params["b"], importance, a, batch_size)
+    return make_model(params["W"], params["b"], importance, a, batch_size, model, sparse_encoder=sparse_encoder)
 
 
 def make_model(W: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int, model: str,

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from .grads import Model
 from .optim import FusedAdamW
-from .sampling import convert_words
+from .sampling import convert_signed, convert_words
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ class PartTrainer(torch.nn.Module):
     Uncompiled it does the same, op for op.
     """
 
-    def __init__(self, model: Model, opt: FusedAdamW, T: Tensor):
+    def __init__(self, model: Model, opt: FusedAdamW, T: Tensor, signed: bool = False):
         super().__init__()
         self.model, self.opt, self.T = model, opt, T
+        self.signed = signed  # words -> X' by convert_signed (SignedSampler), else convert_words
         inst, n, B = model.inst, model.n, model.B
         self.X = torch.zeros(inst, n + 1, B, device=model.theta.device)
         self.X[:, n].fill_(1.0)
@@ -58,7 +59,10 @@ class PartTrainer(torch.nn.Module):
         losses: List[Tensor] = []
         snaps: List[Tensor] = []
         for i in range(words.size(0)):
-            convert_words(words[i], self.T, self.Xp)
+            if self.signed:
+                convert_signed(words[i], self.T, self.Xp)
+            else:
+                convert_words(words[i], self.T, self.Xp)
             self._step(first_step + i, log_every, last_step, losses, snapshots, snaps)
         return losses, snaps
 

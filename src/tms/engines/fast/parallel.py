@@ -27,7 +27,7 @@ from torch import Tensor
 from ...config import Recipe
 from .. import ChunkJob
 from ..threads import Workers
-from .grads import choose_form, make_model, uses_sparse_encoder
+from .grads import build_model, choose_form, uses_sparse_encoder
 from .loop import PartTrainer, compile_trainer, logs_loss
 from .optim import FusedAdamW
 from .sampling import (
@@ -38,6 +38,7 @@ from .sampling import (
     FeatureSampler,
     RawBits,
     SetSampler,
+    SignedSampler,
     SparseSampler,
     sparse_instances,
 )
@@ -129,24 +130,29 @@ class _PartResult:
 
     def __init__(self) -> None:
         self.logs: dict[int, Tensor] = {}
-        self.snapshots: dict[int, tuple[Tensor, Tensor]] = {}
+        self.snapshots: dict[int, dict[str, Tensor]] = {}
 
 
-def _train_part(W: Tensor, b: Tensor, importance: Tensor, density: Tensor, job: ChunkJob, bits: RawBits,
+def _train_part(params: dict[str, Tensor], importance: Tensor, density: Tensor, job: ChunkJob, bits: RawBits,
                 block_elements: int, pipelined: bool, progress: Callable[[int], None],
                 check: Callable[[], None]) -> _PartResult:
-    """Train one part in place (``W``, ``b`` its slices); runs in the calling worker thread."""
+    """Train one part in place (``params`` its slices); runs in the calling worker thread."""
     recipe: Recipe = job.recipe
     B = recipe.batch_size
     sets = job.data == "sets"
-    sparse = not sets and all(sparse_instances(density, W.device))
+    signed = job.data == "signed"
+    device = importance.device
+    sparse = not sets and all(sparse_instances(density, device))
     if sets:
         sampler: FeatureSampler | SparseSampler = SetSampler(density, bits, B, job.feature_sets)
+    elif sparse:
+        sampler = SparseSampler(density, bits, B, signed)
     else:
-        sampler = SparseSampler(density, bits, B) if sparse else FeatureSampler(density, bits, B)
-    model = make_model(W, b, importance, sampler.a.to(W.device), B, job.model,
-                       sparse_encoder=uses_sparse_encoder(density, sparse))
-    trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T))
+        sampler = (SignedSampler if signed else FeatureSampler)(density, bits, B)
+    model = build_model(params, importance, sampler.a.to(device), B, job.model,
+                        sparse_encoder=uses_sparse_encoder(density, sparse))
+    trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T,
+                                          sampler.signed))
     out = _PartResult()
     wanted = [s for s in job.snapshot_steps if s > 0]
     done = 0
@@ -165,8 +171,8 @@ def _train_part(W: Tensor, b: Tensor, importance: Tensor, density: Tensor, job: 
             progress(count)
     finally:
         blocks.close()  # stops the sampler thread if training raised
-    W.copy_(model.W)
-    b.copy_(model.b)
+    for name, value in model.unpack(model.theta).items():
+        params[name].copy_(value)
     del model, trainer, blocks, sampler
     if recipe.steps >= TRIM_MIN_STEPS:
         release_memory()
@@ -200,27 +206,28 @@ class _Progress:
 
 
 def train_chunk(job: ChunkJob) -> None:
-    W, b = job.params["W"], job.params["b"]
-    inst, m, n = W.shape
-    dev = W.device
+    params = job.params
+    inst, n = job.importance.shape
+    m = next(iter(params.values())).shape[1]
+    dev = job.importance.device
     recipe = job.recipe
     cost = [SPARSE_COST if sparse and job.data != "sets" else 1.0 for sparse in sparse_instances(job.density, dev)]
     parts = split_parts(inst, n * recipe.batch_size, dev, cost)
     log.debug("fast engine: %d instances %d -> %d, %s form, %d part(s), %d thread(s)", inst, n, m,
               choose_form(n, m, job.model), len(parts), job.threads)
     if 0 in job.snapshot_steps:
-        job.on_snapshot(0, {"W": W.clone(), "b": b.clone()})
+        job.on_snapshot(0, {k: v.clone() for k, v in params.items()})
     progress = _Progress(len(parts))
     with torch.no_grad():
         if dev.type != "cpu":
             # An accelerator: one part, in the calling thread, its batches drawn by the device's generator.
-            results = [_train_part(W, b, job.importance, job.density, job, RawBits(job.generator, dev),
+            results = [_train_part(params, job.importance, job.density, job, RawBits(job.generator, dev),
                                    PIPELINE_BLOCK_ELEMENTS, False, progress.add, lambda: None)]
         elif len(parts) == 1:
             # One part: a worker trains it while, given a second thread, a helper draws its batches ahead.
             workers = Workers(1, 1)
             bits = RawBits(job.generator, dev)
-            results = workers.run([lambda: _train_part(W, b, job.importance, job.density, job, bits,
+            results = workers.run([lambda: _train_part(params, job.importance, job.density, job, bits,
                                                        PIPELINE_BLOCK_ELEMENTS, job.threads >= 2, progress.add,
                                                        workers.check)],
                                   poll=lambda: progress.flush(job.on_steps))
@@ -231,11 +238,12 @@ def train_chunk(job: ChunkJob) -> None:
 
             def work(k: int) -> _PartResult:
                 lo, hi = parts[k]
-                Wk, bk = W[lo:hi].clone(), b[lo:hi].clone()
-                res = _train_part(Wk, bk, job.importance[lo:hi], job.density[lo:hi], job,
+                part = {name: value[lo:hi].clone() for name, value in params.items()}
+                res = _train_part(part, job.importance[lo:hi], job.density[lo:hi], job,
                                   RawBits.from_seed(seeds[k], dev), BLOCK_ELEMENTS, False, progress.add,
                                   workers.check)
-                W[lo:hi], b[lo:hi] = Wk, bk
+                for name, value in part.items():
+                    params[name][lo:hi] = value
                 return res
 
             results = workers.run([lambda k=k: work(k) for k in range(len(parts))],
@@ -244,5 +252,4 @@ def train_chunk(job: ChunkJob) -> None:
     for step in sorted(results[0].logs):
         job.on_log(step, torch.cat([r.logs[step] for r in results]))
     for step in sorted(results[0].snapshots):
-        job.on_snapshot(step, {"W": torch.cat([r.snapshots[step][0] for r in results]),
-                               "b": torch.cat([r.snapshots[step][1] for r in results])})
+        job.on_snapshot(step, {name: torch.cat([r.snapshots[step][name] for r in results]) for name in params})

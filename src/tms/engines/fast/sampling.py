@@ -88,6 +88,9 @@ class FeatureSampler:
     later in the matmuls.
     """
 
+    signed = False
+    """Whether the trainer converts the words with :func:`convert_signed` (else :func:`convert_words`)."""
+
     def __init__(self, density: Tensor, bits: RawBits, batch_size: int = 0):
         p = density.double()
         self.T = (2.0**31 - p * 2.0**32).float()[:, :, None]  # [inst, feat, 1]
@@ -118,6 +121,27 @@ class FeatureSampler:
     def sample_into(self, out: Tensor) -> None:
         """Fill ``out [..., inst, feat, batch]`` (float32, may be a strided view) with fresh X'."""
         self.convert(self.draw_words(tuple(out.shape)), out)
+
+
+class SignedSampler(FeatureSampler):
+    """Draws signed features (data ``signed``, PAPER.md §8): 0 with probability 1 - p, else U[-1, 1).
+
+    One word per element again, centred this time: the feature is active when ``|s| < L = p 2^31`` (about
+    ``p 2^32`` of the 2^32 words), and then ``s / L`` is uniform on (-1, 1). The trainer keeps ``X' = s [|s| < L]``
+    (:func:`convert_signed`) and folds ``a = 1 / L`` into its small matrices, as for :class:`FeatureSampler`;
+    ``T`` holds ``L``.
+    """
+
+    signed = True
+
+    def __init__(self, density: Tensor, bits: RawBits, batch_size: int = 0):
+        super().__init__(density, bits, batch_size)
+        L = density.double() * 2.0**31
+        self.T = L.float()[:, :, None]
+        self.a = (1.0 / L).float()
+
+    def convert(self, words: Tensor, out: Tensor) -> None:
+        convert_signed(words, self.T, out)
 
 
 class SetSampler(FeatureSampler):
@@ -159,9 +183,10 @@ class SetSampler(FeatureSampler):
 
 
 def sample_features(density: Tensor, batch_size: int, generator: torch.Generator, sparse: bool = False,
-                    sets: Sequence[FeatureSet] | None = None) -> Tensor:
+                    sets: Sequence[FeatureSet] | None = None, signed: bool = False) -> Tensor:
     """``[inst, batch, feat]`` features drawn the way the fast engine draws them (for tests and comparisons);
-    ``sparse``: the way :class:`SparseSampler` draws them (CPU); ``sets``: the way :class:`SetSampler` does."""
+    ``sparse``: the way :class:`SparseSampler` draws them (CPU); ``sets``: the way :class:`SetSampler` does;
+    ``signed``: data ``signed`` (:class:`SignedSampler`, or the sparse sampler's signed values)."""
     inst, feat = density.shape
     if sets is not None:
         sampler = SetSampler(density, RawBits(generator, density.device), batch_size, sets)
@@ -169,11 +194,12 @@ def sample_features(density: Tensor, batch_size: int, generator: torch.Generator
         sampler.sample_into(out)
         return (out * sampler.a[:, :, None]).transpose(1, 2).contiguous()
     if sparse:
-        index, value, _ = SparseSampler(density, RawBits(generator, density.device), batch_size).draw_block(1)
+        index, value, _ = SparseSampler(density, RawBits(generator, density.device), batch_size,
+                                        signed).draw_block(1)
         X = torch.zeros(inst, feat + 1, batch_size)
         X.view(-1).index_put_((index,), value)  # as PartTrainer.forward_sparse places them (.loop)
         return X[:, :feat].transpose(1, 2).contiguous()
-    sampler = FeatureSampler(density, RawBits(generator, density.device))
+    sampler = (SignedSampler if signed else FeatureSampler)(density, RawBits(generator, density.device))
     Xp = torch.empty(inst, feat, batch_size, device=density.device)
     sampler.sample_into(Xp)
     return (Xp * sampler.a[:, :, None]).transpose(1, 2).contiguous()
@@ -188,9 +214,9 @@ class SparseSampler:
     positions, ``lam = -B ln(1 - p)``. The hits at one element are then ``Poisson(lam / B)`` independently
     of every other element (splitting a Poisson process), so an element is active (one hit or more) with
     probability ``1 - exp(-lam / B) = p``, independently of all others; its value is that of its last hit,
-    drawn U[0, 1) like every hit and independently of their number and order. That is PAPER.md §0's
-    distribution exactly, for about ``p B`` random numbers per row instead of ``B``. Features are stored as
-    they are (``a = 1``).
+    drawn U[0, 1) like every hit and independently of their number and order (``signed``: U[-1, 1), data
+    ``signed``). That is PAPER.md §0's distribution exactly, for about ``p B`` random numbers per row instead of
+    ``B``. Features are stored as they are (``a = 1``).
 
     A block is ``(index, value, offsets)``: flat positions in ``X = [X'; 1]`` (``[inst, n + 1, batch]``) and
     values of all hits of ``count`` steps, step ``k``'s being ``offsets[k]:offsets[k + 1]``. Where one element
@@ -198,7 +224,9 @@ class SparseSampler:
     hits per step, which holds here (``p B n`` per instance), so the same seed gives the same batches.
     """
 
-    def __init__(self, density: Tensor, bits: RawBits, batch_size: int):
+    signed = False  # the trainer places the values as they are, whatever their sign
+
+    def __init__(self, density: Tensor, bits: RawBits, batch_size: int, signed: bool = False):
         if bits.np_bits is None:
             raise ValueError("the sparse sampler runs on the CPU only")
         p = density.double().cpu().numpy()
@@ -207,6 +235,7 @@ class SparseSampler:
         self.row_start = ((np.arange(inst)[:, None] * (n + 1) + np.arange(n)[None, :]) * batch_size).reshape(-1)
         self.B = batch_size
         self.rng = np.random.Generator(bits.np_bits)
+        self.signed_values = signed
         self.a = torch.ones(inst, n)
         self.T = torch.zeros(inst, n, 1)  # not used: PartTrainer takes one
         self.elements_per_step = max(1, int(self.lam.sum()))
@@ -218,6 +247,8 @@ class SparseSampler:
         index = np.repeat(np.tile(self.row_start, count), hits.reshape(-1))
         index += self.rng.integers(0, self.B, size=index.size)
         value = self.rng.random(index.size, dtype=np.float32)
+        if self.signed_values:
+            value = value * np.float32(2.0) - np.float32(1.0)
         return torch.from_numpy(index), torch.from_numpy(value), torch.from_numpy(offsets)
 
     def train_block(self, trainer: Callable, block: tuple[Tensor, Tensor, Tensor], first_step: int,
@@ -270,6 +301,12 @@ def convert_words(words: Tensor, T: Tensor, out: Tensor) -> None:
     out.copy_(words)
     out.sub_(T)
     out.relu_()
+
+
+def convert_signed(words: Tensor, L: Tensor, out: Tensor) -> None:
+    """``out = float(words) [|float(words)| < L]`` (:class:`SignedSampler`); ``out`` may be a strided view."""
+    out.copy_(words)
+    out.mul_(out.abs() < L)
 
 
 def sparse_instances(density: Tensor, device: torch.device) -> list[bool]:
