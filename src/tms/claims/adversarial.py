@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..analysis.adversarial import POINTS
 from ..analysis.folder import Tables
-from .base import Claim, Measurement
+from .base import Claim, Measurement, spearman
 
 MIN_RISE = 3.0
 """S6-1: 'more than 3x'."""
@@ -34,13 +32,6 @@ def s6_1(tables: Tables) -> Measurement:
         f"over the {len(before)} densities with at most {DENSE_FEATURES_PER_DIM:g} features per dimension, "
         f"{top['vulnerability']:.2f} at its peak (1/(1 − S) = {top['inverse_density']:.3g}, "
         f"{top['features_per_dim']:.1f} features per dimension): {rise:.1f}x"))
-
-
-def spearman(x: list[float], y: list[float]) -> float:
-    if len(x) < 3:
-        return math.nan
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def s6_2(tables: Tables, up_to: float | None = None) -> Measurement:

@@ -7,12 +7,10 @@ import math
 import statistics
 from typing import Any
 
-import numpy as np
-
 from ..analysis.folder import Tables
 from ..analysis.nonuniform import DIGONS, FITS, PENTAGON, POINTS, SUMMARY
 from ..text import plural
-from .base import Claim, Measurement, failed_checks
+from .base import Claim, Measurement, failed_checks, spearman
 
 SNAP_RANGE = (0.2, 0.5)
 """S4-4: 'about 2.5x sparser than the rest': the snap between 2x and 5x sparser (relative density 0.5 to 0.2)."""
@@ -24,13 +22,6 @@ NORM_TOL = 0.05
 """S4-6: median relative deviation of ‖W_i‖² from 1 − b_i."""
 
 
-def _spearman(x: list[float], y: list[float]) -> float:
-    if len(x) < 3:
-        return math.nan
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
 def _best_pentagons(tables: Tables) -> list[dict[str, Any]]:
     return sorted((f for f in tables.read(FITS) if f["best"] and f["label"] == PENTAGON),
                   key=lambda f: f["relative_density"])
@@ -38,7 +29,7 @@ def _best_pentagons(tables: Tables) -> list[dict[str, Any]]:
 
 def s4_4(tables: Tables) -> Measurement:
     pent = _best_pentagons(tables)
-    rho = _spearman([math.log(f["relative_density"]) for f in pent], [f["fifth_gap"] for f in pent])
+    rho = spearman([math.log(f["relative_density"]) for f in pent], [f["fifth_gap"] for f in pent])
     summary = tables.read(SUMMARY)[0]
     snap = summary["snap"]
     points = sorted(tables.read(POINTS), key=lambda p: p["relative_density"])

@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from .base import Experiment, FigureSpec
 
 _MODULES = ("intro", "section2", "phase", "geometry", "nonuniform", "correlated", "dynamics", "adversarial",
-            "privileged")
+            "privileged", "computation")
 
 
 def all_experiments() -> dict[str, Experiment]:
