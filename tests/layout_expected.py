@@ -31,6 +31,10 @@ EXPERIMENTS = {
                     "tables": ("adversarial_models.csv", "adversarial_points.csv")},
     "privileged": {"runs": ("",), "figures": ("privileged_neurons",),
                    "tables": TIED + ("privileged_models.csv", "privileged_neurons.csv", "privileged_points.csv")},
+    "computation": {"runs": ("n100", "n3"), "figures": ("computation_motif", "computation_neurons",
+                                                        "computation_pairs", "computation_polysemantic"),
+                    "tables": ("computation_motifs.csv", "computation_neurons.csv", "computation_pairs.csv",
+                               "computation_points.csv")},
 }
 TOP = ("REPORT.md", "claims.json", "report.html", "reproduce.json")
 

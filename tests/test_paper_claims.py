@@ -28,7 +28,7 @@ IDS = {"intro": ["INTRO-1", "INTRO-2", "INTRO-3"], "section2": ["S2-1", "S2-2", 
        "phase-3-2": ["S3-1", "S3-2", "S3-3", "S3-4"], "geometry": ["S4-1", "S4-2", "S4-3"],
        "nonuniform": ["S4-4", "S4-5", "S4-6"], "correlated": ["S4-7", "S4-8", "S4-9", "S4-10", "S4-11"],
        "dynamics": ["S5-1", "S5-2", "S5-3"], "adversarial": ["S6-1", "S6-2"],
-       "privileged": ["S7-1", "S7-2", "S7-3"]}
+       "privileged": ["S7-1", "S7-2", "S7-3"], "computation": ["S8-1", "S8-2", "S8-3", "S8-4"]}
 
 pytestmark = pytest.mark.slow
 

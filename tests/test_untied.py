@@ -57,3 +57,30 @@ def test_the_command_line_trains_and_plots_it(tmp_path, capsys):
     assert main(["train", "-n", "4", "-m", "2", "--densities", "0.3", "--data", "signed", "--set", "correlated:0,1",
                  "--out", str(tmp_path / "v")]) == 2
     assert "--set makes the data 'sets'" in capsys.readouterr().err and not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-m", "0", "--model", "untied-abs", "--data", "signed"], "hidden must be an integer >= 1, got 0"),
+    (["-m", "6", "--model", "untied-sq"], "invalid choice: 'untied-sq'"),
+    (["-m", "2", "--model", "relu", "--data", "signed"], "data 'signed' does not suit model 'relu'"),
+    (["-m", "2", "--model", "hidden-relu", "--data", "signed"], "does not suit model 'hidden-relu'"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "bad"
+    assert main(["train", "-n", "3", "--densities", "0.3", "--steps", "5", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_config_file_with_an_unsupported_target_is_refused(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"n_features": 3, "n_hidden": 2, "model": "relu", "data": "signed", '
+                   '"density": [[0.1, 0.1, 0.1]], "importance": [[1, 1, 1]]}')
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"config {cfg}" in err and "use data independent or sets, or model linear or untied-abs" in err
+    # linear can produce negative outputs: signed data is a legitimate target for it
+    RunConfig.uniform(3, 2, [0.1], model="linear", data="signed")
+    with pytest.raises(ConfigError, match="does not suit"):
+        RunConfig.uniform(3, 2, [0.1], model="relu", data="signed")

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fits", type=_positive_int("fits"), default=None,
                    help="§4 nonuniform: fits per relative density of the fifth feature (default 20)")
     r.add_argument("--restarts", type=_positive_int("restarts"), default=None,
-                   help="§7 privileged: restarts per density (default 40)")
+                   help="restarts per density: §7 privileged (default 32), §8 computation's 100 -> 40 sweep (default 1)")
     r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
                    help="base seed of every run instead of 0 (runs keep their offsets): the claims on other draws")
     _add_run_options(r)

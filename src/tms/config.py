@@ -31,6 +31,11 @@ DATA = {
     "signed": "each feature 0 with probability 1 - p_i, else U[-1, 1], independently (PAPER.md §8)",
 }
 """Data distributions by name (implemented in :mod:`tms.data`, whose registry holds exactly these)."""
+UNSUPPORTED_TARGETS = {
+    "relu": {"signed": "its output ReLU cannot produce the negative half of the target x"},
+    "hidden-relu": {"signed": "its output ReLU cannot produce the negative half of the target x"},
+}
+"""Pairings of a model family with a data distribution whose target the family cannot represent, and why."""
 CORRELATIONS = {
     "correlated": "one shared zero/non-zero draw for the whole set (its members share one density), each active "
                   "member's value U[0, 1] independently",
@@ -192,6 +197,11 @@ class RunConfig:
             raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.data not in DATA:
             raise ConfigError(f"data must be one of {', '.join(DATA)}, got {self.data!r}")
+        why = UNSUPPORTED_TARGETS.get(self.model, {}).get(self.data)
+        if why:
+            allowed = [d for d in DATA if d not in UNSUPPORTED_TARGETS.get(self.model, {})]
+            raise ConfigError(f"data {self.data!r} does not suit model {self.model!r}: {why}; use data "
+                              f"{' or '.join(allowed)}, or model linear or untied-abs (target |x|)")
         _check_int("restarts", self.restarts, 1)
         _check_int("seed", self.seed, 0)
         if not isinstance(self.recipe, Recipe):
