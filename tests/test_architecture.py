@@ -15,7 +15,7 @@ PKG = SRC / "tms"
 
 #: Bottom to top: a module may import from its own layer and the layers below it.
 LAYERS = [
-    ("errors", "layout", "files", "tables", "text"),
+    ("errors", "layout", "files", "tables", "text", "stats"),
     ("config",),
     ("data",),
     ("model", "metrics", "theory", "geometry", "attack"),

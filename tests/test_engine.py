@@ -90,6 +90,38 @@ def test_untied_gradients_and_loss_match_autograd(inst, m, n, B):
         fast.UntiedModel(params["W1"], params["W2"][:, :, :0], params["b"], importance, a, B)
 
 
+def test_untied_compact_batches_match_autograd():
+    # a sparsely drawn part: each instance computes on its samples with an active feature only, the empty ones
+    # (x = 0: output ReLU(b), target 0) in closed form; instance 2 has no active element at all
+    from tms.model import get_family
+
+    inst, m, n, B = 3, 6, 8, 64
+    g = torch.Generator().manual_seed(8)
+    params = {"W1": torch.randn(inst, m, n, generator=g) * 0.5, "W2": torch.randn(inst, n, m, generator=g) * 0.5,
+              "b": torch.randn(inst, n, generator=g) * 0.3}  # both signs: the empty samples' ReLU matters
+    importance = torch.rand(inst, n, generator=g) + 0.1
+    density = torch.tensor([0.1, 0.02, 0.0])[:, None]
+    x = (torch.rand(inst, B, n, generator=g) * 2 - 1) * (torch.rand(inst, B, n, generator=g) < density[:, None])
+    assert 0 < (x[0] != 0).any(dim=1).sum() < B and not x[2].any()
+    model = fast.build_model(params, importance, torch.ones(inst, n), B, "untied-abs", sparse_encoder=True)
+    X = torch.ones(inst, n + 1, B)
+    X[:, :n] = x.transpose(1, 2)
+    i, f, b = (X[:, :n] != 0).nonzero(as_tuple=True)
+    loss = model.compute_grads_sparse(X, i * B + b, i * n + f, X[i, f, b], want_loss=True)
+    ref_params = {k: v.clone().requires_grad_() for k, v in params.items()}
+    ref = get_family("untied-abs").loss(ref_params, x, importance)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
+    grads = model.unpack(model.gtheta)
+    for name, p in ref_params.items():
+        torch.testing.assert_close(grads[name], p.grad, rtol=2e-5, atol=1e-8)
+    assert ref_params["b"].grad[2].abs().max() > 1e-3  # the all-empty instance still moves its bias
+    # the dense path on the same batch: the same numbers
+    dense = fast.build_model(params, importance, torch.ones(inst, n), B, "untied-abs")
+    torch.testing.assert_close(dense.compute_grads(X, want_loss=True), loss, rtol=2e-5, atol=1e-8)
+    torch.testing.assert_close(dense.gtheta, model.gtheta, rtol=2e-5, atol=1e-8)
+
+
 @pytest.mark.parametrize("inst,m,n,B", [(3, 5, 10, 64), (2, 2, 5, 48), (2, 3, 40, 32)], ids=["10to5", "5to2", "40to3"])
 def test_hidden_relu_gradients_and_loss_match_autograd(inst, m, n, B):
     # §7's model, h = ReLU(W x), x' = ReLU(Wᵀ h + b): the hidden form with the hidden ReLU's mask
@@ -665,3 +697,32 @@ def test_long_parts_hand_their_memory_back(monkeypatch, steps, trims):
     _train_chunk(W, b, torch.ones(6, 5), torch.full((6, 5), 0.5), Recipe(steps=steps, batch_size=32), seed=0,
                  threads=2)
     assert len(calls) == trims
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["dense", "compact"])
+def test_untied_step_loop_compiles_and_equals_plain(compact, monkeypatch):
+    # TorchScript falls back to plain Python on any failure (slower, same numbers): the untied loop must compile
+    inst, m, n, B = 2, 4, 6, 32
+    g = torch.Generator().manual_seed(3)
+    params = {"W1": torch.randn(inst, m, n, generator=g) * 0.5, "W2": torch.randn(inst, n, m, generator=g) * 0.5,
+              "b": torch.zeros(inst, n)}
+    density = torch.full((inst, n), 0.05 if compact else 0.5)
+    out = []
+    for plain in (False, True):
+        monkeypatch.setenv(fast.SCRIPT_ENV, "1" if plain else "0")
+        bits = fast.RawBits(torch.Generator().manual_seed(4), CPU)
+        sampler = fast.SparseSampler(density, bits, B, True) if compact else fast.SignedSampler(density, bits, B)
+        model = fast.build_model({k: v.clone() for k, v in params.items()}, torch.ones(inst, n), sampler.a, B,
+                                 "untied-abs", sparse_encoder=compact)
+        trainer = fast.compile_trainer(fast.PartTrainer(model, fast.FusedAdamW(model.theta, model.gtheta, Recipe()),
+                                                        sampler.T, sampler.signed))
+        assert isinstance(trainer, torch.jit.ScriptModule) != plain
+        block = sampler.draw_block(20)
+        losses, _ = (trainer.forward_sparse(block[0], block[1], block[2].tolist(), 1, 5, 20, []) if compact
+                     else trainer(block, 1, 5, 20, []))
+        out.append((model.theta.clone(), torch.stack(losses)))
+    assert not fast.loop._SCRIPT_FAILURE, fast.loop._SCRIPT_FAILURE
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-5, atol=1e-9)
+    assert not torch.equal(out[0][0], torch.cat([params["W1"].reshape(-1), torch.cat(
+        [params["W2"], params["b"][:, :, None]], dim=2).reshape(-1)]))  # it trained

@@ -82,3 +82,13 @@ def test_against_naive_loop_on_random_batched_weights():
 def test_rejects_bad_shapes():
     with pytest.raises(ValueError, match="W must be"):
         metrics.feature_norms(torch.zeros(3))
+
+
+def test_spearman_ranks_ties_by_their_mean():
+    from tms.stats import spearman
+
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # y ranks (0.5, 0.5, 2.5, 2.5) against (0, 1, 2, 3): 4 / (2 sqrt 5)
+    assert spearman([0, 1, 2, 3], [1, 1, 2, 2]) == pytest.approx(4 / (2 * 5**0.5))
+    assert math.isnan(spearman([1, 2], [2, 1])) and math.isnan(spearman([1, 2, 3], [5, 5, 5]))

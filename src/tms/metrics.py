@@ -5,9 +5,6 @@ Every function also accepts a single model ``[hidden, feat]`` and then drops the
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -82,25 +79,3 @@ def cosines(W: Tensor) -> Tensor:
     Wb, single = _batched(W)
     unit = Wb / Wb.norm(dim=1, keepdim=True).clamp_min(_EPS)
     return _unbatch(torch.einsum("iha,ihb->iab", unit, unit), single)
-
-
-def _average_ranks(values: list[float]) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    order = np.argsort(v, kind="stable")
-    ranks = np.empty(len(v))
-    ranks[order] = np.arange(len(v), dtype=float)
-    for value in np.unique(v):  # tied values share their mean rank
-        tied = v == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
-
-
-def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman's rank correlation of two equally long lists (tied values share their mean rank); NaN for fewer
-    than three points or a constant list."""
-    if len(x) < 3:
-        return math.nan
-    rx, ry = _average_ranks(x), _average_ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..metrics import spearman
+from ..stats import spearman
 from ..tables import Column, Schema
 from .folder import ExperimentFolder
 

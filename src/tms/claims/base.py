@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ..analysis.folder import Tables
 from ..errors import RunFolderError
 from ..files import atomic_write_json
-from ..metrics import spearman  # noqa: F401 - the claims' rank correlation
+from ..stats import spearman  # noqa: F401 - the claims' rank correlation
 
 _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 

@@ -8,7 +8,7 @@ forms against autograd on random inputs.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -265,9 +265,16 @@ class UntiedModel(Model):
     ``theta`` holds all of ``W1 [inst, m, n]``, then ``[W2, b]`` per instance, ``[inst, n, m + 1]``: the shape in
     which the output layer's weight and bias gradients come out of one matmul, ``D [h; 1]^T``. The input is
     ``x = a X'`` as for the tied forms (``a`` folded into ``W1``), signed or not; ``|x| = a |X'|``.
+
+    With ``compact`` (a part drawn as active elements, :class:`~.sampling.SparseSampler`) each instance computes on
+    its samples with at least one active feature only (:meth:`compute_grads_sparse`): a sample with x = 0 has
+    h = 0, output ReLU(b) and target 0, so it adds exactly ``c b [b > 0]`` to the bias gradient, ``c² b₊² r²`` per
+    feature to the loss, and nothing else; those samples are added in closed form. At 1 − S = 0.001 and n = 100,
+    91 % of the samples are empty. The same math summed in another order (tested against autograd).
     """
 
-    def __init__(self, W1: Tensor, W2: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int):
+    def __init__(self, W1: Tensor, W2: Tensor, b: Tensor, importance: Tensor, a: Tensor, batch_size: int,
+                 compact: bool = False):
         torch.nn.Module.__init__(self)
         inst, m, n = W1.shape
         if W2.shape != (inst, n, m) or b.shape != (inst, n):
@@ -275,7 +282,10 @@ class UntiedModel(Model):
                               f"{tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(b.shape)}")
         B = batch_size
         self.inst, self.m, self.n, self.B = inst, m, n, B
-        self.relu, self.hidden_relu, self.sparse_encoder = True, True, False
+        # sparse_encoder: the step loop hands this module the active elements (compute_grads_sparse)
+        self.relu, self.hidden_relu, self.sparse_encoder = True, True, compact
+        self.hit_weights = False  # compute_grads_sparse reads only which samples have a hit, from hit_h
+        self.occupied = torch.zeros(inst * batch_size if compact else 1, dtype=torch.bool, device=W1.device)
         dev = W1.device
         self.nw1 = inst * m * n
         self.theta = torch.cat([W1.reshape(-1), torch.cat([W2, b[:, :, None]], dim=2).reshape(-1)]).float()
@@ -299,6 +309,7 @@ class UntiedModel(Model):
         self.Zc = torch.empty(inst, n, B, device=dev)
         self.D = torch.empty(inst, n, B, device=dev)
         self.Xabs = torch.empty(inst, n, B, device=dev)
+        self.abs_ready = False  # set by the step loop when its conversion of the words writes |X'| into Xabs
         self.gh = torch.empty(inst, m, B, device=dev)
         self.Q1 = torch.empty(inst, m, n + 1, device=dev)
         self.Q1n = self.Q1[:, :, :n]
@@ -314,7 +325,8 @@ class UntiedModel(Model):
         self.Hm.relu_()
         torch.mul(self.T2, self.c_col, out=self.PZ)
         torch.bmm(self.PZ, self.H, out=self.Zc)  # c z
-        torch.abs(Xp, out=self.Xabs)
+        if not self.abs_ready:
+            torch.abs(Xp, out=self.Xabs)
         torch.addcmul(self.Zc, self.Xabs, self.neg_ca, out=self.D)  # c (z - |x|)
         loss: Optional[Tensor] = None
         if want_loss:  # c (relu(z) - |x|) = c (z - |x|) - c min(z, 0)
@@ -326,6 +338,45 @@ class UntiedModel(Model):
         torch.bmm(self.gh, X.transpose(1, 2), out=self.Q1)  # dL/dW1 = (dL/dh) x^T = ((dL/dh) X'^T) diag(a)
         torch.mul(self.Q1n, self.a_row, out=self.gW1)
         return loss
+
+    def compute_grads_sparse(self, X: Tensor, hit_h: Tensor, hit_w: Tensor, value: Tensor,
+                             want_loss: bool = False) -> Optional[Tensor]:
+        if not self.sparse_encoder:
+            return self.compute_grads(X, want_loss)
+        inst, n, m, B = self.inst, self.n, self.m, self.B
+        # the samples with an active feature, instance-major and sorted
+        self.occupied.index_fill_(0, hit_h, True)
+        samples = self.occupied.nonzero().view(-1)
+        self.occupied.index_fill_(0, hit_h, False)
+        counts: List[int] = torch.bincount(torch.div(samples, B, rounding_mode="floor"), minlength=inst).tolist()
+        torch.mul(self.W1, self.a_row, out=self.WAw)
+        torch.mul(self.T2, self.c_col, out=self.PZ)
+        # the empty samples: z = b, target 0, dL/dz = c b [b > 0] each
+        bias = self.c * self.b.clamp(min=0)  # [inst, n]
+        losses: List[Tensor] = []
+        start = 0
+        for i in range(inst):
+            k = counts[i]
+            cols = samples[start:start + k] - i * B
+            start += k
+            empty = float(B - k)
+            Xi = X[i].index_select(1, cols)  # [n + 1, k]
+            H = torch.mm(self.WA[i], Xi)
+            H[:m].relu_()
+            Zc = torch.mm(self.PZ[i], H)
+            D = torch.addcmul(Zc, Xi[:n].abs(), self.neg_ca[i])
+            if want_loss:
+                r = self.loss_r[i]
+                losses.append((D - Zc.clamp(max=0)).mul(r).square().sum() + (bias[i] * r[:, 0]).square().sum() * empty)
+            torch.ops.aten.threshold_backward(D, Zc, 0.0, grad_input=D)
+            torch.mm(D, H.t(), out=self.gT2[i])
+            self.gT2[i, :, m].add_(bias[i], alpha=empty)
+            gh = torch.mm(self.W2t[i], D)
+            torch.ops.aten.threshold_backward(gh, H[:m], 0.0, grad_input=gh)
+            torch.mul(torch.mm(gh, Xi[:n].t()), self.a_row[i], out=self.gW1[i])
+        if want_loss:
+            return torch.stack(losses)
+        return None
 
     def unpack(self, theta: Tensor) -> dict[str, Tensor]:
         inst, m, n = self.inst, self.m, self.n
@@ -349,9 +400,11 @@ def uses_sparse_encoder(density: Tensor, sparse_input: bool) -> bool:
 
 def build_model(params: dict[str, Tensor], importance: Tensor, a: Tensor, batch_size: int, model: str,
                 sparse_encoder: bool = False) -> Model:
-    """The gradient module of any family the engine trains, from its parameters by name."""
+    """The gradient module of any family the engine trains, from its parameters by name; ``sparse_encoder``: the
+    part comes as active elements and the module uses them (the tied hidden form's sparse encoder, the untied
+    model's compact batches)."""
     if model == "untied-abs":
-        return UntiedModel(params["W1"], params["W2"], params["b"], importance, a, batch_size)
+        return UntiedModel(params["W1"], params["W2"], params["b"], importance, a, batch_size, compact=sparse_encoder)
     return make_model(params["W"], params["b"], importance, a, batch_size, model, sparse_encoder=sparse_encoder)
 
 

@@ -44,13 +44,21 @@ class PartTrainer(torch.nn.Module):
         self.model, self.opt, self.T = model, opt, T
         self.signed = signed  # words -> X' by convert_signed (SignedSampler), else convert_words
         inst, n, B = model.inst, model.n, model.B
+        # |X'| of signed words, which the conversion computes on the way: the untied model reads it instead of
+        # taking |X'| itself
+        shares = signed and hasattr(model, "Xabs")
+        self.Xabs = model.Xabs if shares else torch.empty(inst, n, B if signed else 1, device=model.theta.device)
+        if shares:
+            model.abs_ready = True
         self.X = torch.zeros(inst, n + 1, B, device=model.theta.device)
         self.X[:, n].fill_(1.0)
         self.Xp = self.X[:, :n]
-        # Which hit wrote an element last (the sparse encoder needs each active element once).
-        self.hit_ids = torch.empty(self.X.numel() if model.sparse_encoder else 1, dtype=torch.long,
-                                   device=model.theta.device)
         self.sparse_encoder = model.sparse_encoder
+        # whether the model reads the hits' values (each active element once) or only where they are
+        self.hit_weights = bool(getattr(model, "hit_weights", True))
+        # Which hit wrote an element last (the sparse encoder needs each active element once).
+        self.hit_ids = torch.empty(self.X.numel() if model.sparse_encoder and self.hit_weights else 1,
+                                   dtype=torch.long, device=model.theta.device)
 
     def forward(self, words: Tensor, first_step: int, log_every: int, last_step: int,
                 snapshots: List[int]) -> Result:
@@ -60,7 +68,7 @@ class PartTrainer(torch.nn.Module):
         snaps: List[Tensor] = []
         for i in range(words.size(0)):
             if self.signed:
-                convert_signed(words[i], self.T, self.Xp)
+                convert_signed(words[i], self.T, self.Xp, self.Xabs)
             else:
                 convert_words(words[i], self.T, self.Xp)
             self._step(first_step + i, log_every, last_step, losses, snapshots, snaps)
@@ -81,11 +89,13 @@ class PartTrainer(torch.nn.Module):
             step = first_step + i
             want = logs_loss(step, log_every, last_step)
             if self.sparse_encoder:
-                # an element hit twice holds its last hit's value (index_put_ writes in order): the others
-                # weigh 0
-                ids = torch.arange(hits.numel(), device=hits.device)
-                self.hit_ids.index_put_(positions, ids)
-                weights = values * (self.hit_ids.index_select(0, hits) == ids)
+                weights = values
+                if self.hit_weights:
+                    # an element hit twice holds its last hit's value (index_put_ writes in order): the others
+                    # weigh 0
+                    ids = torch.arange(hits.numel(), device=hits.device)
+                    self.hit_ids.index_put_(positions, ids)
+                    weights = values * (self.hit_ids.index_select(0, hits) == ids)
                 n1, B = self.model.n + 1, self.model.B
                 row = torch.div(hits, B, rounding_mode="floor")
                 inst = torch.div(row, n1, rounding_mode="floor")

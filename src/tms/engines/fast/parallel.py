@@ -149,8 +149,9 @@ def _train_part(params: dict[str, Tensor], importance: Tensor, density: Tensor, 
         sampler = SparseSampler(density, bits, B, signed)
     else:
         sampler = (SignedSampler if signed else FeatureSampler)(density, bits, B)
-    model = build_model(params, importance, sampler.a.to(device), B, job.model,
-                        sparse_encoder=uses_sparse_encoder(density, sparse))
+    # the untied model computes on the samples with an active feature whenever the part is drawn sparsely
+    uses_hits = sparse if job.model == "untied-abs" else uses_sparse_encoder(density, sparse)
+    model = build_model(params, importance, sampler.a.to(device), B, job.model, sparse_encoder=uses_hits)
     trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T,
                                           sampler.signed))
     out = _PartResult()
