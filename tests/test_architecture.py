@@ -26,7 +26,7 @@ LAYERS = [
     ("claims", "plotting"),
     ("experiments",),
     ("report",),
-    ("pipeline", "reproduce", "robustness"),
+    ("pipeline", "reproduce", "robustness", "executors"),
     ("cli",),
 ]
 

@@ -152,3 +152,25 @@ def test_a_correlated_set_shares_one_density():
     with pytest.raises(ConfigError, match=r"density\[0\] must be equal over the correlated set"):
         RunConfig(n_features=3, n_hidden=2, density=[[0.1, 0.2, 0.1]], importance=[[1.0] * 3], data="sets",
                   feature_sets=["correlated:0,1"])
+
+
+def test_optimizer_is_a_recipe_field_written_only_when_not_the_papers():
+    from tms.config import Overrides, Recipe, RunConfig
+
+    paper = RunConfig.uniform(3, 2, [0.1])
+    assert "optimizer" not in paper.to_dict()["recipe"]  # a run of the paper's AdamW is written as before
+    sgd = RunConfig.uniform(3, 2, [0.1], recipe=Recipe(optimizer="sgd", momentum=0.5))
+    d = sgd.to_dict()
+    assert d["recipe"]["optimizer"] == "sgd" and d["recipe"]["momentum"] == 0.5
+    assert RunConfig.from_dict(d) == sgd and sgd.training_key() != paper.training_key()
+    for bad, match in [({"optimizer": "rmsprop"}, "optimizer must be one of adamw, adam, sgd"),
+                       ({"momentum": 1.0}, r"momentum must be in \[0, 1\)"),
+                       ({"momentum": -0.5}, r"momentum must be in \[0, 1\)")]:
+        with pytest.raises(ConfigError, match=match):
+            Recipe(**bad)
+    # lr_scale multiplies each run's own learning rate, after any recipe field
+    scaled = Overrides(lr_scale=3.0, recipe=(("lr", 0.01),)).apply(paper)
+    assert scaled.recipe.lr == pytest.approx(0.03)
+    assert Overrides(lr_scale=0.5).apply(RunConfig.uniform(2, 1, [0.1], recipe=Recipe(lr=0.07))).recipe.lr == 0.035
+    with pytest.raises(ConfigError, match="lr_scale"):
+        Overrides(lr_scale=0.0)

@@ -155,21 +155,22 @@ def test_broadcast_forward_path_matches_bmm():
 
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused-kernel", "written-out"])
-def test_adamw_updates_match_torch_optim(fused):
-    recipe = Recipe(lr=3e-3, weight_decay=0.05)
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])
+def test_optimizer_updates_match_torch_optim(fused, optimizer):
+    recipe = Recipe(lr=3e-3, weight_decay=0.05, optimizer=optimizer, momentum=0.8)
     g = torch.Generator().manual_seed(0)
     theta0 = torch.randn(37, generator=g)
     ours = theta0.clone()
     grad = torch.zeros_like(ours)
-    opt = fast.FusedAdamW(ours, grad, recipe)
+    opt = fast.FusedOptimizer(ours, grad, recipe)
     if not fused:
         opt.fused = False
     elif not opt.fused:
-        pytest.skip("this torch build has no fused AdamW kernel for the CPU")
+        pytest.skip(f"this torch build has no fused {optimizer} kernel for the CPU")
     ref = torch.nn.Parameter(theta0.clone())
-    ref_opt = torch.optim.AdamW([ref], lr=recipe.lr, betas=recipe.betas, eps=recipe.eps,
-                                weight_decay=recipe.weight_decay)
-    for _ in range(3):  # several steps: the bias corrections change with the step count
+    ref_opt = eager.make_optimizer([ref], recipe)
+    assert type(ref_opt).__name__ == {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}[optimizer]
+    for _ in range(3):  # several steps: the bias corrections and the momentum change with the step count
         step_grad = torch.randn(37, generator=g) * 1e-2
         grad.copy_(step_grad)
         opt.step()
@@ -177,8 +178,11 @@ def test_adamw_updates_match_torch_optim(fused):
         ref_opt.step()
         torch.testing.assert_close(ours, ref.detach(), rtol=1e-6, atol=1e-7)
     state = ref_opt.state[ref]
-    torch.testing.assert_close(opt.exp_avg, state["exp_avg"], rtol=1e-6, atol=1e-9)
-    torch.testing.assert_close(opt.exp_avg_sq, state["exp_avg_sq"], rtol=1e-6, atol=1e-12)
+    if optimizer == "sgd":
+        torch.testing.assert_close(opt.exp_avg, state["momentum_buffer"], rtol=1e-6, atol=1e-9)
+    else:
+        torch.testing.assert_close(opt.exp_avg, state["exp_avg"], rtol=1e-6, atol=1e-9)
+        torch.testing.assert_close(opt.exp_avg_sq, state["exp_avg_sq"], rtol=1e-6, atol=1e-12)
     assert not torch.equal(ours, theta0)
 
 
@@ -277,17 +281,19 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("densities,model,sets", [
-    ([1.0, 0.3, 0.1], "relu", ()), ([0.05, 0.02, 0.01], "relu", ()), ([1.0, 0.3, 0.1], "hidden-relu", ()),
-    ([0.05, 0.02, 0.01], "hidden-relu", ()), ([0.3, 0.1, 0.05], "relu", ("correlated:0,1", "anticorrelated:2,3")),
-    ([1.0, 0.3, 0.1], "untied-abs", ()), ([0.05, 0.02, 0.01], "untied-abs", ()),
+@pytest.mark.parametrize("densities,model,sets,optimizer", [
+    ([1.0, 0.3, 0.1], "relu", (), "adamw"), ([0.05, 0.02, 0.01], "relu", (), "adamw"),
+    ([1.0, 0.3, 0.1], "hidden-relu", (), "adamw"), ([0.05, 0.02, 0.01], "hidden-relu", (), "adamw"),
+    ([0.3, 0.1, 0.05], "relu", ("correlated:0,1", "anticorrelated:2,3"), "adamw"),
+    ([1.0, 0.3, 0.1], "untied-abs", (), "adamw"), ([0.05, 0.02, 0.01], "untied-abs", (), "adamw"),
+    ([1.0, 0.3, 0.1], "relu", (), "adam"), ([1.0, 0.3, 0.1], "relu", (), "sgd"),
 ], ids=["dense", "sparse-sampler", "hidden-relu-dense", "hidden-relu-sparse", "feature-sets", "untied-signed",
-        "untied-signed-sparse"])
-def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, densities, model, sets):
+        "untied-signed-sparse", "adam", "sgd"])
+def test_fast_and_eager_train_to_the_same_loss_within_seed_noise(one_thread, densities, model, sets, optimizer):
     # Mid-training (not converged), so a wrong gradient, learning rate or decay would show in the loss.
-    # (the untied model learns |x| of rare inputs slowly: a larger lr moves it as far in 500 steps)
-    recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8,
-                    lr=3e-3 if model == "untied-abs" else 1e-3)
+    # (the untied model learns |x| of rare inputs slowly, SGD slower still: larger steps move them as far in 500)
+    lr = {"untied-abs": 3e-3}.get(model, 0.1 if optimizer == "sgd" else 1e-3)
+    recipe = Recipe(steps=500, batch_size=256, log_every=100, eval_batches=8, lr=lr, optimizer=optimizer)
     data = "sets" if sets else "signed" if model == "untied-abs" else "independent"
     cfg = RunConfig.uniform(5, 2, densities, 0.9, restarts=4, recipe=recipe, seed=7, model=model,
                             data=data, feature_sets=sets)
@@ -726,3 +732,14 @@ def test_untied_step_loop_compiles_and_equals_plain(compact, monkeypatch):
     torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-5, atol=1e-9)
     assert not torch.equal(out[0][0], torch.cat([params["W1"].reshape(-1), torch.cat(
         [params["W2"], params["b"][:, :, None]], dim=2).reshape(-1)]))  # it trained
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])
+def test_the_step_loop_compiles_with_every_optimizer(optimizer, monkeypatch):
+    monkeypatch.setenv(fast.SCRIPT_ENV, "0")
+    inst, m, n, B = 2, 2, 5, 16
+    model = fast.make_model(torch.randn(inst, m, n), torch.zeros(inst, n), torch.ones(inst, n), torch.ones(inst, n),
+                            B, "relu")
+    opt = fast.FusedOptimizer(model.theta, model.gtheta, Recipe(optimizer=optimizer))
+    trainer = fast.compile_trainer(fast.PartTrainer(model, opt, torch.zeros(inst, n, 1)))
+    assert isinstance(trainer, torch.jit.ScriptModule), fast.loop._SCRIPT_FAILURE

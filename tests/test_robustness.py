@@ -26,8 +26,11 @@ def test_parse_variant():
 @pytest.mark.parametrize("spec, match", [
     ("lr=x", "variant lr must be a number, got 'x'"),
     ("batch=1.5", "variant batch must be an integer"),
-    ("foo=1", "keys lr, batch, steps, wd, init, seed"),
-    ("lr", "keys lr, batch"),
+    ("foo=1", "keys lr, lrx, batch, steps, wd, init, optimizer, momentum, seed"),
+    ("lrx=0", "lr_scale must be in (0, 10000]"),
+    ("optimizer=rmsprop", "optimizer must be one of adamw, adam, sgd"),
+    ("momentum=1", "momentum must be in [0, 1)"),
+    ("lr", "keys lr, lrx, batch"),
     ("lr=-1", "lr must be in (0, 10]"),
     ("seed=-1", "seed must be an integer >= 0"),
     ("init=bogus", "init must be one of"),
@@ -106,10 +109,10 @@ def test_report_shows_the_robustness_table_and_flags_a_corrupt_one(tmp_path, cap
                  "--out", str(results / "robustness"), "--no-progress"])
     assert code == 0 and "report:" in capsys.readouterr().out  # the results folder's report was rewritten
     md = (results / "REPORT.md").read_text()
-    assert "## Robustness to the recipe" in md and "| claim | paper | seed=3 |" in md
+    assert "## How robust are the claims to the recipe" in md and "| claim | paper | seed=3 |" in md
     html = (results / "report.html").read_text()
     assert 'id="sec-robustness"' in html and "<th>seed=3</th>" in html
     (results / "robustness" / CSV_FILE).write_text("variant,claim\nx,y\n")
     write_report(results)
     md = (results / "REPORT.md").read_text()
-    assert "## Robustness to the recipe" not in md and "not a robustness.csv table" in md
+    assert "## How robust are the claims to the recipe" not in md and "not a robustness.csv table" in md

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import CORRELATIONS, DATA, ENGINES, INITS, MODELS, Overrides, Recipe, RunConfig
+from .config import CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS, Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
 from .layout import (
     CLAIMS_FILE,
@@ -87,6 +87,26 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO) to stderr")
 
 
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="who trains the run folders: local (default, this process) or ray (pip install \"tms[ray]\")")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="with --executor ray: 'auto' or host:port of a running cluster (default: start Ray here)")
+    p.add_argument("--cpus-per-task", type=_positive_int("cpus-per-task"), default=1,
+                   help="with --executor ray: CPUs (and torch threads) per run folder (default 1)")
+
+
+def _executor(args: argparse.Namespace):
+    """The executor the flags ask for, or None for the default local one (the experiments train their runs)."""
+    if args.executor == "local":
+        if args.ray_address is not None:
+            raise ConfigError("ray-address: only with --executor ray")
+        return None
+    from .executors import make_executor
+
+    return make_executor("ray", ray_address=args.ray_address, cpus_per_task=args.cpus_per_task)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tms", description="Toy Models of Superposition, reproduced and checked.")
     parser.add_argument("--version", action="version", version=f"tms {__version__}")
@@ -115,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_number("lr"), default=None, help=f"default {Recipe.lr}")
     t.add_argument("--weight-decay", type=_number("weight-decay"), default=None, help=f"default {Recipe.weight_decay}")
     t.add_argument("--init", choices=INITS, default=None, help="paper (default): Xavier over the instance batch; per_model")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help="adamw (default, the paper's), adam or sgd (with --momentum)")
+    t.add_argument("--momentum", type=_number("momentum"), default=None,
+                   help=f"SGD's momentum (default {Recipe.momentum})")
     t.add_argument("--log-every", type=_positive_int("log-every"), default=None, help=f"default {Recipe.log_every}")
     t.add_argument("--seed", type=_positive_int("seed", 0), default=None, help="default 0")
     t.add_argument("--snapshots", default=None, metavar="log|STEPS",
@@ -139,17 +163,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="restarts per density: §7 privileged (default 32), §8 computation's 100 -> 40 sweep (default 1)")
     r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
                    help="base seed of every run instead of 0 (runs keep their offsets): the claims on other draws")
+    _add_executor_options(r)
     _add_run_options(r)
 
     rb = sub.add_parser("robustness", help="the claims again under other recipes and seeds, side by side")
     rb.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
                     help="experiments to run (default: intro section2)")
     rb.add_argument("--variant", dest="variants", action="append", metavar="SPEC", default=None,
-                    help="'paper' or key=value[,key=value] with keys lr, batch, steps, wd, init, seed; repeat for "
-                         "more (default: paper, lr=0.0003, lr=0.003, batch=256, init=per_model, seed=1, seed=2)")
+                    help="'paper' or key=value[,key=value] with keys lr, batch, steps, wd, init, optimizer, momentum, "
+                         "seed; repeat for more (default: paper, lr=0.0003, lr=0.003, batch=256, init=per_model, "
+                         "seed=1, seed=2)")
+    rb.add_argument("--grid", nargs="+", metavar="KEY=V1,V2", default=None,
+                    help="variants as the product of axes, e.g. --grid lr=3e-4,1e-3,3e-3 optimizer=adamw,sgd "
+                         "seed=0,1,2 (added to any --variant)")
+    rb.add_argument("--heatmap", default=None, metavar="X,Y",
+                    help="two grid keys, e.g. lr,optimizer: a heat-map per claim of the share of variants passing "
+                         "(default: the first two grid axes that are not seed)")
     rb.add_argument("--out", type=Path, default=None,
                     help="folder (default: results/robustness, which the report of results/ then shows)")
     rb.add_argument("--quick", action="store_true", help="short, smaller runs: a smoke test of the pipeline")
+    _add_executor_options(rb)
     _add_run_options(rb)
 
     p = sub.add_parser("plot", help="redraw the figures of a run, an experiment or a results folder (no training)")
@@ -170,7 +203,7 @@ def _progress(args: argparse.Namespace) -> bool:
 
 _SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts", "sets", "data")
 _RECIPE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
-                 "init": "init", "log_every": "log_every"}
+                 "init": "init", "log_every": "log_every", "optimizer": "optimizer", "momentum": "momentum"}
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -259,9 +292,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     get_experiments(args.experiments)  # fail fast on unknown names, before any work
     out = args.out or Path(DEFAULT_QUICK_RESULTS if args.quick else DEFAULT_RESULTS)
     params = tuple((k, getattr(args, k)) for k in ("grid", "models", "fits", "restarts") if getattr(args, k) is not None)
-    claims = reproduce(args.experiments, out, quick=args.quick, overrides=Overrides(seed=args.seed, params=params),
-                       device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
-                       report=not args.no_report)
+    executor = _executor(args)
+    try:
+        claims = reproduce(args.experiments, out, quick=args.quick, overrides=Overrides(seed=args.seed, params=params),
+                           device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
+                           report=not args.no_report, executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     sys.stdout.write(format_claims_table(claims) + "\n")
     if not args.no_report:
         sys.stdout.write(f"report: {out / REPORT_HTML}\n")
@@ -270,18 +308,34 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     from .experiments import get_experiments
-    from .robustness import DEFAULT_DIR, DEFAULT_VARIANTS, parse_variant, run_robustness
+    from .robustness import DEFAULT_DIR, DEFAULT_VARIANTS, KEYS, parse_grid, parse_variant, run_robustness
 
     get_experiments(args.experiments or None)  # fail fast on unknown names and bad variants, before any work
-    for spec in args.variants or DEFAULT_VARIANTS:
+    grid = parse_grid(args.grid) if args.grid else []
+    specs = (args.variants or ([] if grid else list(DEFAULT_VARIANTS))) + grid
+    for spec in specs:
         parse_variant(spec)
+    heatmap = None
+    if args.heatmap is not None:
+        heatmap = tuple(k.strip() for k in args.heatmap.split(","))
+        if len(heatmap) != 2 or any(k not in KEYS for k in heatmap):
+            raise ConfigError(f"heatmap: two keys joined by ',' among {', '.join(KEYS)}, got {args.heatmap!r}")
+    elif args.grid:
+        keys = [a.partition("=")[0].strip() for a in args.grid if a.partition("=")[0].strip() != "seed"]
+        heatmap = tuple(keys[:2]) if len(keys) >= 2 else None
 
     def done(v, seconds):
         sys.stderr.write(f"tms: variant {v.name} done in {seconds:.0f}s\n")
 
     out = args.out or DEFAULT_DIR
-    run_robustness(args.experiments or None, out, args.variants, quick=args.quick, device=args.device,
-                   engine=args.engine, threads=args.threads, progress=_progress(args), on_variant=done)
+    executor = _executor(args)
+    try:
+        run_robustness(args.experiments or None, out, specs, quick=args.quick, device=args.device,
+                       engine=args.engine, threads=args.threads, progress=_progress(args), on_variant=done,
+                       executor=executor, heatmap=heatmap)
+    finally:
+        if executor is not None:
+            executor.close()
     sys.stdout.write((out / ROBUSTNESS_MD).read_text(encoding="utf-8"))
     if out.name == DEFAULT_DIR.name and (out.parent / CLAIMS_FILE).is_file():
         from .report import write_report

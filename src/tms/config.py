@@ -45,6 +45,12 @@ CORRELATIONS = {
 """Kinds of feature set (PAPER.md §4). In both the config's densities are per-feature: the probability that a
 feature is non-zero, as for independent features."""
 INITS = ("paper", "per_model")
+OPTIMIZERS = {
+    "adamw": "AdamW, decoupled weight decay (the paper's companion notebook; the default)",
+    "adam": "Adam, weight decay as an L2 term added to the gradient (torch.optim.Adam)",
+    "sgd": "SGD with momentum (Recipe.momentum), weight decay as an L2 term (torch.optim.SGD)",
+}
+"""Optimizers by name; both engines implement each exactly as its ``torch.optim`` class."""
 ENGINES = ("auto", "fast", "eager")
 
 
@@ -77,13 +83,14 @@ class Recipe:
     batch_size: int = 1024
     """Samples per step, drawn fresh every step."""
     lr: float = 1e-3
-    """AdamW learning rate, constant."""
+    """Learning rate, constant."""
     weight_decay: float = 0.01
-    """AdamW decoupled weight decay (PyTorch's default; the companion notebook never sets it)."""
+    """Weight decay: AdamW's decoupled decay (PyTorch's default; the companion notebook never sets it); Adam's and
+    SGD's L2 term."""
     betas: tuple[float, float] = (0.9, 0.999)
-    """AdamW betas."""
+    """AdamW's and Adam's betas."""
     eps: float = 1e-8
-    """AdamW epsilon."""
+    """AdamW's and Adam's epsilon."""
     init: str = "paper"
     """'paper': Xavier-normal on the companion notebook's instance-batched weight, which holds one instance
     per setting: std = sqrt(2 / (m (n + settings))), so the scale depends on how many settings train together
@@ -95,6 +102,10 @@ class Recipe:
     eval_batches: int = 8
     """Batches of fresh samples (batch_size each) for the final per-instance loss. Not part of what a run is
     either: a stored run evaluated on another number of batches is evaluated again, not retrained."""
+    optimizer: str = "adamw"
+    """One of :data:`OPTIMIZERS`: 'adamw' (the paper's), 'adam' or 'sgd'."""
+    momentum: float = 0.9
+    """SGD's momentum (other optimizers ignore it)."""
 
     def __post_init__(self) -> None:
         _check_int("steps", self.steps, 1)
@@ -112,6 +123,15 @@ class Recipe:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         _check_int("log_every", self.log_every, 1)
         _check_int("eval_batches", self.eval_batches, 1)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        try:
+            momentum = float(self.momentum)
+        except (TypeError, ValueError):
+            momentum = math.nan
+        if not 0.0 <= momentum < 1.0:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        object.__setattr__(self, "momentum", momentum)
 
     def quick(self) -> "Recipe":
         """The smoke-test version of this recipe (``--quick``): 300 steps at batch ≤ 256, otherwise the same."""
@@ -290,6 +310,8 @@ class RunConfig:
             d["feature_sets"] = [{"kind": fs.kind, "features": list(fs.features)} for fs in self.feature_sets]
         else:  # a run of independent features is written as before sets existed
             del d["feature_sets"]
+        if self.recipe.optimizer == "adamw" and self.recipe.momentum == 0.9:  # the paper's: written as before
+            del d["recipe"]["optimizer"], d["recipe"]["momentum"]
         return d
 
     @classmethod
@@ -359,10 +381,15 @@ class Overrides:
     params: tuple[tuple[str, Any], ...] = ()
     """Experiment parameters to replace (for example the §3 diagrams' ``grid`` and ``models``), as pairs; an
     experiment refuses a parameter it does not declare."""
+    lr_scale: float | None = None
+    """Multiply every run's learning rate (after ``recipe``) by this: one axis for experiments whose recipes have
+    different learning rates (the §3 diagrams train at 0.07, the others at 0.001)."""
 
     def __post_init__(self) -> None:
         if self.seed is not None:
             _check_int("seed", self.seed, 0)
+        if self.lr_scale is not None:
+            object.__setattr__(self, "lr_scale", _check_float("lr_scale", self.lr_scale, 0.0, 1e4, lo_open=True))
         object.__setattr__(self, "recipe", tuple(sorted((str(k), v) for k, v in dict(self.recipe).items())))
         object.__setattr__(self, "params", tuple(sorted((str(k), v) for k, v in dict(self.params).items())))
         fields = {f.name for f in dataclasses.fields(Recipe)}
@@ -373,12 +400,16 @@ class Overrides:
 
     @property
     def empty(self) -> bool:
-        return self.seed is None and not self.recipe and not self.params
+        return self.seed is None and not self.recipe and not self.params and self.lr_scale is None
 
     def apply(self, config: RunConfig) -> RunConfig:
-        """``config`` with the recipe fields replaced and the seed moved to ``seed`` + its declared offset."""
+        """``config`` with the recipe fields replaced (the learning rate then scaled by ``lr_scale``) and the seed
+        moved to ``seed`` + its declared offset."""
         if self.recipe:
             config = dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, **dict(self.recipe)))
+        if self.lr_scale is not None:
+            config = dataclasses.replace(config, recipe=dataclasses.replace(
+                config.recipe, lr=config.recipe.lr * self.lr_scale))
         if self.seed is not None:
             config = dataclasses.replace(config, seed=self.seed + config.seed)
         return config

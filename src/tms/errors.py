@@ -21,6 +21,10 @@ class RunFolderError(TMSError):
     """A run folder (or a table, or a results folder) is missing, corrupt, or not tms's."""
 
 
+class TrainingError(TMSError):
+    """A run could not be trained to a usable result (training diverged under its recipe)."""
+
+
 class OutputError(TMSError):
     """Writing failed (an ``OSError``: no space left, no permission, read-only file system). The message names
     the path and the cause; nothing half-written is left behind, and rerunning after the cause is fixed

@@ -45,6 +45,8 @@ REPORT_MD = "REPORT.md"
 ROBUSTNESS_DIR = "robustness"
 ROBUSTNESS_CSV = "robustness.csv"
 ROBUSTNESS_MD = "ROBUSTNESS.md"
+ROBUSTNESS_HEATMAP = "robustness_heatmap"
+"""The recipe-sensitivity heat-map in ROBUSTNESS_DIR (PNG and SVG), when ``tms robustness`` had two axes."""
 DEFAULT_RESULTS = "results"
 DEFAULT_QUICK_RESULTS = "results-quick"
 

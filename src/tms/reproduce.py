@@ -22,7 +22,8 @@ import torch
 from . import __version__
 from .claims.base import ClaimResult, read_claims, write_claims
 from .config import Overrides
-from .errors import ConfigError, RunFolderError
+from .errors import ConfigError, RunFolderError, TrainingError
+from .executors import Executor, RunTask
 from .experiments import Experiment, all_experiments, get_experiments
 from .files import atomic_write_json
 from .layout import CLAIMS_FILE, STATE_FILE
@@ -70,6 +71,38 @@ def for_experiment(overrides: Overrides, exp: Experiment, experiments: list[Expe
     return dataclasses.replace(overrides, params=tuple((k, v) for k, v in overrides.params if k in takes))
 
 
+def run_tasks(names: list[str] | None, out: Path | str, *, quick: bool = False, overrides: Overrides | None = None,
+              device: str = "auto", engine: str = "auto") -> list[RunTask]:
+    """Every run folder that reproducing ``names`` into ``out`` trains, as executor tasks (:mod:`tms.executors`),
+    experiment by experiment in registry order; ConfigError for a bad override before any work."""
+    from .train import snapshot_steps
+
+    experiments = get_experiments(names)
+    overrides = overrides or Overrides()
+    out = Path(out).resolve()
+    tasks = []
+    for exp in experiments:
+        for sub, cfg in exp.run_configs(quick, for_experiment(overrides, exp, experiments)).items():
+            snaps = snapshot_steps(exp.snapshots(sub, cfg), cfg.recipe.steps)
+            path = out / exp.name / sub if sub else out / exp.name
+            tasks.append(RunTask(path=str(path), config=cfg.to_dict(), experiment=exp.name, run=sub,
+                                 snapshots=tuple(snaps) if snaps else None, quick=quick, device=device, engine=engine))
+    return tasks
+
+
+def train_tasks(executor: Executor, tasks: list[RunTask], progress: bool = False) -> list[dict[str, Any]]:
+    """Train ``tasks`` with ``executor``, a progress bar over tasks when asked; the tasks' results in order."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(tasks), desc="run folders", unit="run", disable=not progress, leave=False) as bar:
+        def done(res: dict[str, Any]) -> None:
+            bar.update(1)
+            if res["status"] == "failed":
+                log.warning("%s: %s", res["label"], res["error"])
+
+        return executor.map(tasks, on_done=done)
+
+
 def _read_state(path: Path) -> dict[str, Any]:
     try:
         state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -92,17 +125,26 @@ def reproduce(
     progress: bool = False,
     report: bool = True,
     on_experiment: Callable[[Experiment, float], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[ClaimResult]:
     """Reproduce the named experiments (all by default) into ``out``; returns the merged claims.
 
     ``overrides`` change every run (:class:`~tms.config.Overrides`: a base seed that keeps each run's seed
-    offset, recipe fields, experiment parameters such as the §3 grid)."""
+    offset, recipe fields, experiment parameters such as the §3 grid). ``executor`` (:mod:`tms.executors`): train
+    every run folder with it first (a Ray cluster, say); the experiments then find them trained. Without it each
+    experiment trains its own runs in this process, as the local executor would."""
     experiments = get_experiments(names)
     overrides = overrides or Overrides()
     per_experiment = {exp.name: for_experiment(overrides, exp, experiments) for exp in experiments}
     for exp in experiments:  # refuse a bad override before any work
         exp.run_configs(quick, per_experiment[exp.name])
     out = Path(out)
+    if executor is not None:
+        tasks = run_tasks(names, out, quick=quick, overrides=overrides, device=device, engine=engine)
+        failed = [r for r in train_tasks(executor, tasks, progress) if r["status"] == "failed"]
+        if failed:
+            raise TrainingError(f"{failed[0]['label']}: {failed[0]['error']}"
+                                + (f" (and {len(failed) - 1} more failed runs)" if len(failed) > 1 else ""))
     state_path = out / STATE_FILE
     state = _read_state(state_path)
     results: list[ClaimResult] = []

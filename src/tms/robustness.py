@@ -9,6 +9,7 @@ claim) and ``OUT/ROBUSTNESS.md`` (a claims × variants table of measured values 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -19,17 +20,22 @@ from typing import Any, Callable
 from .claims.base import ClaimResult
 from .claims.matrix import TABLE, Matrix, markdown_table
 from .config import Overrides, Recipe
-from .errors import ConfigError, TMSError
+from .errors import ConfigError, TMSError, TrainingError
+from .executors import Executor
 from .files import atomic_write_text
-from .layout import DEFAULT_RESULTS, ROBUSTNESS_DIR, ROBUSTNESS_MD
+from .layout import DEFAULT_RESULTS, ROBUSTNESS_DIR, ROBUSTNESS_HEATMAP, ROBUSTNESS_MD
 
 log = logging.getLogger(__name__)
 
 #: Variant keys and the Recipe field each sets ('seed' sets the base seed).
-KEYS = {"lr": "lr", "batch": "batch_size", "steps": "steps", "wd": "weight_decay", "init": "init", "seed": "seed"}
+KEYS = {"lr": "lr", "lrx": "lr_scale", "batch": "batch_size", "steps": "steps", "wd": "weight_decay", "init": "init",
+        "optimizer": "optimizer", "momentum": "momentum", "seed": "seed"}
+"""('lrx' multiplies each experiment's own learning rate; 'seed' sets the base seed.)"""
 PAPER = "paper"
 DEFAULT_EXPERIMENTS = ("intro", "section2")
 DEFAULT_VARIANTS = (PAPER, "lr=0.0003", "lr=0.003", "batch=256", "init=per_model", "seed=1", "seed=2")
+#: The heat-map of passing shares (``OUT/robustness_heatmap.png`` and ``.svg``), drawn when two axes are chosen.
+HEATMAP = ROBUSTNESS_HEATMAP
 #: Where ``tms robustness`` writes by default, and where the report looks for it: inside the results folder.
 DEFAULT_DIR = Path(DEFAULT_RESULTS) / ROBUSTNESS_DIR
 
@@ -44,7 +50,7 @@ class Variant:
 
 def _value(key: str, text: str) -> Any:
     field = KEYS[key]
-    if field == "init":
+    if field in ("init", "optimizer"):
         return text
     kind = int if field in ("batch_size", "steps", "seed") else float
     try:
@@ -63,7 +69,7 @@ def parse_variant(spec: str) -> Variant:
     if spec == PAPER:
         return Variant(PAPER, Overrides())
     changes: dict[str, Any] = {}
-    seed = None
+    seed = scale = None
     shown = []
     for part in spec.split(","):
         key, sep, text = part.partition("=")
@@ -78,9 +84,39 @@ def parse_variant(spec: str) -> Variant:
             if value < 0:
                 raise ConfigError(f"variant seed must be an integer >= 0, got {value}")
             seed = value
+        elif key == "lrx":
+            scale = value
         else:
             changes[KEYS[key]] = value
-    return Variant(",".join(shown), Overrides(seed=seed, recipe=tuple(changes.items())))
+    return Variant(",".join(shown), Overrides(seed=seed, recipe=tuple(changes.items()), lr_scale=scale))
+
+
+def parse_grid(axes: list[str]) -> list[str]:
+    """The variants of a grid: ``['lr=3e-4,1e-3', 'optimizer=adamw,sgd', 'seed=0,1,2']`` is the product of its
+    axes (the first axis varies slowest), each variant a spec for :func:`parse_variant`."""
+    values: list[list[str]] = []
+    seen = set()
+    for axis in axes:
+        key, sep, text = axis.partition("=")
+        key = key.strip()
+        if not sep or key not in KEYS or not text.strip():
+            raise ConfigError(f"grid: each axis must be key=value,value,... with a key among {', '.join(KEYS)}, "
+                              f"got {axis!r}")
+        if key in seen:
+            raise ConfigError(f"grid: axis {key} is given twice")
+        seen.add(key)
+        choices = [f"{key}={_show(_value(key, t.strip()))}" for t in text.split(",") if t.strip()]
+        if len(set(choices)) != len(choices):
+            raise ConfigError(f"grid: axis {key} repeats a value")
+        values.append(choices)
+    return [",".join(combo) for combo in itertools.product(*values)]
+
+
+def axes_of(variant: str) -> dict[str, str]:
+    """``{'lr': '0.001', 'seed': '1'}`` from a variant name; {} for the paper recipe."""
+    if variant == PAPER:
+        return {}
+    return dict(part.split("=", 1) for part in variant.split(","))
 
 
 def run_robustness(
@@ -94,21 +130,44 @@ def run_robustness(
     threads: int | None = None,
     progress: bool = False,
     on_variant: Callable[[Variant, float], None] | None = None,
+    executor: Executor | None = None,
+    heatmap: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Reproduce ``names`` (default: intro and section2) under each variant; returns the rows of the CSV."""
+    """Reproduce ``names`` (default: intro and section2) under each variant; returns the rows of the CSV.
+
+    ``executor`` (:mod:`tms.executors`): train every variant's run folders with it first, all variants at once (a
+    Ray cluster takes them side by side); each variant is then analysed and checked here. A run that fails (say,
+    training diverged under the variant's recipe) fails that variant's claims, and the sweep goes on. ``heatmap``:
+    two variant keys (say ``('lr', 'optimizer')``) for the heat-map of the share of passing variants per claim."""
     from .experiments import get_experiments
-    from .reproduce import reproduce
+    from .reproduce import reproduce, run_tasks, train_tasks
 
     names = list(names or DEFAULT_EXPERIMENTS)
     experiments = get_experiments(names)  # unknown names fail before any work
     parsed = [parse_variant(v) for v in (variants or DEFAULT_VARIANTS)]
     if len({v.name for v in parsed}) != len(parsed):
         raise ConfigError("variants must be different from each other")
+    if heatmap is not None:
+        for key in heatmap:
+            if key not in KEYS:
+                raise ConfigError(f"heatmap: axes must be two of {', '.join(KEYS)}, got {key!r}")
     out = Path(out)
+    failures: dict[str, str] = {}
+    if executor is not None:
+        tasks, owners = [], []
+        for v in parsed:
+            mine = run_tasks(names, out / v.name, quick=quick, overrides=v.overrides, device=device, engine=engine)
+            tasks += mine
+            owners += [v.name] * len(mine)
+        for owner, res in zip(owners, train_tasks(executor, tasks, progress)):
+            if res["status"] == "failed":
+                failures.setdefault(owner, f"{res['label']}: {res['error']}")
     rows: list[dict[str, Any]] = []
     for v in parsed:
         t0 = time.perf_counter()
         try:
+            if v.name in failures:
+                raise TrainingError(failures[v.name])
             claims = reproduce(names, out / v.name, quick=quick, overrides=v.overrides, device=device,
                                engine=engine, threads=threads, progress=progress, report=False)
             note = ""
@@ -129,6 +188,13 @@ def run_robustness(
             on_variant(v, time.perf_counter() - t0)
     TABLE.write(out, rows)
     atomic_write_text(out / ROBUSTNESS_MD, _markdown(rows, names, quick))
+    if heatmap is not None:
+        from .plotting.robustness import heatmaps
+        from .plotting.save import save_figure
+
+        fig = heatmaps(rows, *heatmap)
+        if fig is not None:
+            save_figure(fig, out, HEATMAP)
     return rows
 
 

@@ -19,7 +19,7 @@ from .config import RunConfig
 from .data import get_distribution
 from .engines import ChunkJob, get_engine
 from .engines import threads as engine_threads
-from .errors import ConfigError, TMSError
+from .errors import ConfigError, TrainingError
 from .model import Params, get_family
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def train(
     bad = (~torch.isfinite(final)).nonzero().flatten().tolist()
     if bad:
         # Refuse rather than store a run that every figure and claim would choke on.
-        raise TMSError(
+        raise TrainingError(
             f"training diverged: the final loss is not finite for {len(bad)} of {config.n_instances} instance(s) "
             f"(first: instance {bad[0]}); try a smaller lr (was {config.recipe.lr:g})"
         )

@@ -1,5 +1,5 @@
-"""The reference engine: the companion notebook's recipe in plain eager PyTorch (autograd + AdamW), for every
-model family and data distribution."""
+"""The reference engine: the companion notebook's recipe in plain eager PyTorch (autograd + AdamW, or the
+recipe's other optimizer), for every model family and data distribution."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import torch
 
 from ..data import get_distribution
 from ..model import get_family
+from ..config import Recipe
 from . import ChunkJob, threads
+
+
+def make_optimizer(params: list[torch.Tensor], recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer (:data:`tms.config.OPTIMIZERS`) as its ``torch.optim`` class."""
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=recipe.weight_decay)
 
 
 def train_chunk(job: ChunkJob) -> None:
@@ -20,9 +29,7 @@ def _train(job: ChunkJob, workers: threads.Workers) -> None:
     sample = get_distribution(job.data).bind(job.feature_sets)
     recipe = job.recipe
     params = {k: torch.nn.Parameter(v.clone()) for k, v in job.params.items()}
-    opt = torch.optim.AdamW(
-        list(params.values()), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=recipe.weight_decay
-    )
+    opt = make_optimizer(list(params.values()), recipe)
     snapshots = set(job.snapshot_steps)
     if 0 in snapshots:
         job.on_snapshot(0, {k: v.detach().clone() for k, v in params.items()})

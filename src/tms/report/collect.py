@@ -32,6 +32,7 @@ from ..layout import (
     FIGURES_DIR,
     ROBUSTNESS_CSV,
     ROBUSTNESS_DIR,
+    ROBUSTNESS_HEATMAP,
     STATE_FILE,
     TABLES_DIR,
 )
@@ -169,6 +170,8 @@ class ReportData:
     engines: list[str]
     robustness: list[dict[str, Any]] = field(default_factory=list)
     """Rows of ``robustness/robustness.csv`` (``tms robustness``), when the folder has one."""
+    robustness_heatmap: FigureRef | None = None
+    """``robustness/robustness_heatmap`` (the share of variants passing per claim over two recipe axes), if drawn."""
 
     @property
     def claims(self) -> list[ClaimResult]:
@@ -585,6 +588,11 @@ def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) ->
             robustness = read_robustness(rob_path)
         except RunFolderError as e:
             problems.append(str(e))
+    heatmap = None
+    png, svg = (out / ROBUSTNESS_DIR / f"{ROBUSTNESS_HEATMAP}.{ext}" for ext in ("png", "svg"))
+    if robustness and png.is_file():
+        heatmap = FigureRef(stem=ROBUSTNESS_HEATMAP, png=png.relative_to(out).as_posix(),
+                            svg=svg.relative_to(out).as_posix() if svg.is_file() else None)
     return ReportData(
         out=out,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -597,6 +605,7 @@ def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) ->
         devices=devices,
         engines=engines,
         robustness=robustness,
+        robustness_heatmap=heatmap,
     )
 
 

@@ -42,7 +42,9 @@ CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src
        "base-uri 'none'; form-action 'none'")
 ROBUSTNESS_INTRO = (
     "From `tms robustness` (`robustness/` in this folder): the claims again with one change to every run's "
-    "recipe or seed per column, on top of each experiment's own recipe; each cell is the measured value and verdict."
+    "recipe or seed per column, on top of each experiment's own recipe; each cell is the measured value and verdict. "
+    "Where the variants form a grid, the heat-map gives per claim the share of variants that pass at each pair of "
+    "values of two recipe axes (pooled over the other axes, such as seeds)."
 )
 DETAIL_MAX_CHARS = 6000
 
@@ -134,6 +136,7 @@ def render_html(data: ReportData) -> str:
         **_context(data), csp=Markup(CSP), css=Markup(_static("report.css")), js=Markup(_static("report.js")),
         payload=Markup(json_for_script({"explorers": explorers, "phases": phases, "scatters": scatters})),
         embedded=lambda e: [(f, src) for f in e.figures if (src := figure_src(data.out, f))],
+        heatmap_src=figure_src(data.out, data.robustness_heatmap) if data.robustness_heatmap else None,
     )
 
 

@@ -71,7 +71,7 @@ from .grads import (
     uses_sparse_encoder,
 )
 from .loop import SCRIPT_ENV, PartTrainer, compile_trainer, logs_loss
-from .optim import FusedAdamW
+from .optim import FusedAdamW, FusedOptimizer
 from .parallel import PART_ELEMENTS, SPLIT_MIN_ELEMENTS, split_parts, train_chunk
 from .sampling import (
     BLOCK_ELEMENTS,
@@ -94,7 +94,7 @@ __all__ = [
     "BLOCK_ELEMENTS", "BROADCAST_MAX_PRODUCT", "GRAM_MAX_FEATURES", "PART_ELEMENTS", "PIPELINE_BLOCK_ELEMENTS",
     "SPARSE_ENCODER_MAX_ACTIVE", "SPARSE_ENCODER_MIN_FEATURES", "uses_sparse_encoder",
     "SCRIPT_ENV", "SPARSE_COST", "SPARSE_MAX_DENSITY", "SPLIT_MIN_ELEMENTS", "BatchStream", "FeatureSampler",
-    "FusedAdamW", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SetSampler", "SignedSampler",
+    "FusedAdamW", "FusedOptimizer", "GramModel", "HiddenModel", "Model", "PartTrainer", "RawBits", "SetSampler", "SignedSampler",
     "SparseSampler", "UntiedModel", "build_model", "choose_form", "convert_signed",
     "compile_trainer", "convert_words", "logs_loss", "make_model", "sample_features", "sparse_instances",
     "split_parts", "train_chunk",

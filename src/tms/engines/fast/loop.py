@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .grads import Model
-from .optim import FusedAdamW
+from .optim import FusedOptimizer
 from .sampling import convert_signed, convert_words
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class PartTrainer(torch.nn.Module):
     Uncompiled it does the same, op for op.
     """
 
-    def __init__(self, model: Model, opt: FusedAdamW, T: Tensor, signed: bool = False):
+    def __init__(self, model: Model, opt: FusedOptimizer, T: Tensor, signed: bool = False):
         super().__init__()
         self.model, self.opt, self.T = model, opt, T
         self.signed = signed  # words -> X' by convert_signed (SignedSampler), else convert_words

@@ -29,7 +29,7 @@ from .. import ChunkJob
 from ..threads import Workers
 from .grads import build_model, choose_form, uses_sparse_encoder
 from .loop import PartTrainer, compile_trainer, logs_loss
-from .optim import FusedAdamW
+from .optim import FusedOptimizer
 from .sampling import (
     BLOCK_ELEMENTS,
     PIPELINE_BLOCK_ELEMENTS,
@@ -159,7 +159,7 @@ def _train_part(params: dict[str, Tensor], importance: Tensor, density: Tensor, 
     # the untied model computes on the samples with an active feature whenever the part is drawn sparsely
     uses_hits = sparse if job.model == "untied-abs" else uses_sparse_encoder(density, sparse)
     model = build_model(params, importance, sampler.a.to(device), B, job.model, sparse_encoder=uses_hits)
-    trainer = compile_trainer(PartTrainer(model, FusedAdamW(model.theta, model.gtheta, recipe), sampler.T,
+    trainer = compile_trainer(PartTrainer(model, FusedOptimizer(model.theta, model.gtheta, recipe), sampler.T,
                                           sampler.signed))
     out = _PartResult()
     wanted = [s for s in job.snapshot_steps if s > 0]

@@ -1,0 +1,190 @@
+"""Executors: who trains the run folders of a sweep (``tms reproduce``, ``tms robustness``).
+
+A sweep is a list of :class:`RunTask`: one task = one run folder, trained from its config by :func:`run_task`, which
+is idempotent (a folder already complete for that config is skipped; one trained from the same config but evaluated
+on another number of batches is evaluated again) and writes atomically (an interrupted task leaves no complete
+folder, so a retry or a rerun trains it again, to the same numbers). After the tasks, the driver analyses, draws and
+checks as always, in its own process: an experiment's stages after training read only the run folders.
+
+- ``local`` (:class:`LocalExecutor`): the tasks one after the other in this process, with all its threads;
+- ``ray`` (:class:`RayExecutor`, ``pip install "tms[ray]"``): the tasks as Ray tasks, on a Ray started on this
+  machine or a running cluster (``ray_address``: 'auto' or host:port), each with ``cpus_per_task`` CPUs and as many
+  torch threads; Ray retries a task whose worker died (``max_retries``).
+
+**Where tasks write: a shared path.** Every task writes its run folder straight to the results folder, which every
+node must see at the same path (a network file system on a cluster; on one machine, the disk). Nothing large
+travels through Ray: a task returns a small dict (folder, seconds, status). The driver checks that each folder is
+complete afterwards. The results do not depend on the executor: the fast engine gives bit-identical weights for
+any thread count (:mod:`tms.engines.fast.parallel`), so a run trained by a Ray worker with one thread holds the same
+numbers as the same run trained locally with two.
+
+**A task that fails** (training diverged, any error of tms) returns ``status: failed`` with the one-line reason;
+the driver then fails that variant's claims instead of stopping the sweep. Errors outside tms (a worker killed)
+are Ray's to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .config import RunConfig
+from .errors import ConfigError, TMSError
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+RAY_INSTALL = 'pip install "tms[ray]"'
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run folder to train: everything a worker needs, as plain values (it pickles small, and the worker
+    rebuilds the config from its dict)."""
+
+    path: str
+    """The run folder, absolute (the same path on every node)."""
+    config: dict[str, Any]
+    """:meth:`RunConfig.to_dict` of its config."""
+    experiment: str
+    run: str
+    """The run's name inside its experiment folder ('' for the folder itself)."""
+    snapshots: tuple[int, ...] | None = None
+    quick: bool = False
+    device: str = "auto"
+    engine: str = "auto"
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}/{self.run}" if self.run else self.experiment
+
+
+def run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
+    """Train ``task``'s run folder unless it is complete (idempotent); returns ``{"path", "status", "seconds",
+    "error"}`` with status 'trained', 'evaluated', 'skipped' or 'failed'."""
+    from .runs import reevaluate, run_state, save_run
+    from .train import train
+
+    path = Path(task.path)
+    out: dict[str, Any] = {"path": task.path, "label": task.label, "status": "skipped", "seconds": 0.0,
+                           "error": None}
+    try:
+        cfg = RunConfig.from_dict(task.config)
+        snapshots = list(task.snapshots) if task.snapshots else None
+        state = run_state(path, cfg, snapshots)
+        if state == "complete":
+            return out
+        t0 = time.perf_counter()
+        if state == "evaluate":
+            reevaluate(path, cfg, task.device)
+            out["status"] = "evaluated"
+        else:
+            result = train(cfg, device=task.device, engine=task.engine, threads=threads, snapshots=snapshots)
+            save_run(path, cfg, result, extra={"experiment": task.experiment, "run": task.run, "quick": task.quick})
+            out["status"] = "trained"
+        out["seconds"] = time.perf_counter() - t0
+    except TMSError as e:  # the run's own failure (a diverged training, ...): the variant fails, the sweep goes on
+        out.update(status="failed", error=str(e))
+    return out
+
+
+class Executor:
+    """Runs tasks; ``map`` returns their results in task order."""
+
+    name = "executor"
+
+    def map(self, tasks: Sequence[RunTask], on_done: Callable[[dict[str, Any]], None] | None = None
+            ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+class LocalExecutor(Executor):
+    """The tasks one after the other in this process (``threads``: torch threads for each, default torch's)."""
+
+    name = "local"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def map(self, tasks, on_done=None):
+        results = []
+        for task in tasks:
+            res = run_task(task, self.threads)
+            results.append(res)
+            if on_done is not None:
+                on_done(res)
+        return results
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"executor ray needs Ray, which is not installed; install it with: {RAY_INSTALL}") from None
+    return ray
+
+
+class RayExecutor(Executor):
+    """The tasks as Ray tasks (see the module docstring). ``address``: None starts a Ray on this machine (stopped on
+    :meth:`close`); 'auto' or host:port joins a running cluster. Each task takes ``cpus_per_task`` CPUs and trains
+    with that many torch threads."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, cpus_per_task: int = 1, max_retries: int = 3,
+                 num_cpus: int | None = None):
+        ray = _import_ray()
+        self.ray = ray
+        self.started = not ray.is_initialized()
+        if self.started:
+            kwargs: dict[str, Any] = {"address": address, "log_to_driver": False, "include_dashboard": False}
+            if address is None:
+                kwargs["num_cpus"] = num_cpus or os.cpu_count()
+                del kwargs["address"]
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ConfigError(f"ray-address: cannot reach a Ray cluster at {address!r} ({str(e).splitlines()[0]})"
+                                  ) from None
+        self.cpus = cpus_per_task
+        # retries are for lost workers (a node gone, a process killed); a task's own errors come back as 'failed'
+        self.remote_options = {"num_cpus": cpus_per_task, "max_retries": max_retries, "retry_exceptions": False}
+        self.remote = ray.remote(**self.remote_options)(run_task)
+
+    def map(self, tasks, on_done=None):
+        ray = self.ray
+        refs = [self.remote.remote(task, self.cpus) for task in tasks]
+        index = {ref: k for k, ref in enumerate(refs)}
+        results: list[dict[str, Any] | None] = [None] * len(refs)
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                res = ray.get(ref)
+                results[index[ref]] = res
+                if on_done is not None:
+                    on_done(res)
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        if self.started and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def make_executor(name: str = "local", *, ray_address: str | None = None, threads: int | None = None,
+                  cpus_per_task: int = 1) -> Executor:
+    """The executor called ``name`` (:data:`EXECUTORS`); ConfigError for an unknown one, or for 'ray' without Ray."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    if name == "local":
+        if ray_address is not None:
+            raise ConfigError("ray-address: only with --executor ray")
+        return LocalExecutor(threads)
+    return RayExecutor(ray_address, cpus_per_task=cpus_per_task)
