@@ -140,6 +140,7 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str | None = None, cpus_per_task: int = 1, max_retries: int = 3,
                  num_cpus: int | None = None):
+        _token_auth(address)  # before Ray is imported: it reads the mode then
         ray = _import_ray()
         self.ray = ray
         self.started = not ray.is_initialized()
@@ -176,6 +177,17 @@ class RayExecutor(Executor):
     def close(self) -> None:
         if self.started and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def _token_auth(address: str | None) -> None:
+    """Ray (2.59 and later) starts clusters with token authentication, and ``ray.init`` with an explicit
+    host:port only sends the token when ``RAY_AUTH_MODE=token`` is set; set it when a token is at hand (the
+    ``RAY_AUTH_TOKEN`` variable or ``ray get-auth-token``'s file) and the user has not chosen a mode."""
+    if address in (None, "auto") or "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or \
+            (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def make_executor(name: str = "local", *, ray_address: str | None = None, threads: int | None = None,
