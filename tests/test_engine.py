@@ -60,11 +60,25 @@ def test_gradients_and_loss_match_autograd(form, activation, inst, m, n, B):
     assert Wp.grad.abs().max() > 1e-4  # the comparison is not between two zeros
 
 
+def _untied_matches_autograd(model, loss, params, x, importance):
+    """Assert ``model``'s loss and gradients (already computed) equal autograd's on the untied family; return the
+    reference parameters with their gradients."""
+    from tms.model import get_family
+
+    ref_params = {k: v.clone().requires_grad_() for k, v in params.items()}
+    ref = get_family("untied-abs").loss(ref_params, x, importance)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
+    grads = model.unpack(model.gtheta)
+    for name, p in ref_params.items():
+        torch.testing.assert_close(grads[name], p.grad, rtol=2e-5, atol=1e-8)
+    return ref_params
+
+
 @pytest.mark.parametrize("inst,m,n,B", [(3, 6, 3, 64), (2, 40, 100, 48), (4, 3, 10, 16), (2, 1, 1, 32)],
                          ids=["3to6", "100to40", "10to3", "1to1"])
 def test_untied_gradients_and_loss_match_autograd(inst, m, n, B):
     # §8's model y' = ReLU(W2 ReLU(W1 x) + b) with target |x| on signed inputs, x = a X' with any positive a
-    from tms.model import get_family
 
     g = torch.Generator().manual_seed(5)
     params = {"W1": torch.randn(inst, m, n, generator=g) * 0.5, "W2": torch.randn(inst, n, m, generator=g) * 0.5,
@@ -76,14 +90,8 @@ def test_untied_gradients_and_loss_match_autograd(inst, m, n, B):
     model = fast.build_model(params, importance, a, B, "untied-abs")
     X = torch.ones(inst, n + 1, B)
     X[:, :n] = (x / a[:, None, :]).transpose(1, 2)
-    loss = model.compute_grads(X, want_loss=True)
-    ref_params = {k: v.clone().requires_grad_() for k, v in params.items()}
-    ref = get_family("untied-abs").loss(ref_params, x, importance)
-    ref.sum().backward()
-    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
-    grads = model.unpack(model.gtheta)
+    ref_params = _untied_matches_autograd(model, model.compute_grads(X, want_loss=True), params, x, importance)
     for name, p in ref_params.items():
-        torch.testing.assert_close(grads[name], p.grad, rtol=2e-5, atol=1e-8)
         assert p.grad.abs().max() > 1e-4, name  # not a comparison between two zeros
     assert fast.choose_form(n, m, "untied-abs") == "untied"
     with pytest.raises(ConfigError, match="W2"):
@@ -93,7 +101,6 @@ def test_untied_gradients_and_loss_match_autograd(inst, m, n, B):
 def test_untied_compact_batches_match_autograd():
     # a sparsely drawn part: each instance computes on its samples with an active feature only, the empty ones
     # (x = 0: output ReLU(b), target 0) in closed form; instance 2 has no active element at all
-    from tms.model import get_family
 
     inst, m, n, B = 3, 6, 8, 64
     g = torch.Generator().manual_seed(8)
@@ -108,13 +115,7 @@ def test_untied_compact_batches_match_autograd():
     X[:, :n] = x.transpose(1, 2)
     i, f, b = (X[:, :n] != 0).nonzero(as_tuple=True)
     loss = model.compute_grads_sparse(X, i * B + b, i * n + f, X[i, f, b], want_loss=True)
-    ref_params = {k: v.clone().requires_grad_() for k, v in params.items()}
-    ref = get_family("untied-abs").loss(ref_params, x, importance)
-    ref.sum().backward()
-    torch.testing.assert_close(loss, ref.detach(), rtol=2e-5, atol=1e-8)
-    grads = model.unpack(model.gtheta)
-    for name, p in ref_params.items():
-        torch.testing.assert_close(grads[name], p.grad, rtol=2e-5, atol=1e-8)
+    ref_params = _untied_matches_autograd(model, loss, params, x, importance)
     assert ref_params["b"].grad[2].abs().max() > 1e-3  # the all-empty instance still moves its bias
     # the dense path on the same batch: the same numbers
     dense = fast.build_model(params, importance, torch.ones(inst, n), B, "untied-abs")

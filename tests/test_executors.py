@@ -188,3 +188,15 @@ def test_ray_retries_a_task_whose_worker_died(tmp_path, ray_executor, monkeypatc
     reference = tmp_path / "ref"
     run_task(run_tasks(["intro"], reference, quick=True)[0])
     assert numbers(tmp_path / "out" / "intro") == numbers(reference / "intro")
+
+
+def test_cli_reproduce_with_the_ray_executor(tmp_path, ray_executor, capsys):
+    # Ray is up (the fixture's): the command joins it, trains the run folders as tasks, then analyses as always
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(["reproduce", "intro", "--quick", "--out", str(local), "--no-report", "--no-progress"]) == 0
+    assert main(["reproduce", "intro", "--quick", "--out", str(remote), "--no-report", "--no-progress",
+                 "--executor", "ray"]) == 0
+    assert numbers(local / "intro") == numbers(remote / "intro")
+    assert (remote / "intro" / "figures" / "intro_vectors.png").is_file() and (remote / "claims.json").is_file()
+    assert ray.is_initialized()  # the command did not stop a Ray it did not start
+    capsys.readouterr()
