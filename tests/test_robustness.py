@@ -5,8 +5,8 @@ import csv
 import pytest
 
 from tms.cli import main
-from tms.errors import ConfigError
 from tms.config import Overrides
+from tms.errors import ConfigError
 from tms.layout import ROBUSTNESS_CSV as CSV_FILE
 from tms.layout import ROBUSTNESS_MD as MD_FILE
 from tms.robustness import parse_variant, run_robustness
@@ -116,3 +116,27 @@ def test_report_shows_the_robustness_table_and_flags_a_corrupt_one(tmp_path, cap
     write_report(results)
     md = (results / "REPORT.md").read_text()
     assert "## How robust are the claims to the recipe" not in md and "not a robustness.csv table" in md
+
+
+def _row(variant, claim, measured, passed, note=""):
+    return {"variant": variant, "experiment": "intro", "claim": claim, "measured": measured, "threshold": "<= 0.1",
+            "passed": passed, "note": note}
+
+
+def test_the_table_turns_to_a_row_per_variant_when_variants_outnumber_claims():
+    from tms.claims.matrix import Matrix, markdown_table
+
+    few = [_row(v, c, 0.05, True) for v in ("a", "b") for c in ("INTRO-1", "INTRO-2", "INTRO-3")]
+    lines = markdown_table(Matrix.of(few)).splitlines()
+    assert lines[0] == "| claim | a | b |" and lines[-1] == "| passed | 3/3 | 3/3 |"
+    many = [_row(v, c, 0.2 if v == "c" and c == "INTRO-2" else 0.05, not (v == "c" and c == "INTRO-2"))
+            for v in ("a", "b", "c") for c in ("INTRO-1", "INTRO-2")]
+    many += [_row("d", c, None, False, "training diverged") for c in ("INTRO-1", "INTRO-2")]
+    mx = Matrix.of(many)
+    assert mx.by_variant
+    lines = markdown_table(mx).splitlines()
+    assert lines[0] == "| variant | INTRO-1 (intro) | INTRO-2 (intro) | passed |"
+    assert lines[1] == "|---|---:|---:|---:|"
+    assert lines[4] == "| c | 0.05 PASS | 0.2 **FAIL** | 1/2 |"
+    assert lines[5] == "| d | n/a **FAIL** | n/a **FAIL** | 0/2 |"
+    assert lines[-1] == "- d: no claims measured: training diverged"

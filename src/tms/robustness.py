@@ -206,7 +206,7 @@ def _markdown(rows: list[dict[str, Any]], names: list[str], quick: bool) -> str:
         "# Robustness of the claims to the recipe",
         "",
         f"Experiments: {', '.join(names)}{' (quick runs: a smoke test, not the claims)' if quick else ''}. "
-        f"Each column reproduces them with the change it names on top of each experiment's own recipe "
+        f"Each variant reproduces them with the change it names on top of each experiment's own recipe "
         f"(the paper recipe: {defaults}; seed 0); each cell is the claim's measured value and verdict.",
         "",
         markdown_table(Matrix.of(rows)),

@@ -53,6 +53,12 @@ class Matrix:
         """(experiment, claim id, that claim's row under each variant or None) for every claim."""
         return [(exp, cid, [self.cells.get((v, exp, cid)) for v in self.variants]) for exp, cid in self.claims]
 
+    @property
+    def by_variant(self) -> bool:
+        """Whether to show a row per variant (a claim per column): when there are more variants than claims, as in
+        a grid, so that the table grows down rather than across."""
+        return len(self.variants) > len(self.claims)
+
     def passed(self, variant: str) -> tuple[int, int]:
         mine = [r for (v, _, _), r in self.cells.items() if v == variant]
         return sum(r["passed"] is True for r in mine), len(mine)
@@ -62,16 +68,26 @@ def _verdict(passed: bool | None) -> str:
     return "not checked" if passed is None else "PASS" if passed else "**FAIL**"
 
 
+def _cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    return f"{'n/a' if r['measured'] is None else format(r['measured'], '.3g')} {_verdict(r['passed'])}"
+
+
 def markdown_table(mx: Matrix) -> str:
-    """The claims x variants table as Markdown, with a row of pass counts and a line per variant that
-    measured nothing."""
-    lines = ["| claim | " + " | ".join(mx.variants) + " |", "|---|" + "---:|" * len(mx.variants)]
-    for exp, cid, row in mx.rows():
-        cells = ["–" if r is None else
-                 f"{'n/a' if r['measured'] is None else format(r['measured'], '.3g')} {_verdict(r['passed'])}"
-                 for r in row]
-        lines.append(f"| {cid} ({exp}) | " + " | ".join(cells) + " |")
-    lines.append("| passed | " + " | ".join("{}/{}".format(*mx.passed(v)) for v in mx.variants) + " |")
+    """The claims x variants table as Markdown (a row per claim, or a row per variant when
+    :attr:`Matrix.by_variant`), with the pass count of each variant and a line per variant that measured nothing."""
+    if mx.by_variant:
+        lines = ["| variant | " + " | ".join(f"{cid} ({exp})" for exp, cid in mx.claims) + " | passed |",
+                 "|---|" + "---:|" * (len(mx.claims) + 1)]
+        for v in mx.variants:
+            cells = [_cell(mx.cells.get((v, exp, cid))) for exp, cid in mx.claims]
+            lines.append(f"| {v} | " + " | ".join(cells) + " | {}/{} |".format(*mx.passed(v)))
+    else:
+        lines = ["| claim | " + " | ".join(mx.variants) + " |", "|---|" + "---:|" * len(mx.variants)]
+        for exp, cid, row in mx.rows():
+            lines.append(f"| {cid} ({exp}) | " + " | ".join(map(_cell, row)) + " |")
+        lines.append("| passed | " + " | ".join("{}/{}".format(*mx.passed(v)) for v in mx.variants) + " |")
     if mx.errors:
         lines.append("")
         lines += [f"- {name}: no claims measured: {note}" for name, note in mx.errors.items()]

@@ -59,7 +59,8 @@ def heatmaps(rows: list[dict[str, Any]], x_key: str, y_key: str) -> Figure | Non
         return None
     cols = min(4, len(claims))
     nrows = math.ceil(len(claims) / cols)
-    fig = Figure(figsize=(1.0 + 0.55 * len(xs) * cols + 0.6 * cols, 0.9 + (0.4 * len(ys) + 0.9) * nrows))
+    fig = Figure(figsize=(1.0 + 0.55 * len(xs) * cols + 0.6 * cols, 0.9 + (0.4 * len(ys) + 1.1) * nrows),
+                 layout="constrained")
     image = None
     for k, (exp, cid) in enumerate(claims):
         ax = fig.add_subplot(nrows, cols, k + 1)

@@ -42,7 +42,7 @@ CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src
        "base-uri 'none'; form-action 'none'")
 ROBUSTNESS_INTRO = (
     "From `tms robustness` (`robustness/` in this folder): the claims again with one change to every run's "
-    "recipe or seed per column, on top of each experiment's own recipe; each cell is the measured value and verdict. "
+    "recipe or seed per variant, on top of each experiment's own recipe; each cell is the measured value and verdict. "
     "Where the variants form a grid, the heat-map gives per claim the share of variants that pass at each pair of "
     "values of two recipe axes (pooled over the other axes, such as seeds)."
 )
