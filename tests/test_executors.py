@@ -4,6 +4,7 @@ recipe-sensitivity grid and its heat-map."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -14,11 +15,13 @@ from safetensors.torch import load_file
 from tms import executors
 from tms.cli import main
 from tms.config import Overrides
-from tms.errors import ConfigError
+from tms.errors import ConfigError, TrainingError
 from tms.executors import LocalExecutor, RunTask, make_executor, run_task
+from tms.experiments import get_experiments
 from tms.plotting.robustness import heatmaps, pass_shares
 from tms.reproduce import reproduce, run_tasks
-from tms.robustness import axes_of, parse_grid, run_robustness
+from tms.robustness import axes_of, parse_grid, parse_variant, run_robustness
+from tms.runs import load_run, train_folder
 
 SWEEP = ["seed=0", "seed=1"]
 
@@ -85,6 +88,40 @@ def test_a_failed_run_fails_its_variant_and_the_sweep_goes_on(tmp_path):
     failed = [r for r in rows if r["variant"] == "optimizer=sgd,lr=10"]
     assert failed and all(r["passed"] is False and "diverged" in r["note"] for r in failed)
     assert all(r["note"] == "" for r in rows if r["variant"] == "seed=1")
+
+    # the divergence is recorded beside the missing folder, for this config, device and engine
+    record = json.loads((tmp_path / "optimizer=sgd,lr=10" / "intro.diverged.json").read_text())
+    assert record["format"] == "tms-diverged" and record["device"] == "cpu" and record["engine"] == "fast"
+    assert record["config"]["recipe"]["lr"] == 10 and "diverged" in record["error"]
+    assert not (tmp_path / "optimizer=sgd,lr=10" / "intro").exists()
+
+
+def test_a_recorded_divergence_is_not_trained_again(tmp_path, monkeypatch):
+    import tms.runs
+
+    cfg = get_experiments(["intro"])[0].run_configs(True, parse_variant("optimizer=sgd,lr=10").overrides)[""]
+    path = tmp_path / "intro"
+    with pytest.raises(TrainingError, match="diverged"):
+        train_folder(path, cfg, device="cpu")
+    calls = []
+    real = tms.runs.train
+    monkeypatch.setattr(tms.runs, "train", lambda c, **kw: calls.append(c) or real(c, **kw))
+    # the same run again: refused at once with the recorded reason, not trained
+    with pytest.raises(TrainingError, match=r"diverged.*intro\.diverged\.json; delete it to train again"):
+        train_folder(path, cfg, device="cpu")
+    assert calls == []
+    # another engine, or another config, is not this run: trained (and the lower lr converges; record removed)
+    with pytest.raises(TrainingError):
+        train_folder(path, cfg, device="cpu", engine="eager")
+    assert len(calls) == 1
+    ok = dataclasses.replace(cfg, recipe=dataclasses.replace(cfg.recipe, lr=0.001, optimizer="adamw"))
+    assert train_folder(path, ok, device="cpu")[0] == "trained"
+    assert not (tmp_path / "intro.diverged.json").exists() and load_run(path).config == ok
+    # a record that does not parse is no record
+    (tmp_path / "intro.diverged.json").write_text("{not json")
+    with pytest.raises(TrainingError):
+        train_folder(path, cfg, device="cpu")
+    assert len(calls) == 3 and json.loads((tmp_path / "intro.diverged.json").read_text())["engine"] == "fast"
 
 
 def test_grid_and_heatmap(tmp_path):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -66,27 +65,16 @@ class RunTask:
 def run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
     """Train ``task``'s run folder unless it is complete (idempotent); returns ``{"path", "status", "seconds",
     "error"}`` with status 'trained', 'evaluated', 'skipped' or 'failed'."""
-    from .runs import reevaluate, run_state, save_run
-    from .train import train
+    from .runs import train_folder
 
-    path = Path(task.path)
     out: dict[str, Any] = {"path": task.path, "label": task.label, "status": "skipped", "seconds": 0.0,
                            "error": None}
     try:
         cfg = RunConfig.from_dict(task.config)
-        snapshots = list(task.snapshots) if task.snapshots else None
-        state = run_state(path, cfg, snapshots)
-        if state == "complete":
-            return out
-        t0 = time.perf_counter()
-        if state == "evaluate":
-            reevaluate(path, cfg, task.device)
-            out["status"] = "evaluated"
-        else:
-            result = train(cfg, device=task.device, engine=task.engine, threads=threads, snapshots=snapshots)
-            save_run(path, cfg, result, extra={"experiment": task.experiment, "run": task.run, "quick": task.quick})
-            out["status"] = "trained"
-        out["seconds"] = time.perf_counter() - t0
+        out["status"], out["seconds"] = train_folder(
+            task.path, cfg, list(task.snapshots) if task.snapshots else None,
+            extra={"experiment": task.experiment, "run": task.run, "quick": task.quick},
+            device=task.device, engine=task.engine, threads=threads)
     except TMSError as e:  # the run's own failure (a diverged training, ...): the variant fails, the sweep goes on
         out.update(status="failed", error=str(e))
     return out

@@ -9,6 +9,7 @@
       robustness/                     tms robustness, when run into the results folder (ROBUSTNESS_DIR)
       <experiment>/
         <run>/                        one run folder per config (RUN_FILES, SNAPSHOTS_FILE)
+        <run>.diverged.json           instead of <run>/ when its training diverged (DIVERGED_SUFFIX)
         tables/                       derived tables, written once by the analysis stage (TABLES_DIR)
         figures/                      PNG + SVG of every figure (FIGURES_DIR, FIGURE_FORMATS)
         steps/<K>/tables, figures/    the same at training step K, from snapshots (tms plot --step K)
@@ -28,6 +29,9 @@ RUN_FILES = (CONFIG_FILE, MODEL_FILE, INSTANCES_FILE, TRAIN_LOG_FILE)
 """Files every complete run folder holds."""
 SNAPSHOTS_FILE = "snapshots.safetensors"
 """Parameters at chosen training steps, when the run was trained with snapshots."""
+DIVERGED_SUFFIX = ".diverged.json"
+"""Beside a run folder that was not written because its training diverged: why, and for which config, device and
+engine (so that the same run is refused at once next time instead of trained again)."""
 
 # -- an experiment folder -----------------------------------------------------------------------------------
 TABLES_DIR = "tables"

@@ -25,8 +25,8 @@ from .errors import RunFolderError
 from .experiments import Experiment, FigureSpec, all_experiments
 from .layout import CONFIG_FILE
 from .plotting import gram, save_figure, vectors
-from .runs import iter_runs, read_meta, reevaluate, run_state, save_run
-from .train import snapshot_steps, train
+from .runs import iter_runs, read_meta, train_folder
+from .train import snapshot_steps
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,15 @@ def train_runs(exp: Experiment, folder: Path, configs: dict[str, RunConfig], *, 
     for sub, cfg in configs.items():
         run_dir = folder / sub if sub else folder
         snapshots = snapshot_steps(exp.snapshots(sub, cfg), cfg.recipe.steps)
-        state = run_state(run_dir, cfg, snapshots)
-        if state == "complete":
+        status, seconds = train_folder(run_dir, cfg, snapshots, extra={"experiment": exp.name, "run": sub,
+                                                                       "quick": quick},
+                                       device=device, engine=engine, threads=threads, progress=progress)
+        if status == "skipped":
             log.info("%s: %s already trained, skipping", exp.name, run_dir)
-            continue
-        if state == "evaluate":
-            log.info("%s: %s trained from this config, evaluating it again", exp.name, run_dir)
-            reevaluate(run_dir, cfg, device)
-            continue
-        result = train(cfg, device=device, engine=engine, threads=threads, snapshots=snapshots or None,
-                       progress=progress)
-        save_run(run_dir, cfg, result, extra={"experiment": exp.name, "run": sub, "quick": quick})
-        spent[sub] = result.seconds
+        elif status == "evaluated":
+            log.info("%s: %s trained from this config, evaluated again", exp.name, run_dir)
+        else:
+            spent[sub] = seconds
     return spent
 
 
