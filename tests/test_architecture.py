@@ -1,6 +1,7 @@
-"""The package keeps its shape (STYLE.md): layers import only downward, no import cycle, experiment modules are
-declarations, claims and figures read tables instead of computing metrics, and a wheel carries every file the
-package reads."""
+"""The package keeps its shape (STYLE.md): layers import only downward, no import cycle, a section imports the library
+and the sections it names in ``uses`` and nothing else, section declarations are declarations, claims and figures
+read tables instead of computing metrics, reading results never imports a section, and a wheel carries every file
+the package reads."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ PKG = SRC / "tms"
 
 #: Bottom to top: a module may import from its own layer and the layers below it.
 LAYERS = [
-    ("errors", "layout", "files", "tables", "text", "stats"),
+    ("errors", "layout", "files", "tables", "text", "stats", "_version"),
     ("config",),
     ("data",),
     ("model", "metrics", "theory", "geometry", "attack"),
@@ -24,11 +25,15 @@ LAYERS = [
     ("runs",),
     ("analysis",),
     ("claims", "plotting"),
-    ("experiments",),
+    ("experiment",),
+    ("sections",),
+    ("registry", "scaffold"),
     ("report",),
     ("pipeline", "reproduce", "robustness", "executors"),
-    ("cli",),
+    ("cli", "__root__"),
 ]
+#: The library a section may import: every layer up to the declaration of an experiment.
+LIBRARY_TOP = "experiment"
 
 
 def modules() -> dict[str, Path]:
@@ -54,17 +59,17 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                         break
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name in known)
-    return {m.removesuffix(".__init__") for m in out} - {name.removesuffix(".__init__"), "tms"}
+    return {m.removesuffix(".__init__") for m in out} - {name.removesuffix(".__init__")}
 
 
 def graph() -> dict[str, set[str]]:
+    """Every module of the package, the root ``tms`` included, with the tms modules it imports."""
     known = modules()
-    return {name.removesuffix(".__init__"): imports(name, path, known) for name, path in known.items()
-            if name != "tms.__init__"}
+    return {name.removesuffix(".__init__"): imports(name, path, known) for name, path in known.items()}
 
 
 def layer(module: str) -> int:
-    top = module.split(".")[1]
+    top = module.split(".")[1] if "." in module else "__root__"
     return next(k for k, names in enumerate(LAYERS) if top in names)
 
 
@@ -116,25 +121,56 @@ def test_claims_figures_and_the_report_read_tables_not_metrics():
     # a metric that a table holds.
     g = graph()
     for module, deps in g.items():
-        top = module.split(".")[1]
+        top = module.split(".")[1] if "." in module else ""
         if top in ("claims", "plotting", "report"):
             assert "tms.metrics" not in deps, f"{module} computes metrics"
         if top == "claims":
             assert not {"tms.runs", "tms.train", "tms.plotting"} & deps, f"{module} reads runs or draws"
 
 
-def test_experiment_modules_are_declarations():
-    for path in (PKG / "experiments").glob("*.py"):
-        if path.name in ("__init__.py", "base.py"):  # the registry and the shape of a declaration
+def test_a_section_imports_the_library_and_the_sections_it_uses():
+    from tms.registry import discover
+
+    reg = discover()
+    uses: dict[str, set[str]] = {}
+    for name, exp in reg.experiments.items():
+        section = reg.origins[name].section
+        uses.setdefault(section, {section}).update(reg.origins[u].section for u in exp.uses)
+    library = layer(f"tms.{LIBRARY_TOP}")
+    wrong = []
+    for module, deps in graph().items():
+        if not module.startswith("tms.sections."):
             continue
+        section = module.split(".")[2]
+        for d in deps:
+            if d.startswith("tms.sections."):
+                if d.split(".")[2] not in uses.get(section, {section}):
+                    wrong.append(f"{module} imports {d}, a section it does not name in uses")
+            elif d != "tms.sections" and layer(d) > library:
+                wrong.append(f"{module} imports {d}, which is not the library")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_reading_results_never_imports_a_section():
+    # A results folder stays data: the report and the run folders' readers never import a section's code.
+    g = graph()
+    for module, deps in g.items():
+        if module.startswith(("tms.report", "tms.runs", "tms.analysis")):
+            bad = {d for d in deps if d.startswith(("tms.sections", "tms.registry", "tms.experiment"))}
+            assert not bad, f"{module} imports {bad}"
+
+
+def test_section_declarations_are_declarations():
+    for path in (PKG / "sections").glob("*/__init__.py"):
         tree = ast.parse(path.read_text())
         names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
-        assert not {"matplotlib", "torch", "csv"} & names, f"{path.name} draws, trains or writes tables itself"
+        where = path.parent.name
+        assert not {"matplotlib", "torch", "csv"} & names, f"{where} draws, trains or writes tables itself"
         loops = [n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.While))]
-        assert not loops, f"{path.name} holds a loop (line {loops[0].lineno}): it belongs one layer down"
+        assert not loops, f"{where} holds a loop (line {loops[0].lineno}): it belongs in its analysis or figures"
         code = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
-        assert len(code) <= 150, f"{path.name} has {len(code)} lines: an experiment should read as a page or two"
+        assert len(code) <= 150, f"{where} has {len(code)} lines: a declaration should read as a page or two"
 
 
 def test_a_wheel_carries_every_file_the_package_reads():

@@ -74,11 +74,11 @@ def test_the_adversarial_experiment_attacks_the_geometry_runs(tmp_path, capsys):
     from test_geometry_experiments import SHAPES, geometry_run
 
     from tms import pipeline
-    from tms.analysis.adversarial import MODELS, POINTS
+    from tms.sections.adversarial.analysis import MODELS, POINTS
     from tms.analysis.folder import ExperimentFolder
-    from tms.claims.adversarial import CLAIMS
+    from tms.sections.adversarial.claims import CLAIMS
     from tms.cli import main
-    from tms.experiments import all_experiments
+    from tms.registry import all_experiments
 
     geometry_run(tmp_path / "geometry")
     exp = all_experiments()["adversarial"]
@@ -101,7 +101,7 @@ def test_the_adversarial_experiment_attacks_the_geometry_runs(tmp_path, capsys):
 
 
 def test_reproducing_adversarial_alone_reproduces_geometry_first():
-    from tms.experiments import get_experiments
+    from tms.registry import get_experiments
 
     assert [e.name for e in get_experiments(["adversarial"])] == ["geometry", "adversarial"]
     assert [e.name for e in get_experiments(["geometry", "adversarial"])] == ["geometry", "adversarial"]

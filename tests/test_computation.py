@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tms import pipeline
-from tms.analysis.computation import (
+from tms.sections.computation.analysis import (
     DEAD,
     MONO,
     MOTIFS,
@@ -22,9 +22,9 @@ from tms.analysis.computation import (
     neurons,
 )
 from tms.analysis.folder import ExperimentFolder
-from tms.claims.computation import CLAIMS
+from tms.sections.computation.claims import CLAIMS
 from tms.config import Recipe, RunConfig
-from tms.experiments import all_experiments
+from tms.registry import all_experiments
 from tms.runs import save_run
 from tms.train import TrainResult
 

@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from tms import pipeline
-from tms.analysis.correlated import MODELS, POINTS, set_measures
-from tms.analysis.dynamics import jump, lagged_correlation, regime
+from tms.sections.correlated.analysis import MODELS, POINTS, set_measures
+from tms.sections.dynamics.analysis import jump, lagged_correlation, regime
 from tms.analysis.folder import ExperimentFolder
-from tms.claims import correlated as c_claims
-from tms.claims import dynamics as d_claims
+from tms.sections.correlated import claims as c_claims
+from tms.sections.dynamics import claims as d_claims
 from tms.cli import main
 from tms.config import Recipe, RunConfig
 from tms.errors import RunFolderError
-from tms.experiments import all_experiments
+from tms.registry import all_experiments
 from tms.runs import load_run, run_state, save_run
 from tms.train import TrainResult, train
 

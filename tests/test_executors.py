@@ -17,7 +17,7 @@ from tms.cli import main
 from tms.config import Overrides
 from tms.errors import ConfigError, TrainingError
 from tms.executors import LocalExecutor, RunTask, make_executor, run_task
-from tms.experiments import get_experiments
+from tms.registry import get_experiments
 from tms.plotting.robustness import heatmaps, pass_shares
 from tms.reproduce import reproduce, run_tasks
 from tms.robustness import axes_of, parse_grid, parse_variant, run_robustness

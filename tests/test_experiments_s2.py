@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from tms import pipeline
-from tms.analysis import intro
-from tms.analysis import section2 as s2_analysis
+from tms.sections.intro import analysis as intro
+from tms.sections.section2 import analysis as s2_analysis
 from tms.analysis.folder import ExperimentFolder
 from tms.analysis.models import feature_measures
-from tms.claims import intro as intro_claims
-from tms.claims import section2
+from tms.sections.intro import claims as intro_claims
+from tms.sections.section2 import claims as section2
 from tms.config import Recipe, RunConfig
-from tms.experiments import all_experiments
-from tms.experiments import intro as intro_experiment
-from tms.experiments import section2 as s2_experiment
+from tms.registry import all_experiments
+import tms.sections.intro as intro_experiment
+import tms.sections.section2 as s2_experiment
 from tms.runs import save_run
 from tms.train import TrainResult
 

@@ -12,12 +12,12 @@ from test_geometry import embed, regular_polygon, square_antiprism
 
 from tms import pipeline
 from tms.analysis.folder import ExperimentFolder
-from tms.analysis.geometry import FEATURE_TABLE, MODEL_TABLE, POLYTOPE_COUNTS
-from tms.analysis.nonuniform import DIGONS, FITS, PENTAGON, SUMMARY
-from tms.claims import geometry as g_claims
-from tms.claims import nonuniform as nu_claims
+from tms.sections.geometry.analysis import FEATURE_TABLE, MODEL_TABLE, POLYTOPE_COUNTS
+from tms.sections.nonuniform.analysis import DIGONS, FITS, PENTAGON, SUMMARY
+from tms.sections.geometry import claims as g_claims
+from tms.sections.nonuniform import claims as nu_claims
 from tms.config import Recipe, RunConfig
-from tms.experiments import all_experiments
+from tms.registry import all_experiments
 from tms.runs import save_run
 from tms.train import TrainResult
 

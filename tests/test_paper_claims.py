@@ -19,7 +19,7 @@ import torch
 from layout_expected import expected_files, files_in
 
 from tms.analysis.folder import ExperimentFolder
-from tms.claims import section2
+from tms.sections.section2 import claims as section2
 from tms.reproduce import reproduce
 
 PINNED = json.loads((Path(__file__).parent / "pinned_claims.json").read_text())

@@ -14,13 +14,13 @@ import torch
 
 from tms import pipeline
 from tms import theory as T
-from tms.analysis import phase as A
+from tms.sections.phase import analysis as A
 from tms.analysis.folder import ExperimentFolder
-from tms.claims import phase as C
+from tms.sections.phase import claims as C
 from tms.config import Overrides
 from tms.errors import ConfigError
-from tms.experiments import all_experiments
-from tms.experiments import phase as P
+from tms.registry import all_experiments
+import tms.sections.phase as P
 from tms.runs import save_run
 from tms.train import TrainResult
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from matplotlib import image as mpimg
 
-import tms.experiments
+import tms.registry
 import tms.analysis.models
 import tms.pipeline
 from tms.cli import main
@@ -85,7 +85,7 @@ def test_a_results_folder_is_drawn_by_its_experiments(tmp_path):
 def test_an_experiment_folder_or_one_of_its_runs_redraws_the_experiment(tmp_path, monkeypatch):
     experiment_folders(tmp_path)
     calls = []
-    real = tms.experiments.all_experiments()
+    real = tms.registry.all_experiments()
     stubs = {name: dataclasses.replace(exp, figures=(), analyses=(lambda d, name=name: calls.append((name, d.path)),))
              for name, exp in real.items()}
     monkeypatch.setattr(tms.pipeline, "all_experiments", lambda: stubs)

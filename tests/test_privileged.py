@@ -8,10 +8,10 @@ import torch
 
 from tms import pipeline
 from tms.analysis.folder import ExperimentFolder
-from tms.analysis.privileged import DEAD, MONO, POINTS, POLY, neurons, regime
-from tms.claims.privileged import CLAIMS
+from tms.sections.privileged.analysis import DEAD, MONO, POINTS, POLY, neurons, regime
+from tms.sections.privileged.claims import CLAIMS
 from tms.config import Recipe, RunConfig
-from tms.experiments import all_experiments
+from tms.registry import all_experiments
 from tms.runs import save_run
 from tms.train import TrainResult
 

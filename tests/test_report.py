@@ -21,13 +21,13 @@ import tms
 
 from tms.analysis.folder import ExperimentFolder
 from tms.analysis.models import analyze_models
-from tms.analysis.phase import PHASE
+from tms.sections.phase.analysis import PHASE
 from tms.claims import Claim, Measurement
 from tms.config import Recipe, RunConfig
-from tms.experiments.base import Experiment
+from tms.experiment import Experiment
 from tms.metrics import gram
 from tms.report import write_report
-from tms.report.collect import describe_importance, describe_values, fmt_num, load_registry
+from tms.report.collect import describe_importance, describe_values, fmt_num
 from tms.runs import load_run, save_run
 from tms.train import TrainResult
 
@@ -382,14 +382,27 @@ def test_corrupt_bookkeeping_is_reported_not_fatal(tmp_path):
     assert "claims.json is not valid JSON" in md and "model.safetensors is corrupt" in md
 
 
-def test_registry_experiments_without_results_are_all_not_run(tmp_path):
-    experiments, problems = load_registry()
-    paths = write_report(tmp_path)
-    md = paths[1].read_text(encoding="utf-8")
-    for exp in experiments:
-        assert f"(`{exp.name}`): NOT RUN" in md
-    for problem in problems:
-        assert problem.split(":")[0] in md
+def test_the_report_reads_results_as_data_and_lists_what_did_not_run(tmp_path):
+    # reproduce.json records every declaration (the catalog), so the report lists the experiments not run and
+    # is written with the sections' code made unimportable: a results folder stays data.
+    import subprocess
+    import sys
+
+    from tms.registry import all_experiments
+    from tms.reproduce import reproduce
+
+    reproduce(["intro"], tmp_path, quick=True, report=False)
+    code = ("import sys; sys.modules['tms.sections'] = None; sys.modules['tms.registry'] = None; "
+            "from tms.report import write_report; write_report(sys.argv[1])")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    assert "(`intro`): NOT RUN" not in md and "INTRO-1" in md
+    for name in all_experiments():
+        if name != "intro":
+            assert f"(`{name}`): NOT RUN" in md
+    state = json.loads((tmp_path / "reproduce.json").read_text())
+    assert state["experiments"]["intro"]["declaration"]["claims"][0]["id"] == "INTRO-1"
+    assert state["experiments"]["intro"]["origin"]["builtin"] is True
 
 
 def test_describe_helpers():

@@ -5,14 +5,16 @@ import json
 import pytest
 import torch
 
-import tms.experiments
+import tms.pipeline
+import tms.registry
+from tms.registry import Origin, Registry
 import tms.reproduce
 import tms.runs
 from tms.analysis.models import MODELS, analyze_models
 from tms.claims import Claim, Measurement, format_claims_table
 from tms.claims.base import ClaimResult
 from tms.config import Recipe, RunConfig
-from tms.experiments.base import Experiment
+from tms.experiment import Experiment
 from tms.runs import load_run
 
 
@@ -35,9 +37,9 @@ def tiny_experiment():
 @pytest.fixture
 def tiny(monkeypatch):
     exp = tiny_experiment()
-    for module in (tms.reproduce, tms.experiments):
-        monkeypatch.setattr(module, "all_experiments", lambda: {"tiny": exp})
-    monkeypatch.setattr(tms.reproduce, "get_experiments", lambda names: [exp])
+    reg = Registry(experiments={"tiny": exp}, origins={"tiny": Origin("tiny", "path", "tests", builtin=True)})
+    monkeypatch.setattr(tms.reproduce, "discover", lambda paths=(): reg)
+    monkeypatch.setattr(tms.pipeline, "all_experiments", lambda: {"tiny": exp})
     calls = []
     real_train = tms.runs.train
 

@@ -107,7 +107,21 @@ def _executor(args: argparse.Namespace):
     return make_executor("ray", ray_address=args.ray_address, cpus_per_task=args.cpus_per_task)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def section_params(experiments) -> dict[str, str]:
+    """The ``tms reproduce`` flag of every parameter the sections declare (:class:`tms.experiment.Param`), with a
+    help text joining what each experiment that takes it says."""
+    out: dict[str, list[str]] = {}
+    for exp in experiments:
+        for p in exp.params:
+            out.setdefault(p.name, [])
+            text = f"{p.help or exp.name} (default {p.default})"
+            if text not in out[p.name]:
+                out[p.name].append(text)
+    return {name: "; ".join(texts) for name, texts in out.items()}
+
+
+def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The parser; ``params``: the sections' parameters as ``tms reproduce`` flags (:func:`section_params`)."""
     parser = _Parser(prog="tms", description="Toy Models of Superposition, reproduced and checked.")
     parser.add_argument("--version", action="version", version=f"tms {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -147,20 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="replace an existing run folder trained from another config")
     _add_run_options(t)
 
-    r = sub.add_parser("reproduce", help="reproduce the paper's experiments, check its claims, write the report")
-    r.add_argument("experiments", nargs="*", metavar="EXPERIMENT", help="experiments to run (default: all)")
+    r = sub.add_parser("reproduce", help="reproduce a suite of sections (the paper's by default), check its claims, "
+                                         "write the report")
+    r.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                   help="experiments or sections to run, by name or by path (a section's folder or .py file, not "
+                        "installed); default: every experiment of the suite")
+    r.add_argument("--suite", default=None, metavar="NAME",
+                   help="the suite to run when no experiment is named: paper (default), beyond, an outside suite, or all")
     r.add_argument("--out", type=Path, default=None, help="results folder (default: results, or results-quick with --quick)")
     r.add_argument("--quick", action="store_true", help="short, smaller runs: a smoke test of the pipeline, not the claims")
-    r.add_argument("--list", action="store_true", help="list the experiments and exit")
+    r.add_argument("--list", action="store_true", help="list the experiments, their sections and where each comes from")
     r.add_argument("--no-report", action="store_true", help="skip writing the report")
-    r.add_argument("--grid", type=_positive_int("grid"), default=None,
-                   help="§3 phase diagrams: points per axis (default 20)")
-    r.add_argument("--models", type=_positive_int("models"), default=None,
-                   help="models trained per point: §3 phase diagrams (default 10), §4 geometry per density (default 2)")
-    r.add_argument("--fits", type=_positive_int("fits"), default=None,
-                   help="§4 nonuniform: fits per relative density of the fifth feature (default 20)")
-    r.add_argument("--restarts", type=_positive_int("restarts"), default=None,
-                   help="restarts per density: §7 privileged (default 32), §8 computation's 100 -> 40 sweep (default 1)")
+    for name, (default_help) in (params or {}).items():
+        r.add_argument(f"--{name}", type=_positive_int(name), default=None, help=default_help)
     r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
                    help="base seed of every run instead of 0 (runs keep their offsets): the claims on other draws")
     _add_executor_options(r)
@@ -190,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=_positive_int("step", 0), default=None, metavar="K",
                    help="draw the runs as they were at training step K, from their snapshots (into steps/K/)")
     p.add_argument("-v", "--verbose", action="store_true")
+
+    ns = sub.add_parser("new-section", help="write a working outside section to start from (docs/SECTIONS.md)")
+    ns.add_argument("name", metavar="NAME", help="the section's name: lower-case letters, digits and '_'")
+    ns.add_argument("--dir", type=Path, default=Path("."), help="folder to write NAME/ into (default: here)")
+    ns.add_argument("--suite", default="mine", help="the suite it belongs to (default: mine)")
 
     rep = sub.add_parser("report", help="build report.html and REPORT.md from stored runs (no training)")
     rep.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
@@ -282,21 +300,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .claims import format_claims_table
-    from .experiments import all_experiments, get_experiments
-    from .reproduce import reproduce
+    from .reproduce import reproduce, select
 
+    reg, chosen = select(args.experiments, args.suite)  # fail fast on unknown names and broken sections
     if args.list:
-        for exp in all_experiments().values():
-            sys.stdout.write(f"{exp.name:<16} {exp.title}\n")
+        shown = chosen if args.experiments or args.suite else list(reg.experiments.values())
+        for exp in shown:
+            sys.stdout.write(f"{exp.name:<16} {exp.suite:<7} {exp.section:<13} {exp.title}\n"
+                             f"{'':<16} from {reg.origins[exp.name]}\n")
+        for name, cause in reg.broken.items():
+            sys.stdout.write(f"{name:<16} BROKEN  {cause}\n")
         return 0
-    get_experiments(args.experiments)  # fail fast on unknown names, before any work
     out = args.out or Path(DEFAULT_QUICK_RESULTS if args.quick else DEFAULT_RESULTS)
-    params = tuple((k, getattr(args, k)) for k in ("grid", "models", "fits", "restarts") if getattr(args, k) is not None)
+    params = tuple((k, v) for k in section_params(reg.experiments.values())
+                   if (v := getattr(args, k, None)) is not None)
     executor = _executor(args)
     try:
         claims = reproduce(args.experiments, out, quick=args.quick, overrides=Overrides(seed=args.seed, params=params),
                            device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
-                           report=not args.no_report, executor=executor)
+                           report=not args.no_report, executor=executor, suite=args.suite)
     finally:
         if executor is not None:
             executor.close()
@@ -307,7 +329,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from .experiments import get_experiments
+    from .registry import get_experiments
     from .robustness import DEFAULT_DIR, DEFAULT_VARIANTS, KEYS, parse_grid, parse_variant, run_robustness
 
     get_experiments(args.experiments or None)  # fail fast on unknown names and bad variants, before any work
@@ -354,6 +376,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_section(args: argparse.Namespace) -> int:
+    from .scaffold import new_section
+
+    path = new_section(args.name, args.dir, suite=args.suite)
+    sys.stdout.write(f"{path}\nrun it: tms reproduce {path.as_posix()}\ntest it: python -m pytest {path.as_posix()}\n")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if not args.out.is_dir():
         raise RunFolderError(f"results folder {args.out} does not exist; run `tms reproduce --out {args.out}` first")
@@ -369,10 +399,33 @@ def _interrupt_on_sigterm(signum, frame) -> None:  # noqa: ARG001
     raise KeyboardInterrupt
 
 
+def _reproduce_params(argv: Sequence[str]) -> dict[str, str] | None:
+    """For ``tms reproduce``: the flags of the parameters that the installed sections, and those named by path on
+    the command line, declare (None for the other commands, which do not load sections)."""
+    words, skip = [], False
+    for a in argv:  # the positional words: every option but these few takes a value
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = "=" not in a and a not in _NO_VALUE
+        else:
+            words.append(a)
+    if not words or words[0] != "reproduce":
+        return None
+    from .registry import discover, looks_like_path
+
+    return section_params(discover([a for a in words[1:] if looks_like_path(a)]).experiments.values())
+
+
+_NO_VALUE = {"-h", "--help", "--version", "--quick", "--list", "--no-report", "--progress", "--no-progress", "-v",
+             "--verbose", "--force"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
+        parser = build_parser(_reproduce_params(argv))
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
@@ -382,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(levelname)s %(name)s: %(message)s",
         )
         handler = {"train": cmd_train, "reproduce": cmd_reproduce, "robustness": cmd_robustness, "plot": cmd_plot,
-                   "report": cmd_report}
+                   "report": cmd_report, "new-section": cmd_new_section}
         return handler[args.command](args)
     except _UsageError as e:
         sys.stderr.write(f"{e}\n")

@@ -12,11 +12,14 @@ bipyramid is a triangle (3 features at 2/3) and a digon (2 at ½), not 5 feature
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
 from torch import Tensor
+
+from .layout import REPRESENTED_NORM
 
 #: The fractions the paper's D_i cluster at (PAPER.md S4-2), largest first, and 0 (not learned).
 FRACTIONS = (Fraction(1), Fraction(3, 4), Fraction(2, 3), Fraction(1, 2), Fraction(2, 5), Fraction(3, 8))
@@ -38,6 +41,9 @@ POLYTOPE_ORDER = ("dedicated", "tetrahedron", "triangle", "digon", "pentagon", "
 #: ‖W_i‖² (cos 84° between unit vectors); what the polytopes have (the square antiprism's closest pairs 0.49, a
 #: pentagon's 0.31) is far above, the residual overlap between tegum factors of trained models far below.
 INTERFERENCE = 0.1
+#: Tolerance for "≈ 1" / "≈ 0" in norms and for cosines (|cos| ≤ 0.1 is within ±5.7° of orthogonal;
+#: 1 + cos ≤ 0.1 is within 25.8° of antipodal).
+TOL = 0.1
 #: A group spans the dimensions whose singular values exceed this share of its largest one.
 SPAN_TOL = 0.1
 
@@ -115,3 +121,32 @@ def nearest_fraction(d: float) -> Fraction:
 
 def fraction_label(f: Fraction) -> str:
     return "1" if f == 1 else f"{f.numerator}/{f.denominator}"
+
+
+# Two-dimensional models (the introduction figure, §4 non-uniform superposition): directions on the plane.
+
+
+def represented(W: Tensor) -> list[int]:
+    """Features with ‖W_i‖ > REPRESENTED_NORM, in importance order; ``W`` is ``[2, feat]``."""
+    norms = W.double().norm(dim=0)
+    return [i for i in range(W.shape[1]) if norms[i] > REPRESENTED_NORM]
+
+
+def adjacent_gaps_deg(W: Tensor, features: list[int]) -> list[float]:
+    """Angles (degrees) between angularly adjacent directions W_i of ``features``; they sum to 360."""
+    if not features:
+        return []
+    theta = sorted(math.degrees(math.atan2(float(W[1, i]), float(W[0, i]))) % 360.0 for i in features)
+    return [b - a for a, b in zip(theta, theta[1:])] + [theta[0] + 360.0 - theta[-1]]
+
+
+def pairings(features: list[int]) -> list[list[tuple[int, int]]]:
+    """Every way to split ``features`` (an even number of them) into unordered pairs."""
+    if not features:
+        return [[]]
+    first, rest = features[0], features[1:]
+    out = []
+    for k, partner in enumerate(rest):
+        for tail in pairings(rest[:k] + rest[k + 1:]):
+            out.append([(first, partner)] + tail)
+    return out

@@ -22,9 +22,10 @@ from .analysis.models import analyze_models
 from .claims.base import ClaimResult
 from .config import Overrides, RunConfig
 from .errors import RunFolderError
-from .experiments import Experiment, FigureSpec, all_experiments
+from .experiment import Experiment, FigureSpec
 from .layout import CONFIG_FILE
 from .plotting import gram, save_figure, vectors
+from .registry import all_experiments
 from .runs import iter_runs, read_meta, train_folder
 from .train import snapshot_steps
 

@@ -139,7 +139,7 @@ def run_robustness(
     Ray cluster takes them side by side); each variant is then analysed and checked here. A run that fails (say,
     training diverged under the variant's recipe) fails that variant's claims, and the sweep goes on. ``heatmap``:
     two variant keys (say ``('lr', 'optimizer')``) for the heat-map of the share of passing variants per claim."""
-    from .experiments import get_experiments
+    from .registry import get_experiments
     from .reproduce import reproduce, run_tasks, train_tasks
 
     names = list(names or DEFAULT_EXPERIMENTS)

@@ -5,16 +5,19 @@ Organised by figure kind, each reusable by any experiment:
 - :mod:`.vectors`: for m = 2, every W_i as a vector from the origin (the introduction figure);
 - :mod:`.gram`: WᵀW heat-maps with b and ‖W_i‖ bars coloured by superposition (the §2 figure);
 - :mod:`.counts`: stacked counts of which configuration each restart reached;
-- :mod:`.phase`: phase diagrams against the theory and the loss along a density sweep (§3).
+- :mod:`.neurons`: one stacked bar of weights per neuron (§7, §8);
+- :mod:`.robustness`: heat-maps of the share of recipe variants under which each claim passes.
+
+A figure that only one section draws lives in that section's ``figures`` module (``tms.sections.<name>``).
 
 Each kind has plain drawing functions (arrays in, a ``matplotlib.figure.Figure`` out) and a function of an
 :class:`~tms.analysis.folder.ExperimentFolder` that picks the data from its runs and tables, which experiments
-name in their declarations (:class:`tms.experiments.base.FigureSpec`). :func:`save_figure` writes PNG and SVG
+name in their declarations (:class:`tms.experiment.FigureSpec`). :func:`save_figure` writes PNG and SVG
 atomically. Matplotlib is used through ``Figure`` and the Agg canvas directly (no pyplot), so drawing needs no
 display and changes no global state.
 """
 
-from . import counts, gram, phase, vectors
+from . import counts, gram, neurons, vectors
 from .save import save_figure
 
-__all__ = ["counts", "gram", "phase", "save_figure", "vectors"]
+__all__ = ["counts", "gram", "neurons", "save_figure", "vectors"]

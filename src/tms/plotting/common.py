@@ -24,6 +24,9 @@ IMPORTANCE_CMAP = "viridis"
 #: bar stays visible on the white background.
 SUPERPOSITION_CMAP = ListedColormap(colormaps["inferno"](np.linspace(0.0, 0.85, 256)), name="superposition")
 SUPERPOSITION_LABEL = "superposition of feature i, Σ_{j≠i} (Ŵ_i·W_j)²\n(black 0 = orthogonal to all others; yellow ≥ 1)"
+SET_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+"""Colours of feature sets (§4 correlated features, §5 dynamics), set k in colour k."""
+INDEPENDENT_COLOR = "0.55"
 MODEL_LABELS = {"relu": "ReLU output", "linear": "Linear"}
 
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from ..experiments.base import Experiment
 from ..files import atomic_write_text
 from ..layout import REPORT_HTML, REPORT_MD
 from .collect import ReportData, collect
@@ -30,10 +29,11 @@ log = logging.getLogger(__name__)
 HTML_FILE, MD_FILE = REPORT_HTML, REPORT_MD
 
 
-def write_report(out: Path | str, experiments: Sequence[Experiment] | None = None) -> list[Path]:
+def write_report(out: Path | str, experiments: Sequence[Any] | None = None) -> list[Path]:
     """Write ``out/report.html`` and ``out/REPORT.md`` atomically; returns their paths.
 
-    ``experiments`` defaults to every registered experiment, in registry order.
+    ``experiments`` defaults to the experiments that the folder's ``reproduce.json`` declares (never importing a
+    section's code: a results folder stays data); tests may pass :class:`~tms.experiment.Experiment` objects.
     """
     out = Path(out)
     data = collect(out, experiments)

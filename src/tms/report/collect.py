@@ -9,7 +9,6 @@ two documents cannot disagree.
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import logging
 import math
@@ -21,12 +20,11 @@ from typing import Any, Sequence
 from .. import __version__
 from ..analysis.folder import Tables
 from ..analysis.models import read_explorer
-from ..analysis.phase import PHASE
+from ..analysis.phase_table import PHASE
 from ..claims.base import ClaimResult
 from ..claims.matrix import read_table as read_robustness
 from ..config import RunConfig
 from ..errors import RunFolderError
-from ..experiments.base import Experiment
 from ..layout import (
     CLAIMS_FILE,
     FIGURES_DIR,
@@ -114,6 +112,7 @@ class ExperimentData:
     notes: list[str]
     status: str
     """'finished', 'partial' (runs stored, never finished) or 'not run'."""
+    suite: str = "paper"
     quick: bool = False
     finished: str = ""
     train_seconds: float | None = None
@@ -209,10 +208,12 @@ class ReportData:
         return any(e.quick for e in self.experiments if e.status != "not run")
 
     def sections(self) -> list[tuple[str, list[ExperimentData]]]:
-        """Experiments grouped by section, sections in order of first appearance (registry order)."""
+        """Experiments grouped by suite, then section, in order of first appearance (registry order); a section
+        of a suite other than the paper's is headed with the suite's name."""
         order: dict[str, list[ExperimentData]] = {}
         for e in self.experiments:
-            order.setdefault(e.section, []).append(e)
+            key = e.section if e.suite == "paper" else f"{e.suite}: {e.section}" if e.section else e.suite
+            order.setdefault(key, []).append(e)
         return list(order.items())
 
 
@@ -386,28 +387,52 @@ def _claims(doc: dict[str, Any], problems: list[str]) -> list[ClaimResult]:
     return out
 
 
-def load_registry() -> tuple[list[Experiment], list[str]]:
-    """The registered experiments in registry order, and problems met while importing them.
+@dataclass(frozen=True)
+class Declared:
+    """An experiment's declaration as the results folder recorded it (``reproduce.json``): the report reads this
+    data, never the section's code, so a results folder stays data."""
 
-    A report must still be written when one experiment module is broken or not written yet, so a module that
-    fails to import is reported and the others are kept.
-    """
-    from .. import experiments as registry
+    name: str
+    title: str
+    section: str
+    summary: str
+    notes: tuple[str, ...] = ()
+    suite: str = "paper"
+    claims: tuple[tuple[str, str, str], ...] = ()
+    """(id, statement, threshold) of every claim it declares."""
 
-    try:
-        return list(registry.all_experiments().values()), []
-    except Exception as first:  # noqa: BLE001 - any import-time failure of one module; retried per module below
-        log.warning("experiment registry failed to load (%s); loading module by module", first)
-    problems: list[str] = []
-    found: dict[str, Experiment] = {}
-    for mod in getattr(registry, "_MODULES", ()):
+    @classmethod
+    def of(cls, exp: Any) -> "Declared":
+        """From an :class:`~tms.experiment.Experiment` (duck-typed: the report does not import the declarations)."""
+        return cls(exp.name, exp.title, exp.section, exp.summary, tuple(exp.notes), getattr(exp, "suite", "paper"),
+                   tuple((c.id, c.statement, c.threshold_text) for c in exp.claims))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Declared":
+        claims = tuple((str(c.get("id", "")), str(c.get("statement", "")), str(c.get("threshold", "")))
+                       for c in d.get("claims", []) if isinstance(c, dict))
+        return cls(str(d["name"]), str(d.get("title") or d["name"]), str(d.get("section") or d.get("suite") or ""),
+                   str(d.get("summary", "")), tuple(str(n) for n in d.get("notes", [])), str(d.get("suite", "paper")),
+                   claims)
+
+
+def declared_experiments(state_doc: dict[str, Any], problems: list[str]) -> list[Declared]:
+    """The experiments ``reproduce.json`` declares: its catalog (every experiment the last reproduce could run, in
+    registry order), then any other experiment run into this folder before."""
+    out: dict[str, Declared] = {}
+    entries = state_doc.get("experiments") if isinstance(state_doc.get("experiments"), dict) else {}
+    docs = [d for d in state_doc.get("catalog", []) if isinstance(d, dict)]
+    docs += [e["declaration"] for e in entries.values() if isinstance(e, dict) and isinstance(e.get("declaration"), dict)]
+    for d in docs:
         try:
-            module = importlib.import_module(f"{registry.__name__}.{mod}")
-            for exp in module.EXPERIMENTS:
-                found[exp.name] = exp
-        except Exception as e:  # noqa: BLE001 - reported in the page instead of aborting it
-            problems.append(f"experiment module {mod!r} could not be loaded: {e.__class__.__name__}: {e}")
-    return list(found.values()), problems
+            if d.get("name") not in out:
+                out[str(d["name"])] = Declared.from_dict(d)
+        except (KeyError, TypeError, AttributeError):
+            problems.append(f"{STATE_FILE}: an experiment declaration without a name; ignored")
+    for name, entry in entries.items():  # written by an older tms: no declaration, so the name stands for it
+        if name not in out:
+            out[name] = Declared(name, name, "", "")
+    return list(out.values())
 
 
 def _run_setup(out: Path, path: Path, meta: dict[str, Any], config: RunConfig) -> RunSetup:
@@ -497,14 +522,14 @@ def _tables(out: Path, exp_dir: Path) -> list[TableRef]:
     return out_tables
 
 
-def _collect_experiment(out: Path, exp: Experiment, state: dict[str, Any], claims: list[ClaimResult]) -> ExperimentData:
+def _collect_experiment(out: Path, exp: Declared, state: dict[str, Any], claims: list[ClaimResult]) -> ExperimentData:
     exp_dir = out / exp.name
     entry = state.get(exp.name) if isinstance(state.get(exp.name), dict) else None
     data = ExperimentData(name=exp.name, title=exp.title, section=exp.section, summary=exp.summary,
-                          notes=list(exp.notes), status="not run")
+                          notes=list(exp.notes), status="not run", suite=exp.suite)
     data.claims = [c for c in claims if c.experiment == exp.name]
     checked = {c.id for c in data.claims}
-    data.unchecked = [(c.id, c.statement, c.threshold_text) for c in exp.claims if c.id not in checked]
+    data.unchecked = [c for c in exp.claims if c[0] not in checked]
     if not exp_dir.is_dir():
         return data
     run_paths = list(iter_runs(exp_dir))
@@ -565,13 +590,16 @@ def _collect_experiment(out: Path, exp: Experiment, state: dict[str, Any], claim
     return data
 
 
-def collect(out: Path | str, experiments: Sequence[Experiment] | None = None) -> ReportData:
-    """Everything the report shows, read from the results folder ``out``."""
+def collect(out: Path | str, experiments: Sequence[Any] | None = None) -> ReportData:
+    """Everything the report shows, read from the results folder ``out`` (the experiments its ``reproduce.json``
+    declares, or the given :class:`~tms.experiment.Experiment` declarations)."""
     out = Path(out)
     problems: list[str] = []
-    if experiments is None:
-        experiments, problems = load_registry()
     state_doc = _read_json(out / STATE_FILE, problems)
+    if experiments is None:
+        experiments = declared_experiments(state_doc, problems)
+    else:
+        experiments = [e if isinstance(e, Declared) else Declared.of(e) for e in experiments]
     claims = _claims(_read_json(out / CLAIMS_FILE, problems), problems)
     state = state_doc.get("experiments", {}) if isinstance(state_doc.get("experiments"), dict) else {}
     exps = [_collect_experiment(out, exp, state, claims) for exp in experiments]

@@ -1,0 +1,1 @@
+"""The paper's sections, one package each (found like any section: the ``tms.sections`` entry points)."""
