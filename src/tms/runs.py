@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor
 
-from . import __version__
+from ._version import __version__
 from .config import RunConfig
 from .engines import get_engine
 from .errors import ConfigError, RunFolderError, TrainingError

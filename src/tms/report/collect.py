@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..analysis.folder import Tables
 from ..analysis.models import read_explorer
 from ..analysis.phase import PHASE
