@@ -27,7 +27,7 @@ from tms.config import Recipe, RunConfig
 from tms.experiment import Experiment
 from tms.metrics import gram
 from tms.report import write_report
-from tms.report.collect import describe_importance, describe_values, fmt_num
+from tms.report.collect import describe_importance, describe_values, fmt_num, recipe_text
 from tms.runs import load_run, save_run
 from tms.train import TrainResult
 
@@ -272,7 +272,8 @@ def test_setup_is_derived_from_the_run_folders(report):
         assert "I_i = 0.9^i" in doc and "I_i = 0.7^i" in doc
         assert "1, 0.3, 0.05" in doc  # intro densities
         assert "6 (3 settings × 2 restarts)" in doc
-        assert "AdamW, 200 steps, batch 64, lr 0.001, weight decay 0.01, init paper" in doc
+        assert re.search(r"Recipe:\s+AdamW, 200 steps, batch 64, lr 0.001, weight decay 0.01, init paper; "
+                         r"the paper recipe has 10000 steps and batch 1024\.", doc)
         assert "4.2 s, fast engine, cpu" in doc
         assert "I_0 = 1; I_1: 8 values from 0.1 to 10, log-spaced across settings" in doc  # phase grid
         assert "ReLU output" in doc and "linear" in doc
@@ -411,6 +412,63 @@ def test_describe_helpers():
     assert describe_importance([[0.7**i for i in range(20)]] * 3) == "I_i = 0.7^i"
     assert describe_importance([[1.0] * 4]) == "I = 1 for every feature"
     assert fmt_num(None) == "n/a" and fmt_num(float("nan")) == "n/a" and fmt_num(0.000123456) == "0.0001235"
+
+
+def test_recipe_text_names_the_optimizer_and_every_field_that_is_not_the_papers():
+    paper = "AdamW, 10000 steps, batch 1024, lr 0.001, weight decay 0.01, init paper"
+    assert recipe_text(Recipe()) == f"the paper recipe ({paper})"
+    assert recipe_text(Recipe(optimizer="sgd", momentum=0.9, lr=0.01)) == (
+        "SGD (momentum 0.9), 10000 steps, batch 1024, lr 0.01, weight decay 0.01, init paper; "
+        "the paper recipe has AdamW and lr 0.001")
+    assert recipe_text(Recipe(optimizer="sgd", momentum=0.5)) == (
+        "SGD (momentum 0.5), 10000 steps, batch 1024, lr 0.001, weight decay 0.01, init paper; "
+        "the paper recipe has AdamW")
+    assert recipe_text(Recipe(eval_batches=2, log_every=50)) == (
+        f"{paper}, loss logged every 50 steps, final loss on 2 fresh batches; "
+        "the paper recipe has loss logged every 100 steps and final loss on 8 fresh batches")
+    assert recipe_text(Recipe().quick()) == (
+        "AdamW, 300 steps, batch 256, lr 0.001, weight decay 0.01, init paper, loss logged every 50 steps, "
+        "final loss on 2 fresh batches; the paper recipe has 10000 steps, batch 1024, loss logged every 100 steps "
+        "and final loss on 8 fresh batches")
+    assert recipe_text(Recipe(optimizer="adam", betas=(0.8, 0.99), eps=1e-6, init="per_model")) == (
+        "Adam, 10000 steps, batch 1024, lr 0.001, weight decay 0.01, init per_model, betas (0.8, 0.99), eps 1e-06; "
+        "the paper recipe has AdamW, init paper, betas (0.9, 0.999) and eps 1e-08")
+    # a field the optimizer ignores is named, but trains nothing differently
+    assert recipe_text(Recipe(momentum=0.5)) == f"the paper recipe ({paper}, AdamW ignores momentum 0.5)"
+    assert recipe_text(Recipe(optimizer="sgd", eps=1e-6)) == (
+        "SGD (momentum 0.9), 10000 steps, batch 1024, lr 0.001, weight decay 0.01, init paper, SGD ignores eps 1e-06; "
+        "the paper recipe has AdamW")
+    # numbers in full: an lr a hair from the paper's is not printed as the paper's
+    assert recipe_text(Recipe(lr=0.0010001)).endswith("lr 0.0010001, weight decay 0.01, init paper; "
+                                                      "the paper recipe has lr 0.001")
+
+
+def test_recipe_text_describes_every_field_of_the_recipe():
+    # One value off the paper's per field of Recipe: a field added to Recipe must be added here and worded.
+    import dataclasses
+
+    changed = {"steps": 300, "batch_size": 64, "lr": 0.01, "weight_decay": 0.0, "betas": (0.8, 0.99), "eps": 1e-6,
+               "init": "per_model", "log_every": 10, "eval_batches": 2, "optimizer": "adam", "momentum": 0.5}
+    assert set(changed) == {f.name for f in dataclasses.fields(Recipe)}
+    for name, value in changed.items():
+        assert recipe_text(Recipe(**{name: value})) != recipe_text(Recipe()), name
+
+
+def test_runs_on_other_recipes_show_their_own(tmp_path):
+    # Two runs of one experiment that differ only in evaluation: no common recipe, each run's in its row.
+    for sub, recipe in (("linear", RECIPE), ("relu", Recipe(steps=200, batch_size=64, eval_batches=2))):
+        cfg = RunConfig.uniform(12, 4, [1.0], 0.7, model=sub, restarts=1, recipe=recipe)
+        save_run(tmp_path / "section2" / sub, cfg,
+                 _result(cfg, torch.zeros(1, 4, 12), torch.zeros(1, 12), torch.tensor([0.1]), 1.0))
+    write_report(tmp_path, EXPERIMENTS[1:2])
+    md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    text = _visible_text((tmp_path / "report.html").read_text(encoding="utf-8"))
+    common = "AdamW, 200 steps, batch 64, lr 0.001, weight decay 0.01, init paper"
+    for doc in (md, text):
+        assert "Recipe:" not in doc
+        assert f"{common}; the paper recipe has 10000 steps and batch 1024" in doc
+        assert (f"{common}, final loss on 2 fresh batches; the paper recipe has 10000 steps, batch 1024 and final "
+                "loss on 8 fresh batches") in doc
 
 
 def test_cli_report(tmp_path, capsys):

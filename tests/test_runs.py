@@ -1,6 +1,7 @@
 """Run folders: exact round trip, atomic writes, and refusal of foreign or corrupt folders."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -206,3 +207,38 @@ def test_format_1_run_folders_still_load(tmp_path, cfg):
     (path / "config.json").write_text(json.dumps(meta))
     with pytest.raises(RunFolderError, match="unsupported format_version 99 .this tms reads 1, 2."):
         load_run(path)
+
+
+def test_the_same_run_is_saved_in_the_same_bytes(tmp_path):
+    # Trained twice from one config, a run is written in the same bytes: every file but config.json, whose
+    # "created" (a timestamp) and "run.seconds" (wall-clock training time) are the only fields allowed to differ.
+    # The safetensors headers used to vary from save to save (their metadata in a hash map's order), so one
+    # pair of saves would match by chance half the time: the two results are saved four times each.
+    from safetensors import safe_open
+
+    from tms.train import train
+
+    cfg = RunConfig.uniform(5, 2, [1.0, 0.3], 0.9, restarts=2,
+                            recipe=Recipe(steps=20, batch_size=32, log_every=5, eval_batches=2))
+    results = [train(cfg, device="cpu", engine="eager", snapshots=[0, 10, 20]) for _ in range(2)]
+    folders = [save_run(tmp_path / f"run{k}", cfg, results[k % 2]) for k in range(8)]
+    names = sorted(p.name for p in folders[0].iterdir())
+    assert names == ["config.json", "instances.csv", "model.safetensors", "snapshots.safetensors", "train_log.csv"]
+
+    def timeless(path):
+        text = (path / "config.json").read_text()
+        assert json.loads(text)["created"] and json.loads(text)["run"]["seconds"] >= 0
+        return re.sub(r'"seconds": [0-9.e+-]+', '"seconds": _', re.sub(r'"created": "[^"]*"', '"created": _', text))
+
+    for folder in folders[1:]:
+        assert sorted(p.name for p in folder.iterdir()) == names
+        for name in names:
+            if name != "config.json":
+                assert (folder / name).read_bytes() == (folders[0] / name).read_bytes(), (folder.name, name)
+        assert timeless(folder) == timeless(folders[0])
+    for name in ("model.safetensors", "snapshots.safetensors"):
+        with safe_open(str(folders[0] / name), framework="pt") as f:
+            assert f.metadata() == {"format": "tms-run", "format_version": "2"}
+    run = load_run(folders[0])
+    assert torch.equal(run.W, results[0].params["W"]) and run.snapshots.steps == [0, 10, 20]
+    assert torch.equal(run.snapshots.params["b"], results[0].snapshots["b"])

@@ -6,12 +6,11 @@ one-way pipeline: :mod:`tms.analysis` (derived tables), :mod:`tms.claims`, :mod:
 :mod:`tms.experiments` (declarations), :mod:`tms.report`, :mod:`tms.reproduce`. See docs/ARCHITECTURE.md.
 """
 
-__version__ = "0.2.0"
-
-from .config import Overrides, Recipe, RunConfig  # noqa: E402
-from .errors import ConfigError, OutputError, RunFolderError, TMSError  # noqa: E402
-from .runs import Run, load_run, save_run  # noqa: E402
-from .train import TrainResult, train  # noqa: E402
+from ._version import __version__
+from .config import Overrides, Recipe, RunConfig
+from .errors import ConfigError, OutputError, RunFolderError, TMSError
+from .runs import Run, load_run, save_run
+from .train import TrainResult, train
 
 __all__ = [
     "__version__",

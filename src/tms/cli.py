@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
 from .config import CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS, Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
 from .layout import (

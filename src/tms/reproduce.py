@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .claims.base import ClaimResult, read_claims, write_claims
 from .config import Overrides
 from .errors import ConfigError, RunFolderError, TMSError, TrainingError

@@ -21,6 +21,8 @@ import json
 import math
 import os
 import platform
+import shutil
+import struct
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,7 +33,7 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor
 
-from . import __version__
+from ._version import __version__
 from .config import RunConfig
 from .engines import get_engine
 from .errors import ConfigError, RunFolderError, TrainingError
@@ -148,10 +150,33 @@ def _uniform(row: tuple[float, ...]) -> float | None:
     return row[0] if all(v == row[0] for v in row) else None
 
 
-def save_run(path: Path | str, config: RunConfig, result: TrainResult, extra: dict[str, Any] | None = None) -> Path:
-    """Write a run folder atomically (temporary sibling, then rename) and return its path."""
+def _save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` to the safetensors file ``path``: the same tensors and metadata give the same bytes.
+
+    safetensors keeps a header's metadata in a Rust HashMap, whose iteration order changes from one save to the
+    next (each map gets its own hash seed), so ``save_file(..., metadata=...)`` writes one run in different
+    bytes from save to save. Its tensor entries come in a fixed order (alignment, then name), so the library
+    writes the file without metadata and the header is written again here with the metadata's keys sorted; the
+    data section is copied unchanged (its offsets are relative to the end of the header)."""
     from safetensors.torch import save_file
 
+    raw = path.with_name(f".{path.name}.raw")
+    save_file(tensors, str(raw))
+    with raw.open("rb") as src, path.open("wb") as dst:
+        (size,) = struct.unpack("<Q", src.read(8))
+        entries = json.loads(src.read(size))
+        entries.pop("__metadata__", None)
+        header = json.dumps({"__metadata__": dict(sorted(metadata.items())), **entries},
+                            separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        header += b" " * (-len(header) % 8)  # as safetensors pads it: the data starts 8-byte aligned
+        dst.write(struct.pack("<Q", len(header)) + header)
+        shutil.copyfileobj(src, dst)
+    raw.unlink()
+
+
+def save_run(path: Path | str, config: RunConfig, result: TrainResult, extra: dict[str, Any] | None = None) -> Path:
+    """Write a run folder atomically (temporary sibling, then rename) and return its path. The same run gives
+    the same bytes in every file but ``config.json``'s ``created`` and ``run.seconds`` (wall-clock time)."""
     path = Path(path)
     dens = config.instance_density()
     meta = {
@@ -177,12 +202,12 @@ def save_run(path: Path | str, config: RunConfig, result: TrainResult, extra: di
         meta["extra"] = extra
     with atomic_folder(path) as tmp:
         tensor_meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-        save_file({k: v.detach().float().contiguous().cpu() for k, v in result.params.items()},
-                  str(tmp / MODEL_FILE), metadata=tensor_meta)
+        _save_tensors(tmp / MODEL_FILE,
+                      {k: v.detach().float().contiguous().cpu() for k, v in result.params.items()}, tensor_meta)
         if result.snapshot_steps:
             tensors = {"steps": torch.tensor(result.snapshot_steps, dtype=torch.int64)}
             tensors.update({k: v.detach().float().contiguous().cpu() for k, v in result.snapshots.items()})
-            save_file(tensors, str(tmp / SNAPSHOTS_FILE), metadata=tensor_meta)
+            _save_tensors(tmp / SNAPSHOTS_FILE, tensors, tensor_meta)
         INSTANCES.write(tmp, ({"instance": i, "setting": i // config.restarts, "restart": i % config.restarts,
                                "density": _uniform(dens[i]), "loss": float(result.final_loss[i])}
                               for i in range(config.n_instances)))

@@ -17,13 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..analysis.folder import Tables
 from ..analysis.models import read_explorer
 from ..analysis.phase_table import PHASE
 from ..claims.base import ClaimResult
 from ..claims.matrix import read_table as read_robustness
-from ..config import RunConfig
+from ..config import Recipe, RunConfig
 from ..errors import RunFolderError
 from ..layout import (
     CLAIMS_FILE,
@@ -92,7 +92,7 @@ class RunSetup:
     restarts: int
     n_instances: int
     seed: int
-    recipe: dict[str, Any]
+    recipe: Recipe
     seconds: float | None
     engine: str
     device: str
@@ -149,9 +149,9 @@ class ExperimentData:
         return sum(1 for c in self.claims if c.checked)
 
     @property
-    def common_recipe(self) -> dict[str, Any] | None:
-        """The recipe every run shares, or None when they differ."""
-        recipes = {tuple(sorted(r.recipe.items())) for r in self.runs}
+    def common_recipe(self) -> Recipe | None:
+        """The recipe every run shares (every field), or None when they differ."""
+        recipes = {r.recipe for r in self.runs}
         return self.runs[0].recipe if len(recipes) == 1 else None
 
 
@@ -288,9 +288,61 @@ def short_text(text: Any, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-def recipe_text(recipe: dict[str, Any]) -> str:
-    return (f"AdamW, {recipe['steps']} steps, batch {recipe['batch_size']}, lr {fmt_num(recipe['lr'])}, "
-            f"weight decay {fmt_num(recipe['weight_decay'])}, init {recipe['init']}")
+_OPTIMIZER_NAMES = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
+_PAPER_RECIPE = Recipe()
+_ALWAYS_SHOWN = ("optimizer", "steps", "batch_size", "lr", "weight_decay", "init")
+"""The fields a recipe is always described by; every other field is named only where it is not the paper's."""
+
+
+def _exact(x: float) -> str:
+    """A recipe's number in full: fmt_num's 4 digits would show an lr of 0.0010001 as the paper's 0.001."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
+def _recipe_terms(recipe: Recipe) -> dict[str, tuple[str, bool]]:
+    """Each field of ``recipe`` in words, in the order the report lists them, with whether it is used: betas and
+    eps only by AdamW and Adam, momentum only by SGD (and then worded with it). Every field of :class:`Recipe`
+    needs a term here (tests/test_report.py checks it), or a run's setting would go undescribed."""
+    opt = _OPTIMIZER_NAMES.get(recipe.optimizer, recipe.optimizer)
+    adam, sgd = recipe.optimizer in ("adamw", "adam"), recipe.optimizer == "sgd"
+    terms = {
+        "optimizer": (f"SGD (momentum {_exact(recipe.momentum)})" if sgd else opt, True),
+        "steps": (f"{recipe.steps} steps", True),
+        "batch_size": (f"batch {recipe.batch_size}", True),
+        "lr": (f"lr {_exact(recipe.lr)}", True),
+        "weight_decay": (f"weight decay {_exact(recipe.weight_decay)}", True),
+        "init": (f"init {recipe.init}", True),
+        "betas": (f"betas ({', '.join(_exact(b) for b in recipe.betas)})", adam),
+        "eps": (f"eps {_exact(recipe.eps)}", adam),
+        # SGD's momentum is in the optimizer's term; any other optimizer ignores it
+        "momentum": (f"momentum {_exact(recipe.momentum)}", False),
+        "log_every": (f"loss logged every {recipe.log_every} steps", True),
+        "eval_batches": (f"final loss on {recipe.eval_batches} fresh batches", True),
+    }
+    if sgd:
+        del terms["momentum"]
+    return terms
+
+
+def recipe_text(recipe: Recipe) -> str:
+    """The recipe a run trained with, in words: the paper recipe named as such, or every field that differs from
+    it followed by what the paper recipe has instead. A field the optimizer ignores (AdamW's momentum, SGD's
+    betas) is named as ignored and is no difference."""
+    terms, paper = _recipe_terms(recipe), _recipe_terms(_PAPER_RECIPE)
+    opt = _OPTIMIZER_NAMES.get(recipe.optimizer, recipe.optimizer)
+    shown: list[str] = []
+    instead: list[str] = []  # the paper recipe's words for each field that differs
+    for name, (text, used) in terms.items():
+        differs = text != paper[name][0]
+        if name in _ALWAYS_SHOWN or differs:
+            shown.append(text if used else f"{opt} ignores {text}")
+        if differs and used:
+            instead.append(paper[name][0])
+    if not instead:
+        return f"the paper recipe ({', '.join(shown)})"
+    listed = instead[0] if len(instead) == 1 else f"{', '.join(instead[:-1])} and {instead[-1]}"
+    return f"{', '.join(shown)}; the paper recipe has {listed}"
 
 
 def model_label(model: str) -> str:
@@ -449,13 +501,7 @@ def _run_setup(out: Path, path: Path, meta: dict[str, Any], config: RunConfig) -
         restarts=config.restarts,
         n_instances=config.n_instances,
         seed=config.seed,
-        recipe={
-            "steps": config.recipe.steps,
-            "batch_size": config.recipe.batch_size,
-            "lr": config.recipe.lr,
-            "weight_decay": config.recipe.weight_decay,
-            "init": config.recipe.init,
-        },
+        recipe=config.recipe,
         seconds=float(seconds) if isinstance(seconds, (int, float)) else None,
         engine=str(run.get("engine", "?")),
         device=str(run.get("device", "?")),
