@@ -3,7 +3,9 @@
 Core: :mod:`tms.config` (what defines a run), :mod:`tms.data` (data distributions), :mod:`tms.model` (model
 families), :mod:`tms.train` (the trainer), :mod:`tms.metrics`, :mod:`tms.runs` (stored runs). Above it, the
 one-way pipeline: :mod:`tms.analysis` (derived tables), :mod:`tms.claims`, :mod:`tms.plotting`,
-:mod:`tms.experiments` (declarations), :mod:`tms.report`, :mod:`tms.reproduce`. See docs/ARCHITECTURE.md.
+:mod:`tms.experiment` (the shape of a declaration), :mod:`tms.report`, :mod:`tms.reproduce`. The paper's sections
+are packages in :mod:`tms.sections`, found like anyone's through :mod:`tms.registry` (docs/SECTIONS.md). See
+docs/ARCHITECTURE.md.
 """
 
 from ._version import __version__

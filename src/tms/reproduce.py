@@ -71,7 +71,7 @@ def for_experiment(overrides: Overrides, exp: Experiment, experiments: list[Expe
     takes = exp.defaults()
     for key, _ in overrides.params:
         if not any(key in e.defaults() for e in experiments):
-            owners = [e.name for e in experiments if key in e.defaults()]
+            owners = [e.name for e in discover().experiments.values() if key in e.defaults()]
             raise ConfigError(f"parameter {key!r} applies to the experiments {', '.join(owners) or 'none'}; none of "
                               "them is chosen")
     return dataclasses.replace(overrides, params=tuple((k, v) for k, v in overrides.params if k in takes))

@@ -1,4 +1,5 @@
-"""Claims: each paper claim (PAPER.md ids INTRO-1 … S3-4) is one named check.
+"""Claims: each claim (the paper's, PAPER.md INTRO-1 … S8-4, in their sections; an outside section's own) is one
+named check.
 
 A check reads an experiment's derived tables (:class:`~tms.analysis.folder.Tables`: the tables the analysis
 wrote and the runs' configs, never the weights), computes one measured number and compares it with a stated

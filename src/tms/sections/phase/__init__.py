@@ -17,7 +17,7 @@ import numpy as np
 from tms import theory
 from tms.analysis.models import analyze_models
 from .analysis import GRID_RUNS, SWEEP_RUN, analyze_phase
-from .claims import claims
+from .claims import claims as make_claims
 from tms.config import Recipe, RunConfig
 from . import figures as phase_plots
 from tms.experiment import Experiment, FigureSpec, Param, load_notes
@@ -98,7 +98,7 @@ EXPERIMENTS = [
         figures=(FigureSpec("phase_relu", lambda exp: phase_plots.diagram(exp, "relu")),
                  FigureSpec("phase_linear", lambda exp: phase_plots.diagram(exp, "linear")),
                  FigureSpec("loss_sweep", phase_plots.loss_sweep)),
-        claims=claims(spec.s3_2_threshold, SWEEP_R),
+        claims=make_claims(spec.s3_2_threshold, SWEEP_R),
         notes=load_notes(__name__, "notes.md"),
         params=(Param("grid", GRID, "§3 phase diagrams: points per axis"),
                 Param("models", MODELS, "§3 phase diagrams: models trained per point")),

@@ -1,0 +1,145 @@
+"""Sections are found one way for everyone: the paper's through the tms.sections entry points, anyone's through an
+entry point or a path; tms new-section writes one that reproduces; a bad outside section is one line, exit 2, and
+leaves the other sections' results as they are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tms.cli import main
+from tms.registry import ENTRY_POINT_GROUP, discover, load_path
+from tms.scaffold import new_section
+
+PAPER = ["intro", "section2", "section2-large", "phase-2-1", "phase-3-2", "geometry", "nonuniform", "correlated",
+         "dynamics", "adversarial", "privileged", "computation"]
+
+
+def test_the_paper_sections_come_through_the_entry_points_in_paper_order():
+    reg = discover()
+    assert [n for n in reg.experiments if reg.experiments[n].suite == "paper"] == PAPER
+    assert all(reg.origins[n].kind == "entry point" and reg.origins[n].builtin for n in PAPER)
+    assert reg.origins["phase-3-2"].section == "phase"
+    assert [e.name for e in reg.select(["phase"])] == ["phase-2-1", "phase-3-2"]  # a section's name selects it all
+    assert [e.name for e in reg.select(["adversarial"])] == ["geometry", "adversarial"]  # what it uses comes first
+
+
+def test_new_section_from_a_folder_trains_checks_and_reports(tmp_path, capsys):
+    assert main(["new-section", "demo", "--dir", str(tmp_path)]) == 0
+    section = tmp_path / "demo"
+    assert sorted(p.name for p in section.iterdir()) == ["__init__.py", "analysis.py", "claims.py", "figures.py",
+                                                          "notes.md", "test_demo.py"]
+    capsys.readouterr()
+    assert main(["reproduce", "--list", str(section)]) == 0
+    listed = capsys.readouterr().out
+    assert "demo" in listed and f"path {section.resolve()}" in listed and "mine" in listed
+    out = tmp_path / "results"
+    assert main(["reproduce", str(section), "--out", str(out), "--no-progress", "--restarts", "3"]) == 0
+    claims = json.loads((out / "claims.json").read_text())["claims"]
+    assert [(c["experiment"], c["id"], c["passed"]) for c in claims] == [("demo", "DEMO-1", True)]
+    assert claims[0]["measured"] >= 1  # more features represented than the 3 dimensions at density 0.01
+    assert (out / "demo" / "figures" / "demo_represented.png").is_file()
+    config = json.loads((out / "demo" / "config.json").read_text())["config"]
+    assert config["restarts"] == 3  # the declared parameter became a flag
+    md = (out / "REPORT.md").read_text()
+    assert "DEMO-1" in md and "mine" in md
+    assert main(["new-section", "demo", "--dir", str(tmp_path)]) == 2  # refuses to overwrite
+    assert "exists already" in capsys.readouterr().err
+
+
+def test_new_section_refuses_a_name_that_is_not_a_package_name(tmp_path, capsys):
+    assert main(["new-section", "My-Section", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "name:" in err and not list(tmp_path.iterdir())
+
+
+def test_a_section_registered_through_an_entry_point(tmp_path, monkeypatch, capsys):
+    site = tmp_path / "site"
+    new_section("epsec", site, suite="outside")
+    dist = site / "epsec-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: epsec\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nepsec = epsec\n")
+    monkeypatch.syspath_prepend(str(site))
+    reg = discover()
+    assert reg.origins["epsec"].where == "epsec 0.1" and not reg.origins["epsec"].builtin
+    assert "epsec" not in [e.name for e in reg.select(None)]  # the default suite is the paper's
+    assert [e.name for e in reg.select(None, "outside")] == ["epsec"]
+    assert main(["reproduce", "--list"]) == 0
+    assert "epsec 0.1 (entry point epsec)" in capsys.readouterr().out
+    out = tmp_path / "r"
+    assert main(["reproduce", "--suite", "outside", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert [c["id"] for c in json.loads((out / "claims.json").read_text())["claims"]] == ["EPSEC-1"]
+
+
+def _one_line_exit_2(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_bad_outside_sections_are_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import a_module_that_does_not_exist\n")
+    err = _one_line_exit_2(capsys, ["reproduce", str(broken), "--out", str(tmp_path / "r")])
+    assert "section broken" in err and "ModuleNotFoundError" in err
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    assert "declares no EXPERIMENTS" in _one_line_exit_2(capsys, ["reproduce", str(empty)])
+    lacking = tmp_path / "lacking.py"
+    lacking.write_text("from tms.experiment import Experiment\n"
+                       "EXPERIMENTS = [Experiment(name='lacking', title='', section='s', summary='x', "
+                       "configs=lambda quick: {})]\n")
+    assert "lacks title" in _one_line_exit_2(capsys, ["reproduce", str(lacking)])
+    taken = tmp_path / "taken.py"
+    taken.write_text("from tms.experiment import Experiment\n"
+                     "EXPERIMENTS = [Experiment(name='intro', title='t', section='s', summary='x', "
+                     "configs=lambda quick: {})]\n")
+    assert "'intro' is taken by section intro" in _one_line_exit_2(capsys, ["reproduce", str(taken)])
+    assert "does not exist" in _one_line_exit_2(capsys, ["reproduce", str(tmp_path / "nowhere.py")])
+    assert not (tmp_path / "r").exists()  # nothing written before the sections load
+
+
+def test_a_claim_that_raises_fails_its_section_only(tmp_path, capsys):
+    good, bad = new_section("alpha", tmp_path), new_section("beta", tmp_path)
+    claims_py = bad / "claims.py"
+    claims_py.write_text(claims_py.read_text().replace("    rows = {r[\"density\"]", "    raise ValueError(\"no such "
+                                                       "column\")\n    rows = {r[\"density\"]"))
+    out = tmp_path / "r"
+    err = _one_line_exit_2(capsys, ["reproduce", str(good), str(bad), "--quick", "--out", str(out), "--no-progress"])
+    assert "section beta" in err and "ValueError: no such column" in err
+    stored = json.loads((out / "claims.json").read_text())["claims"]
+    assert [c["experiment"] for c in stored] == ["alpha"]  # the good section's results were merged
+    assert (out / "report.html").is_file()
+
+
+def test_load_path_reads_a_single_file_section(tmp_path):
+    one = tmp_path / "single.py"
+    one.write_text("from tms.config import RunConfig\nfrom tms.experiment import Experiment\n"
+                   "EXPERIMENTS = [Experiment(name='single', title='t', section='s', summary='x', suite='mine', "
+                   "configs=lambda quick: {'': RunConfig.uniform(3, 2, [1.0], 1.0)})]\n")
+    (exp,) = load_path(one)
+    assert exp.name == "single" and exp.configs(True)[""].n_features == 3
+
+
+@pytest.mark.parametrize("flag", ["--grid", "--models", "--fits", "--restarts"])
+def test_reproduce_flags_come_from_the_declared_parameters(flag, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = capsys.readouterr().out
+    assert flag in text
+    assert "(default 20)" in text and "(default 32)" in text
+
+
+def test_the_scaffold_is_package_data():
+    from importlib import resources
+
+    from tms.scaffold import FILES
+
+    folder = resources.files("tms.scaffold").joinpath("template")
+    assert all(folder.joinpath(name).is_file() for name in FILES)
+    assert Path(str(folder)).is_dir()
