@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
 import os
 import shutil
 import tempfile
@@ -60,7 +61,14 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 
 
 def atomic_write_json(path: Path | str, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=_mapping) + "\n")
+
+
+def _mapping(obj: Any) -> Any:
+    """JSON for a read-only mapping that is not a dict (a table row, :class:`tms.tables.Row`)."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"{obj.__class__.__name__} is not JSON serializable")
 
 
 @contextlib.contextmanager

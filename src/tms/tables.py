@@ -4,15 +4,22 @@ A :class:`Schema` names a table's columns and their types. :meth:`Schema.write` 
 every float as its shortest exact decimal (``repr``: it reads back to the same float, so a stage that reads a
 table computes with exactly the numbers the stage before it wrote); :meth:`Schema.read` parses it back and
 refuses a file that is not that table, with one line naming the file, the line and the column.
+
+Rows read back are typed and frozen: each schema has its own row class (:meth:`Schema.row_type`, a frozen
+dataclass whose fields are the columns, typed by their kind), read by attribute (``row.density``) or as a
+mapping (``row["density"]``, ``dict(row)``); a column the table does not have is an error naming the table and
+its columns, never a silent ``None``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, fields, make_dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -71,6 +78,42 @@ def _parse(text: str, kind: str) -> Any:
     return text == "1"
 
 
+_PY_TYPE = {"int": int, "float": float, "float32": float, "bool": bool, "str": str}
+
+
+class Row(MappingABC):
+    """A row read from a table: frozen, its columns as typed attributes, and a read-only mapping of column to
+    value. Subclassed per schema by :meth:`Schema.row_type`."""
+
+    __slots__ = ()
+    table: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.columns:
+            raise KeyError(f"table {self.table} has no column {name!r}; its columns: {', '.join(self.columns)}")
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __getattr__(self, name: str) -> Any:  # only reached for a name that is not a column
+        raise AttributeError(f"table {self.table} has no column {name!r}; its columns: {', '.join(self.columns)}")
+
+
+@lru_cache(maxsize=None)
+def _row_type(file: str, columns: tuple["Column", ...]) -> type[Row]:
+    stem = "".join(part.capitalize() for part in Path(file).stem.replace("-", "_").replace(".", "_").split("_"))
+    cls = make_dataclass(f"{stem}Row", [(c.name, Optional[_PY_TYPE[c.kind]]) for c in columns], bases=(Row,),
+                         frozen=True, slots=True, eq=True)
+    cls.table, cls.columns = file, tuple(c.name for c in columns)
+    cls.__doc__ = f"A row of {file}."
+    return cls
+
+
 @dataclass(frozen=True)
 class Schema:
     """A table: its file name and typed columns."""
@@ -82,6 +125,21 @@ class Schema:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def row_type(self) -> type[Row]:
+        """The frozen, typed row class of this table (one per file name and columns)."""
+        return _row_type(self.file, self.columns)
+
+    def row(self, **values: Any) -> Row:
+        """A row of this table from its column values (every column, nothing else: TypeError names the rest)."""
+        return self.row_type(**values)
+
+    def check_columns(self, names: Iterable[str]) -> None:
+        """KeyError naming the table and its columns for a name that is not one of them."""
+        wrong = [n for n in names if n not in self.names]
+        if wrong:
+            raise KeyError(f"table {self.file} has no column {wrong[0]!r}; its columns: {', '.join(self.names)}")
 
     def extend(self, file: str, *columns: Column, doc: str = "") -> "Schema":
         """Another table with these columns plus more."""
@@ -104,8 +162,9 @@ class Schema:
         """Write ``folder/<file>`` atomically; returns its path."""
         return atomic_write_text(Path(folder) / self.file, self.text(rows))
 
-    def read(self, folder: Path | str) -> list[dict[str, Any]]:
-        """The rows of ``folder/<file>``, typed; RunFolderError naming the problem for a missing or bad file."""
+    def read(self, folder: Path | str) -> list[Row]:
+        """The rows of ``folder/<file>``, typed and frozen (:attr:`row_type`); RunFolderError naming the problem
+        for a missing or bad file."""
         path = Path(folder) / self.file
         try:
             with open(path, encoding="utf-8", newline="") as f:
@@ -115,6 +174,7 @@ class Schema:
                     raise RunFolderError(f"table {path}: not a {self.file} table (expected the columns "
                                          f"{', '.join(self.names)})")
                 rows = []
+                make = self.row_type
                 for line, cells in enumerate(reader, start=2):
                     if len(cells) != len(self.columns):
                         raise RunFolderError(f"table {path} line {line}: {len(cells)} cells, expected "
@@ -126,7 +186,7 @@ class Schema:
                         except ValueError:
                             raise RunFolderError(f"table {path} line {line}: column {col.name} must be "
                                                  f"{_KIND_TEXT[col.kind]}, got {text!r}") from None
-                    rows.append(row)
+                    rows.append(make(**row))
                 return rows
         except FileNotFoundError:
             raise RunFolderError(f"table {path} does not exist; run the analysis (tms reproduce or tms plot) "

@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..errors import RunFolderError
 from ..layout import CONFIG_FILE, FIGURES_DIR, STEPS_DIR, TABLES_DIR
 from ..runs import Run, iter_runs, load_run, read_config
-from ..tables import Schema
+from ..tables import Row, Schema
 
 
 class Tables:
@@ -22,22 +22,24 @@ class Tables:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self._rows: dict[str, list[Row]] = {}
         self._configs: dict[str, RunConfig] = {}
 
     @property
     def tables_dir(self) -> Path:
         return self.path / TABLES_DIR
 
-    def read(self, schema: Schema) -> list[dict[str, Any]]:
-        """Every row of a table (RunFolderError if the analysis has not written it or it is malformed)."""
+    def read(self, schema: Schema) -> list[Row]:
+        """Every row of a table, typed and frozen (RunFolderError if the analysis has not written it or it is
+        malformed)."""
         if schema.file not in self._rows:
             self._rows[schema.file] = schema.read(self.tables_dir)
         return self._rows[schema.file]
 
-    def rows(self, schema: Schema, **where: Any) -> list[dict[str, Any]]:
-        """The rows whose columns equal the given values."""
-        return [r for r in self.read(schema) if all(r[k] == v for k, v in where.items())]
+    def rows(self, schema: Schema, **where: Any) -> list[Row]:
+        """The rows whose columns equal the given values (KeyError for a column the table does not have)."""
+        schema.check_columns(where)
+        return [r for r in self.read(schema) if all(getattr(r, k) == v for k, v in where.items())]
 
     def has(self, schema: Schema) -> bool:
         return (self.tables_dir / schema.file).is_file()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,8 +98,8 @@ class ClaimResult:
 
 
 def _jsonable(obj: Any) -> Any:
-    """Detail values as JSON allows them (non-finite numbers as None)."""
-    if isinstance(obj, dict):
+    """Detail values as JSON allows them (non-finite numbers as None, table rows as objects)."""
+    if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..layout import ROBUSTNESS_CSV
-from ..tables import Column, Schema
+from ..tables import Column, Row, Schema
 
 TABLE = Schema(ROBUSTNESS_CSV, (
     Column("variant", "str"), Column("experiment", "str"), Column("claim", "str"), Column("measured", "float"),
@@ -16,13 +16,10 @@ TABLE = Schema(ROBUSTNESS_CSV, (
 ))
 
 
-def read_table(path: Path | str) -> list[dict[str, Any]]:
+def read_table(path: Path | str) -> list[Row]:
     """The rows of a ``robustness.csv`` (path to the file); RunFolderError naming what is wrong."""
     path = Path(path)
-    rows = Schema(path.name, TABLE.columns).read(path.parent)
-    for r in rows:
-        r["note"] = r["note"] or ""
-    return rows
+    return Schema(path.name, TABLE.columns).read(path.parent)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def figure_src(out: Path, fig: FigureRef) -> str | None:
 
 def json_for_script(obj: Any) -> str:
     # "</" would end the <script> element early; "<!--" could open a comment state.
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=lambda o: dict(o)).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
 @lru_cache(maxsize=None)
