@@ -1,11 +1,12 @@
-"""Executors (tms.executors): the same run folders from the local and the Ray executor, idempotent tasks, resuming
-after an interrupted sweep, a worker killed mid-task retried by Ray, a failed run failing only its variant, the
-recipe-sensitivity grid and its heat-map."""
+"""Executors (tms.executors): the same run folders from the local and the Ray executor (on one Ray node and on a
+two-node cluster), idempotent tasks, resuming after an interrupted sweep, a worker killed mid-task retried by Ray,
+a failed run failing only its variant, the recipe-sensitivity grid and its heat-map."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -194,6 +195,55 @@ def ray_executor():
     ex = executors.RayExecutor(num_cpus=2)
     yield ex
     ex.close()
+
+
+@pytest.fixture
+def two_node_ray(request):
+    """A Ray cluster of two nodes on this machine, one CPU each, and a RayExecutor joined to it by address: the head
+    is what ``ray start --head`` starts on a real cluster, the second node what ``ray start --address=HEAD:6379``
+    starts on another machine (docs/RAY.md). The nodes take this machine's own address (Ray's default), not
+    127.0.0.1: given 127.0.0.1:PORT, ``ray.init`` (Ray 2.60) connects at the machine's address, where a head started
+    on 127.0.0.1 does not listen, and it keeps retrying."""
+    if ray is None:
+        pytest.skip('Ray is not installed (pip install "tms[ray]")')
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():  # the module's one-node Ray, if the tests ran in another order: a driver joins one Ray
+        ray.shutdown()
+    node = {"num_cpus": 1}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    request.addfinalizer(cluster.shutdown)  # registered first, so it runs last: after the driver has left
+    cluster.add_node(**node)
+    cluster.wait_for_nodes()
+    ex = executors.RayExecutor(address=cluster.address)
+    request.addfinalizer(ex.close)
+    return ex
+
+
+def test_ray_on_two_nodes_writes_the_same_folders_as_the_local_executor(tmp_path, two_node_ray, caplog):
+    caplog.set_level(logging.INFO, logger="tms.executors")
+    nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    assert len(nodes) == 2
+    # 6 quick run folders, each task taking the only CPU of a node: the head holds one at a time, so the others
+    # are spilled to the second node (Ray's default scheduling; no strategy asked for)
+    def sweep(out: Path) -> list[RunTask]:
+        return [t for seed in (0, 1) for t in run_tasks(["intro", "section2"], out / f"seed={seed}", quick=True,
+                                                        overrides=Overrides(seed=seed))]
+
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert {r["node"] for r in LocalExecutor().map(sweep(local))} == {None}
+    results = two_node_ray.map(sweep(remote))
+    assert [r["status"] for r in results] == ["trained"] * 6
+    assert {r["node"] for r in results} == nodes  # each node trained at least one folder
+    # the driver logged where each task ran
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "tms.executors")
+    assert all(f"{r['label']}: trained on node {r['node']}" in logged for r in results)
+
+    def files(folder: Path) -> list[str]:
+        return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+    assert files(local) == files(remote) and len(files(local)) == 6 * 4
+    assert numbers(local) == numbers(remote)
 
 
 def test_ray_executor_writes_the_same_folders_as_the_local_one(tmp_path, ray_executor):

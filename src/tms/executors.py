@@ -13,10 +13,11 @@ checks as always, in its own process: an experiment's stages after training read
 
 **Where tasks write: a shared path.** Every task writes its run folder straight to the results folder, which every
 node must see at the same path (a network file system on a cluster; on one machine, the disk). Nothing large
-travels through Ray: a task returns a small dict (folder, seconds, status). The driver checks that each folder is
-complete afterwards. The results do not depend on the executor: the fast engine gives bit-identical weights for
-any thread count (:mod:`tms.engines.fast.parallel`), so a run trained by a Ray worker with one thread holds the same
-numbers as the same run trained locally with two.
+travels through Ray: a task returns a small dict (folder, seconds, status, and under Ray the id of the node that
+ran it, which the driver logs). The driver checks that each folder is complete afterwards. The results do not
+depend on the executor: the fast engine gives bit-identical weights for any thread count
+(:mod:`tms.engines.fast.parallel`), so a run trained by a Ray worker with one thread holds the same numbers as the
+same run trained locally with two.
 
 **A task that fails** (training diverged, any error of tms) returns ``status: failed`` with the one-line reason;
 the driver then fails that variant's claims instead of stopping the sweep. Errors outside tms (a worker killed)
@@ -63,12 +64,13 @@ class RunTask:
 
 
 def run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
-    """Train ``task``'s run folder unless it is complete (idempotent); returns ``{"path", "status", "seconds",
-    "error"}`` with status 'trained', 'evaluated', 'skipped' or 'failed'."""
+    """Train ``task``'s run folder unless it is complete (idempotent); returns ``{"path", "label", "status",
+    "seconds", "error", "node"}`` with status 'trained', 'evaluated', 'skipped' or 'failed'; ``node`` is None here
+    (this process), the Ray node's id for a task that ran under Ray (:func:`_ray_run_task`)."""
     from .runs import train_folder
 
     out: dict[str, Any] = {"path": task.path, "label": task.label, "status": "skipped", "seconds": 0.0,
-                           "error": None}
+                           "error": None, "node": None}
     try:
         cfg = RunConfig.from_dict(task.config)
         out["status"], out["seconds"] = train_folder(
@@ -111,6 +113,16 @@ class LocalExecutor(Executor):
         return results
 
 
+def _ray_run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
+    """:func:`run_task` in a Ray worker, with the id of the node it ran on: on a cluster the driver can then say
+    which node trained which folder (the run folder itself records no host, so it stays the same on any node)."""
+    import ray
+
+    out = run_task(task, threads)
+    out["node"] = ray.get_runtime_context().get_node_id()
+    return out
+
+
 def _import_ray():
     try:
         import ray
@@ -145,7 +157,8 @@ class RayExecutor(Executor):
         self.cpus = cpus_per_task
         # retries are for lost workers (a node gone, a process killed); a task's own errors come back as 'failed'
         self.remote_options = {"num_cpus": cpus_per_task, "max_retries": max_retries, "retry_exceptions": False}
-        self.remote = ray.remote(**self.remote_options)(run_task)
+        # named run_task, as the function it wraps: the workers' process titles read ray::run_task
+        self.remote = ray.remote(name="run_task", **self.remote_options)(_ray_run_task)
 
     def map(self, tasks, on_done=None):
         ray = self.ray
@@ -158,6 +171,7 @@ class RayExecutor(Executor):
             for ref in done:
                 res = ray.get(ref)
                 results[index[ref]] = res
+                log.info("%s: %s on node %s (%.1f s)", res["label"], res["status"], res["node"], res["seconds"])
                 if on_done is not None:
                     on_done(res)
         return [r for r in results if r is not None]
