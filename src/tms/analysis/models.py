@@ -196,7 +196,3 @@ def read_explorer(tables: Tables) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise RunFolderError(f"table {path} is not an explorer table") from None
 
-
-def best_rows(rows: list[dict[str, Any]], run: str) -> dict[int, dict[str, Any]]:
-    """The models.csv row of each setting's lowest-loss restart of ``run``, by setting."""
-    return {r["setting"]: r for r in rows if r["run"] == run and r["best"]}

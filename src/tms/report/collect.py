@@ -402,16 +402,6 @@ def describe_density(density: Sequence[Sequence[float]]) -> str:
     return "per-feature densities differ within a setting (" + str(len(rows)) + " settings)"
 
 
-def uniform_densities(config: RunConfig) -> list[float] | None:
-    """One density per setting when every feature of a setting shares it, else None."""
-    out = []
-    for row in config.density:
-        if not all(_close(v, row[0]) for v in row):
-            return None
-        out.append(row[0])
-    return out
-
-
 # -- reading ---------------------------------------------------------------------------------------------
 
 
