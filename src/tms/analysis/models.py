@@ -29,6 +29,7 @@ from ..metrics import (
     gram,
     superposition,
 )
+from ..model import is_tied
 from ..runs import Run
 from ..tables import Column, Schema
 from .folder import ExperimentFolder, Tables
@@ -60,10 +61,6 @@ FEATURES = Schema("features.csv", (
 EXPLORER_FILE = "explorer.json"
 EXPLORER_MAX_FEATURES = 100
 EXPLORER_MAX_SETTINGS = 40
-
-
-def is_tied(run: Run) -> bool:
-    return set(run.params) == {"W", "b"}
 
 
 def _uniform_density(row) -> float | None:
@@ -168,7 +165,7 @@ def analyze_models(exp: ExperimentFolder) -> None:
     models, features, groups = [], [], {}
     for sub in exp.run_names():
         run = exp.run(sub)
-        if not is_tied(run):
+        if not is_tied(run.config.model):
             continue
         models += model_rows(sub, run)
         features += feature_rows(sub, run)
