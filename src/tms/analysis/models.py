@@ -23,10 +23,12 @@ from ..errors import RunFolderError
 from ..files import atomic_write_json
 from ..layout import REPRESENTED_NORM, SUPERPOSED
 from ..metrics import (
+    cosines,
     dimensions_per_feature,
     feature_dimensionality,
     feature_norms,
     gram,
+    overlaps,
     superposition,
 )
 from ..model import is_tied
@@ -91,10 +93,10 @@ def feature_measures(W: Tensor, b: Tensor) -> list[list[dict[str, Any]]]:
     inst, _, n = W.shape
     norms, sup = feature_norms(W), superposition(W)
     dims = feature_dimensionality(W)
-    Wd = W.double()
-    unit = Wd / norms.double().clamp_min(1e-12)[:, None, :]
-    cos = torch.einsum("iha,ihb->iab", unit, unit)
-    proj = torch.einsum("iha,ihb->iab", unit, Wd)  # [inst, i, j] = Ŵ_i · W_j
+    # float64 directions over the float32 norms: the arithmetic features.csv has always been written with
+    Wd, norms64 = W.double(), norms.double()
+    cos = cosines(Wd, norms=norms64)
+    proj = overlaps(Wd, norms=norms64)  # [inst, i, j] = Ŵ_i · W_j
     eye = torch.eye(n, dtype=torch.bool)
     rep = norms > REPRESENTED_NORM
     max_overlap = proj.masked_fill(eye, -math.inf).amax(dim=2).tolist() if n > 1 else [[None] * n] * inst
