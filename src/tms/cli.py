@@ -153,7 +153,8 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
     t.add_argument("--lr", type=_number("lr"), default=None, help=f"default {Recipe.lr}")
     t.add_argument("--weight-decay", type=_number("weight-decay"), default=None, help=f"default {Recipe.weight_decay}")
     t.add_argument("--init", choices=list(INITS), default=None, help=INITS.help(default=Recipe.init))
-    t.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None, help=OPTIMIZERS.help(default=Recipe.optimizer))
+    t.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
+                   help=OPTIMIZERS.help(default=Recipe.optimizer))
     t.add_argument("--momentum", type=_number("momentum"), default=None,
                    help=f"SGD's momentum (default {Recipe.momentum})")
     t.add_argument("--log-every", type=_positive_int("log-every"), default=None, help=f"default {Recipe.log_every}")

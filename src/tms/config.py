@@ -109,8 +109,8 @@ class Recipe:
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """A set of features drawn together (PAPER.md §4): ``kind`` one of :data:`tms.kinds.CORRELATIONS`, ``features`` their
-    indices (at least two, each in [0, n), no feature in two sets)."""
+    """A set of features drawn together (PAPER.md §4): ``kind`` one of :data:`tms.kinds.CORRELATIONS`, ``features``
+    their indices (at least two, each in [0, n), no feature in two sets)."""
 
     kind: str
     features: tuple[int, ...]

@@ -127,7 +127,8 @@ INITS = Kind("init", (
 OPTIMIZERS = Kind("optimizer", (
     Entry("adamw", "AdamW", "AdamW, decoupled weight decay (the paper's companion notebook)"),
     Entry("adam", "Adam", "Adam, weight decay as an L2 term added to the gradient (torch.optim.Adam)"),
-    Entry("sgd", "SGD", "SGD with momentum (Recipe.momentum, --momentum), weight decay as an L2 term (torch.optim.SGD)"),
+    Entry("sgd", "SGD",
+          "SGD with momentum (Recipe.momentum, --momentum), weight decay as an L2 term (torch.optim.SGD)"),
 ))
 """Optimizers; both engines implement each exactly as its ``torch.optim`` class."""
 

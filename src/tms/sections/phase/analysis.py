@@ -3,7 +3,7 @@ kink of the loss where the best model leaves superposition.
 
 The extra feature is the last one. Each model is labelled by it:
 
-- ``not_represented``: ‖W_extra‖ < :data:`tms.layout.REPRESENTED_NORM` (:mod:`tms.layout`, the threshold of models.csv and features.csv);
+- ``not_represented``: ‖W_extra‖ < :data:`tms.layout.REPRESENTED_NORM` (the threshold of models.csv too);
 - ``superposition``: represented and Σ_{j≠extra} (Ŵ_extra · W_j)² ≥ SUPERPOSITION_THRESHOLD;
 - ``dedicated``: represented without that interference.
 
