@@ -102,18 +102,6 @@ def test_quick_recipe_keeps_everything_but_the_length():
     assert Recipe(batch_size=64).quick().batch_size == 64
 
 
-def test_the_registries_hold_exactly_the_names_configs_allow():
-    from tms.config import DATA, MODELS
-    from tms.data import DISTRIBUTIONS, get_distribution
-    from tms.model import FAMILIES, get_family
-
-    assert set(FAMILIES) == set(MODELS) and set(DISTRIBUTIONS) == set(DATA)
-    with pytest.raises(ConfigError, match="model must be one of relu, linear, hidden-relu, untied-abs, got 'tanh'"):
-        get_family("tanh")
-    with pytest.raises(ConfigError, match="data must be one of independent, sets, signed"):
-        get_distribution("gaussian")
-
-
 def _sets_config(sets, density=0.1, n=6, data="sets"):
     return RunConfig(n_features=n, n_hidden=2, density=[[density] * n], importance=[[1.0] * n], data=data,
                      feature_sets=sets)

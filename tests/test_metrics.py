@@ -79,6 +79,19 @@ def test_against_naive_loop_on_random_batched_weights():
     assert torch.allclose(metrics.gram(W)[1], W[1].T @ W[1])
 
 
+def test_cosines_and_overlaps_over_given_norms():
+    # features.csv divides the float64 W by its float32 norms: the same numbers as the arithmetic spelled out
+    W = torch.randn(3, 4, 6, generator=torch.Generator().manual_seed(0))
+    W[0, :, 2] = 0
+    norms, Wd = metrics.feature_norms(W).double(), W.double()
+    unit = Wd / norms.clamp_min(1e-12)[:, None, :]
+    assert torch.equal(metrics.cosines(Wd, norms=norms), torch.einsum("iha,ihb->iab", unit, unit))
+    assert torch.equal(metrics.overlaps(Wd, norms=norms), torch.einsum("iha,ihb->iab", unit, Wd))
+    assert torch.equal(metrics.cosines(Wd[1], norms=norms[1]), metrics.cosines(Wd, norms=norms)[1])
+    # without norms: W's own, in its dtype
+    assert torch.allclose(metrics.cosines(Wd), metrics.cosines(Wd, norms=norms), atol=1e-6)
+
+
 def test_rejects_bad_shapes():
     with pytest.raises(ValueError, match="W must be"):
         metrics.feature_norms(torch.zeros(3))

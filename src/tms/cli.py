@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ._version import __version__
-from .config import CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS, Overrides, Recipe, RunConfig
+from .config import Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
+from .kinds import AUTO_ENGINE, CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS
 from .layout import (
     CLAIMS_FILE,
     DEFAULT_QUICK_RESULTS,
@@ -77,8 +78,8 @@ def _densities(text: str) -> list[float]:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
-    p.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="training engine (default: auto = fast where it applies, else eager)")
+    p.add_argument("--engine", default=AUTO_ENGINE, choices=list(ENGINES),
+                   help="training engine: " + ENGINES.help(default=AUTO_ENGINE))
     p.add_argument("--threads", type=_positive_int("threads"), default=None,
                    help="CPU threads to train with (default: torch's setting); the numbers do not depend on it")
     bar = p.add_mutually_exclusive_group()
@@ -136,21 +137,24 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
                    help="feature density p = 1 - S in (0, 1], one setting per value ('1 0.1' or '1,0.1')")
     t.add_argument("--importance-decay", type=_number("importance-decay"), default=None,
                    help="I_i = decay**i (default 1: all features equally important)")
-    t.add_argument("--model", choices=list(MODELS), default=None, help="model family (default relu)")
+    t.add_argument("--model", choices=list(MODELS), default=None,
+                   help="model family: " + MODELS.help(default=RunConfig.model))
     t.add_argument("--activation", dest="model", choices=list(MODELS), help=argparse.SUPPRESS)
     t.add_argument("--restarts", type=_positive_int("restarts"), default=None, help="models trained per density (default 1)")
-    t.add_argument("--data", choices=[d for d in DATA if d != "sets"], default=None,
-                   help="independent (default: 0 or U[0, 1]) or signed (0 or U[-1, 1], for the untied-abs model)")
+    # data 'sets' is chosen by giving --set, which names the sets too
+    plain = [d for d in DATA if d != "sets"]
+    t.add_argument("--data", choices=plain, default=None,
+                   help="data distribution (--set for feature sets): " + DATA.help(default=RunConfig.data, names=plain))
     t.add_argument("--set", dest="sets", action="append", default=None, metavar="KIND:i,j,...",
-                   help="a feature set drawn together, KIND one of " + ", ".join(CORRELATIONS)
-                        + " (for example correlated:0,1); repeat for more; the other features stay independent")
+                   help="a feature set drawn together, for example correlated:0,1; repeat for more; the other "
+                        "features stay independent. KIND: " + CORRELATIONS.help())
     t.add_argument("--steps", type=_positive_int("steps"), default=None, help=f"default {Recipe.steps}")
     t.add_argument("--batch-size", type=_positive_int("batch-size"), default=None, help=f"default {Recipe.batch_size}")
     t.add_argument("--lr", type=_number("lr"), default=None, help=f"default {Recipe.lr}")
     t.add_argument("--weight-decay", type=_number("weight-decay"), default=None, help=f"default {Recipe.weight_decay}")
-    t.add_argument("--init", choices=INITS, default=None, help="paper (default): Xavier over the instance batch; per_model")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                   help="adamw (default, the paper's), adam or sgd (with --momentum)")
+    t.add_argument("--init", choices=list(INITS), default=None, help=INITS.help(default=Recipe.init))
+    t.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
+                   help=OPTIMIZERS.help(default=Recipe.optimizer))
     t.add_argument("--momentum", type=_number("momentum"), default=None,
                    help=f"SGD's momentum (default {Recipe.momentum})")
     t.add_argument("--log-every", type=_positive_int("log-every"), default=None, help=f"default {Recipe.log_every}")

@@ -14,44 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .errors import ConfigError
+# the names of each kind live in tms.kinds; config re-exports them (config.MODELS etc.) for code that reads them here
+from .kinds import CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS  # noqa: F401
 
-MODELS = {
-    "relu": "ReLU output, tied: x' = ReLU(WᵀW x + b), W [m, n] (PAPER.md §0)",
-    "linear": "linear, tied: x' = WᵀW x + b (PAPER.md §0)",
-    "hidden-relu": "ReLU hidden layer and output, tied: h = ReLU(W x), x' = ReLU(Wᵀ h + b), no hidden bias "
-                   "(PAPER.md §7)",
-    "untied-abs": "untied, computes |x|: h = ReLU(W1 x), y' = ReLU(W2 h + b), W1 [m, n], W2 [n, m], target |x| "
-                  "(PAPER.md §8)",
-}
-"""Model families by name (implemented in :mod:`tms.model`, whose registry holds exactly these)."""
-DATA = {
-    "independent": "each feature 0 with probability 1 - p_i, else U[0, 1], independently (PAPER.md §0)",
-    "sets": "correlated and anticorrelated feature sets (RunConfig.feature_sets), the other features independent "
-            "(PAPER.md §4)",
-    "signed": "each feature 0 with probability 1 - p_i, else U[-1, 1], independently (PAPER.md §8)",
-}
-"""Data distributions by name (implemented in :mod:`tms.data`, whose registry holds exactly these)."""
 UNSUPPORTED_TARGETS = {
     "relu": {"signed": "its output ReLU cannot produce the negative half of the target x"},
     "hidden-relu": {"signed": "its output ReLU cannot produce the negative half of the target x"},
 }
 """Pairings of a model family with a data distribution whose target the family cannot represent, and why."""
-CORRELATIONS = {
-    "correlated": "one shared zero/non-zero draw for the whole set (its members share one density), each active "
-                  "member's value U[0, 1] independently",
-    "anticorrelated": "at most one member active per sample: member i with probability p_i, so the set is all zero "
-                      "with probability 1 - sum p_i; the active member's value U[0, 1]",
-}
-"""Kinds of feature set (PAPER.md §4). In both the config's densities are per-feature: the probability that a
-feature is non-zero, as for independent features."""
-INITS = ("paper", "per_model")
-OPTIMIZERS = {
-    "adamw": "AdamW, decoupled weight decay (the paper's companion notebook; the default)",
-    "adam": "Adam, weight decay as an L2 term added to the gradient (torch.optim.Adam)",
-    "sgd": "SGD with momentum (Recipe.momentum), weight decay as an L2 term (torch.optim.SGD)",
-}
-"""Optimizers by name; both engines implement each exactly as its ``torch.optim`` class."""
-ENGINES = ("auto", "fast", "eager")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -103,7 +73,7 @@ class Recipe:
     """Batches of fresh samples (batch_size each) for the final per-instance loss. Not part of what a run is
     either: a stored run evaluated on another number of batches is evaluated again, not retrained."""
     optimizer: str = "adamw"
-    """One of :data:`OPTIMIZERS`: 'adamw' (the paper's), 'adam' or 'sgd'."""
+    """One of :data:`tms.kinds.OPTIMIZERS`: 'adamw' (the paper's), 'adam' or 'sgd'."""
     momentum: float = 0.9
     """SGD's momentum (other optimizers ignore it)."""
 
@@ -119,12 +89,10 @@ class Recipe:
                 raise ConfigError(f"betas[{i}] must be in [0, 1), got {beta!r}")
         object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
         _check_float("eps", self.eps, 0.0, 1.0, lo_open=True)
-        if self.init not in INITS:
-            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        INITS.check(self.init)
         _check_int("log_every", self.log_every, 1)
         _check_int("eval_batches", self.eval_batches, 1)
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        OPTIMIZERS.check(self.optimizer)
         try:
             momentum = float(self.momentum)
         except (TypeError, ValueError):
@@ -141,8 +109,8 @@ class Recipe:
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """A set of features drawn together (PAPER.md §4): ``kind`` one of :data:`CORRELATIONS`, ``features`` their
-    indices (at least two, each in [0, n), no feature in two sets)."""
+    """A set of features drawn together (PAPER.md §4): ``kind`` one of :data:`tms.kinds.CORRELATIONS`, ``features``
+    their indices (at least two, each in [0, n), no feature in two sets)."""
 
     kind: str
     features: tuple[int, ...]
@@ -165,8 +133,7 @@ class FeatureSet:
                 raise ConfigError(f"{where} must be KIND:i,j,... with integer features, got {value!r}") from None
         else:
             raise ConfigError(f"{where} must be {{\"kind\": ..., \"features\": [...]}} or KIND:i,j,..., got {value!r}")
-        if kind not in CORRELATIONS:
-            raise ConfigError(f"{where}.kind must be one of {', '.join(CORRELATIONS)}, got {kind!r}")
+        CORRELATIONS.check(kind, f"{where}.kind")
         if isinstance(features, (str, bytes)) or not hasattr(features, "__iter__"):
             raise ConfigError(f"{where}.features must be a list of feature indices, got {features!r}")
         features = tuple(features)
@@ -196,9 +163,9 @@ class RunConfig:
     importance: tuple[tuple[float, ...], ...]
     """Per setting, per feature: weight I_i of feature i in the loss, >= 0."""
     model: str = "relu"
-    """Model family, one of :data:`MODELS`: 'relu': x' = ReLU(WᵀW x + b); 'linear': x' = WᵀW x + b."""
+    """Model family, one of :data:`tms.kinds.MODELS`: 'relu': x' = ReLU(WᵀW x + b); 'linear': x' = WᵀW x + b."""
     data: str = "independent"
-    """Data distribution, one of :data:`DATA` (the densities above are its per-feature densities)."""
+    """Data distribution, one of :data:`tms.kinds.DATA` (the densities above are its per-feature densities)."""
     feature_sets: tuple[FeatureSet, ...] = ()
     """For data 'sets' (and only then): the correlated and anticorrelated sets (:class:`FeatureSet`); features
     in no set are independent. A correlated set's members share one density in every setting; an
@@ -213,10 +180,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check_int("features", self.n_features, 1)
         _check_int("hidden", self.n_hidden, 1)
-        if self.model not in MODELS:
-            raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if self.data not in DATA:
-            raise ConfigError(f"data must be one of {', '.join(DATA)}, got {self.data!r}")
+        MODELS.check(self.model)
+        DATA.check(self.data)
         why = UNSUPPORTED_TARGETS.get(self.model, {}).get(self.data)
         if why:
             allowed = [d for d in DATA if d not in UNSUPPORTED_TARGETS.get(self.model, {})]

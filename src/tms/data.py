@@ -25,8 +25,9 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .config import DATA, FeatureSet
+from .config import FeatureSet
 from .errors import ConfigError
+from .kinds import DATA, Entry
 
 
 def sample_features(density: Tensor, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
@@ -113,12 +114,16 @@ Sampler = Callable[[Tensor, int, "torch.Generator | None"], Tensor]
 
 @dataclass(frozen=True)
 class Distribution:
-    """A named data distribution."""
+    """A named data distribution (its label and description are its :data:`tms.kinds.DATA` entry)."""
 
     name: str
-    description: str
     bind: Callable[[Sequence[FeatureSet]], Sampler]
     """``bind(feature_sets)``: the sampler of a run with those sets (the config has checked that they fit)."""
+
+    @property
+    def entry(self) -> Entry:
+        """The distribution's name, label and description."""
+        return DATA[self.name]
 
 
 def _independent(sets: Sequence[FeatureSet]) -> Sampler:
@@ -139,14 +144,13 @@ def _sets(sets: Sequence[FeatureSet]) -> Sampler:
 
 
 DISTRIBUTIONS: dict[str, Distribution] = {
-    "independent": Distribution("independent", DATA["independent"], _independent),
-    "sets": Distribution("sets", DATA["sets"], _sets),
-    "signed": Distribution("signed", DATA["signed"], _signed),
+    "independent": Distribution("independent", _independent),
+    "sets": Distribution("sets", _sets),
+    "signed": Distribution("signed", _signed),
 }
+"""The implementation of every name in :data:`tms.kinds.DATA`, by name."""
 
 
 def get_distribution(name: str) -> Distribution:
     """The distribution called ``name``, or a ConfigError listing the known ones."""
-    if name not in DISTRIBUTIONS:
-        raise ConfigError(f"data must be one of {', '.join(DISTRIBUTIONS)}, got {name!r}")
-    return DISTRIBUTIONS[name]
+    return DISTRIBUTIONS[DATA.check(name)]

@@ -41,8 +41,9 @@ POLYTOPE_ORDER = ("dedicated", "tetrahedron", "triangle", "digon", "pentagon", "
 #: ‖W_i‖² (cos 84° between unit vectors); what the polytopes have (the square antiprism's closest pairs 0.49, a
 #: pentagon's 0.31) is far above, the residual overlap between tegum factors of trained models far below.
 INTERFERENCE = 0.1
-#: Tolerance for "≈ 1" / "≈ 0" in norms and for cosines (|cos| ≤ 0.1 is within ±5.7° of orthogonal;
-#: 1 + cos ≤ 0.1 is within 25.8° of antipodal).
+#: Tolerance for "≈ 1" / "≈ 0" in norms, in WᵀW entries (§2's identity deviation) and in cosines (|cos| ≤ 0.1 is
+#: within ±5.7° of orthogonal; 1 + cos ≤ 0.1 is within 25.8° of antipodal), and the least Ŵ_i·W_j that counts as
+#: positive interference (§2).
 TOL = 0.1
 #: A group spans the dimensions whose singular values exceed this share of its largest one.
 SPAN_TOL = 0.1

@@ -29,10 +29,21 @@ def feature_norms(W: Tensor) -> Tensor:
     return _unbatch(Wb.norm(dim=1), single)
 
 
-def _overlaps(Wb: Tensor) -> Tensor:
+def _unit(Wb: Tensor, norms: Tensor | None = None) -> Tensor:
+    """Ŵ ``[inst, hidden, feat]``: each column over its norm (``norms [inst, feat]`` when given, else computed in
+    W's dtype); a zero column stays zero."""
+    if norms is None:
+        return Wb / Wb.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    return Wb / norms.clamp_min(_EPS)[:, None, :]
+
+
+def _norms(norms: Tensor | None, single: bool) -> Tensor | None:
+    return norms[None] if norms is not None and single else norms
+
+
+def _overlaps(Wb: Tensor, norms: Tensor | None = None) -> Tensor:
     """``[inst, feat_i, feat_j]`` = Ŵ_i · W_j."""
-    unit = Wb / Wb.norm(dim=1, keepdim=True).clamp_min(_EPS)
-    return torch.einsum("iha,ihb->iab", unit, Wb)
+    return torch.einsum("iha,ihb->iab", _unit(Wb, norms), Wb)
 
 
 def superposition(W: Tensor) -> Tensor:
@@ -68,14 +79,18 @@ def gram(W: Tensor) -> Tensor:
     return _unbatch(torch.einsum("ihf,ihg->ifg", Wb, Wb), single)
 
 
-def overlaps(W: Tensor) -> Tensor:
-    """Ŵ_i · W_j ``[inst, feat_i, feat_j]``: how strongly feature j activates feature i's direction."""
+def overlaps(W: Tensor, norms: Tensor | None = None) -> Tensor:
+    """Ŵ_i · W_j ``[inst, feat_i, feat_j]``: how strongly feature j activates feature i's direction.
+
+    ``norms`` (``[inst, feat]``, or ``[feat]`` for one model): the ‖W_i‖ to divide by instead of W's own, for a
+    caller whose stored numbers took them in another precision (:mod:`tms.analysis.models` divides the float64 W
+    by its float32 norms)."""
     Wb, single = _batched(W)
-    return _unbatch(_overlaps(Wb), single)
+    return _unbatch(_overlaps(Wb, _norms(norms, single)), single)
 
 
-def cosines(W: Tensor) -> Tensor:
-    """cos∠(W_i, W_j) ``[inst, feat, feat]`` (0 where either feature is 0)."""
+def cosines(W: Tensor, norms: Tensor | None = None) -> Tensor:
+    """cos∠(W_i, W_j) ``[inst, feat, feat]`` (0 where either feature is 0); ``norms`` as in :func:`overlaps`."""
     Wb, single = _batched(W)
-    unit = Wb / Wb.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    unit = _unit(Wb, _norms(norms, single))
     return _unbatch(torch.einsum("iha,ihb->iab", unit, unit), single)

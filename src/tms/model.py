@@ -20,8 +20,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from .config import INITS, MODELS
 from .errors import ConfigError
+from .kinds import INITS, MODELS, Entry
 
 Params = dict[str, Tensor]
 """A family's parameters by name, each with a leading instance axis."""
@@ -52,7 +52,7 @@ def init_weights(
     elif scheme == "per_model":
         std = math.sqrt(2.0 / (n_hidden + n_features))
     else:
-        raise ConfigError(f"init must be one of {', '.join(INITS)}, got {scheme!r}")
+        raise INITS.error(scheme)
     return torch.randn((n_instances, n_hidden, n_features), generator=generator) * std
 
 
@@ -74,10 +74,10 @@ def weighted_mse(x_hat: Tensor, x: Tensor, importance: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: its parameters, their initialisation, and its output."""
+    """A model family: its parameters, their initialisation, and its output (its label and description are its
+    :data:`tms.kinds.MODELS` entry)."""
 
     name: str
-    description: str
     shapes: Callable[[int, int, int], dict[str, tuple[int, ...]]]
     """``shapes(inst, m, n)``: every parameter's shape, in storage order."""
     init: Callable[[int, int, int, str, torch.Generator, int], Params]
@@ -86,6 +86,11 @@ class Family:
     """``forward(params, x [inst, batch, feat])``: the output ``[inst, batch, feat]``."""
     target: Callable[[Tensor], Tensor] = lambda x: x
     """What the output is trained to reproduce, from the input."""
+
+    @property
+    def entry(self) -> Entry:
+        """The family's name, label and description."""
+        return MODELS[self.name]
 
     def loss(self, params: Params, x: Tensor, importance: Tensor) -> Tensor:
         """Per-instance loss ``[inst]`` on the batch ``x`` (PAPER.md §0)."""
@@ -119,12 +124,11 @@ def untied_forward(params: Params, x: Tensor) -> Tensor:
 
 
 FAMILIES: dict[str, Family] = {
-    **{name: Family(name, MODELS[name], _tied_shapes, _tied_init,
-                    lambda p, x, name=name: forward(p["W"], p["b"], x, name))
+    **{name: Family(name, _tied_shapes, _tied_init, lambda p, x, name=name: forward(p["W"], p["b"], x, name))
        for name in TIED},
-    "untied-abs": Family("untied-abs", MODELS["untied-abs"], _untied_shapes, _untied_init, untied_forward,
-                         target=torch.abs),
+    "untied-abs": Family("untied-abs", _untied_shapes, _untied_init, untied_forward, target=torch.abs),
 }
+"""The implementation of every name in :data:`tms.kinds.MODELS`, by name."""
 
 
 def is_tied(model: str) -> bool:
@@ -134,9 +138,7 @@ def is_tied(model: str) -> bool:
 
 def get_family(name: str) -> Family:
     """The family called ``name``, or a ConfigError listing the known ones."""
-    if name not in FAMILIES:
-        raise ConfigError(f"model must be one of {', '.join(FAMILIES)}, got {name!r}")
-    return FAMILIES[name]
+    return FAMILIES[MODELS.check(name)]
 
 
 class ToyModel(nn.Module):

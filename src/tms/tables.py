@@ -59,11 +59,6 @@ _FORMAT = {
 }
 
 
-def format_value(value: Any, kind: str) -> str:
-    """A value as the table writes it."""
-    return _FORMAT[kind](value)
-
-
 def _parse(text: str, kind: str) -> Any:
     if kind == "str":
         return text

@@ -23,12 +23,15 @@ from ..errors import RunFolderError
 from ..files import atomic_write_json
 from ..layout import REPRESENTED_NORM, SUPERPOSED
 from ..metrics import (
+    cosines,
     dimensions_per_feature,
     feature_dimensionality,
     feature_norms,
     gram,
+    overlaps,
     superposition,
 )
+from ..model import is_tied
 from ..runs import Run
 from ..tables import Column, Schema
 from .folder import ExperimentFolder, Tables
@@ -62,10 +65,6 @@ EXPLORER_MAX_FEATURES = 100
 EXPLORER_MAX_SETTINGS = 40
 
 
-def is_tied(run: Run) -> bool:
-    return set(run.params) == {"W", "b"}
-
-
 def _uniform_density(row) -> float | None:
     return row[0] if all(v == row[0] for v in row) else None
 
@@ -94,10 +93,10 @@ def feature_measures(W: Tensor, b: Tensor) -> list[list[dict[str, Any]]]:
     inst, _, n = W.shape
     norms, sup = feature_norms(W), superposition(W)
     dims = feature_dimensionality(W)
-    Wd = W.double()
-    unit = Wd / norms.double().clamp_min(1e-12)[:, None, :]
-    cos = torch.einsum("iha,ihb->iab", unit, unit)
-    proj = torch.einsum("iha,ihb->iab", unit, Wd)  # [inst, i, j] = Ŵ_i · W_j
+    # float64 directions over the float32 norms: the arithmetic features.csv has always been written with
+    Wd, norms64 = W.double(), norms.double()
+    cos = cosines(Wd, norms=norms64)
+    proj = overlaps(Wd, norms=norms64)  # [inst, i, j] = Ŵ_i · W_j
     eye = torch.eye(n, dtype=torch.bool)
     rep = norms > REPRESENTED_NORM
     max_overlap = proj.masked_fill(eye, -math.inf).amax(dim=2).tolist() if n > 1 else [[None] * n] * inst
@@ -168,7 +167,7 @@ def analyze_models(exp: ExperimentFolder) -> None:
     models, features, groups = [], [], {}
     for sub in exp.run_names():
         run = exp.run(sub)
-        if not is_tied(run):
+        if not is_tied(run.config.model):
             continue
         models += model_rows(sub, run)
         features += feature_rows(sub, run)
@@ -196,7 +195,3 @@ def read_explorer(tables: Tables) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise RunFolderError(f"table {path} is not an explorer table") from None
 
-
-def best_rows(rows: list[dict[str, Any]], run: str) -> dict[int, dict[str, Any]]:
-    """The models.csv row of each setting's lowest-loss restart of ``run``, by setting."""
-    return {r["setting"]: r for r in rows if r["run"] == run and r["best"]}

@@ -20,9 +20,10 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..config import ENGINES as ENGINE_NAMES
 from ..config import FeatureSet, Recipe
 from ..errors import ConfigError
+from ..kinds import AUTO_ENGINE, Entry
+from ..kinds import ENGINES as ENGINE_NAMES
 
 
 def _ignore(*args) -> None:
@@ -41,9 +42,9 @@ class ChunkJob:
     density: Tensor
     """``[inst, feat]`` on the same device: the data distribution's per-feature densities."""
     model: str
-    """Model family name (:data:`tms.config.MODELS`)."""
+    """Model family name (:data:`tms.kinds.MODELS`)."""
     data: str
-    """Data distribution name (:data:`tms.config.DATA`)."""
+    """Data distribution name (:data:`tms.kinds.DATA`)."""
     recipe: Recipe
     generator: torch.Generator
     """Generator (on the device) of the training batches."""
@@ -66,7 +67,8 @@ class ChunkJob:
 
 @dataclass(frozen=True)
 class Engine:
-    """A training engine and the model families and data distributions it trains."""
+    """A training engine and the model families and data distributions it trains (its label and description
+    are its :data:`tms.kinds.ENGINES` entry)."""
 
     name: str
     module: str
@@ -79,6 +81,11 @@ class Engine:
     """Per device type ('cpu', 'cuda'), the most elements (instances x batch x widest layer) of one chunk the
     trainer hands it; None: no limit (the engine bounds its own memory). Missing types use the trainer's
     default."""
+
+    @property
+    def entry(self) -> Entry:
+        """The engine's name, label and description."""
+        return ENGINE_NAMES[self.name]
 
     def supports(self, model: str, data: str) -> bool:
         return (self.models is None or model in self.models) and (self.data is None or data in self.data)
@@ -97,14 +104,14 @@ ENGINES: dict[str, Engine] = {
                    chunk_elements={"cpu": None, "cuda": 1 << 26}),
     "eager": Engine("eager", "eager", models=None, data=None),
 }
+"""The implementation of every name in :data:`tms.kinds.ENGINES` but :data:`tms.kinds.AUTO_ENGINE`, by name."""
 
 
 def get_engine(name: str, model: str = "relu", data: str = "independent") -> Engine:
     """The engine called ``name`` for this family and distribution; 'auto' is the fast engine where it applies
     and the eager reference elsewhere. ConfigError for an unknown name or a pairing the engine does not train."""
-    if name not in ENGINE_NAMES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINE_NAMES)}, got {name!r}")
-    if name == "auto":
+    ENGINE_NAMES.check(name)
+    if name == AUTO_ENGINE:
         return ENGINES["fast"] if ENGINES["fast"].supports(model, data) else ENGINES["eager"]
     engine = ENGINES[name]
     if not engine.supports(model, data):

@@ -12,7 +12,7 @@ from . import ChunkJob, threads
 
 
 def make_optimizer(params: list[torch.Tensor], recipe: Recipe) -> torch.optim.Optimizer:
-    """The recipe's optimizer (:data:`tms.config.OPTIMIZERS`) as its ``torch.optim`` class."""
+    """The recipe's optimizer (:data:`tms.kinds.OPTIMIZERS`) as its ``torch.optim`` class."""
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW

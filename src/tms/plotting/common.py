@@ -11,6 +11,7 @@ from matplotlib import colormaps
 from matplotlib.colors import ListedColormap, Normalize
 from torch import Tensor
 
+from .. import kinds
 from ..analysis.folder import ExperimentFolder
 from ..analysis.models import MODELS
 from ..config import RunConfig
@@ -27,7 +28,6 @@ SUPERPOSITION_LABEL = "superposition of feature i, Σ_{j≠i} (Ŵ_i·W_j)²\n(bl
 SET_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 """Colours of feature sets (§4 correlated features, §5 dynamics), set k in colour k."""
 INDEPENDENT_COLOR = "0.55"
-MODEL_LABELS = {"relu": "ReLU output", "linear": "Linear"}
 
 
 def np64(x: Tensor) -> np.ndarray:
@@ -73,10 +73,11 @@ def setting_label(config: RunConfig, row: dict[str, Any]) -> str:
 
 
 def header(config: RunConfig, text: str) -> str:
-    """``text`` with the fields {n}, {m}, {model}, {restarts} and {decay} (I_1 / I_0 of the first setting),
-    optionally with a format (``{decay:g}``), filled in; other braces are left as they are."""
+    """``text`` with the fields {n}, {m}, {model} (the family's label in :data:`tms.kinds.MODELS`), {restarts} and
+    {decay} (I_1 / I_0 of the first setting), optionally with a format (``{decay:g}``), filled in; other braces are
+    left as they are."""
     imp = config.importance[0]
-    values = {"n": config.n_features, "m": config.n_hidden, "model": MODEL_LABELS.get(config.model, config.model),
+    values = {"n": config.n_features, "m": config.n_hidden, "model": kinds.MODELS.label(config.model),
               "restarts": config.restarts, "decay": round(imp[1] / imp[0], 6) if len(imp) > 1 and imp[0] else 1.0}
 
     def fill(match: re.Match) -> str:

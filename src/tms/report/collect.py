@@ -25,6 +25,7 @@ from ..claims.base import ClaimResult
 from ..claims.matrix import read_table as read_robustness
 from ..config import Recipe, RunConfig
 from ..errors import RunFolderError
+from ..kinds import MODELS, OPTIMIZERS
 from ..layout import (
     CLAIMS_FILE,
     FIGURES_DIR,
@@ -288,7 +289,6 @@ def short_text(text: Any, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-_OPTIMIZER_NAMES = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
 _PAPER_RECIPE = Recipe()
 _ALWAYS_SHOWN = ("optimizer", "steps", "batch_size", "lr", "weight_decay", "init")
 """The fields a recipe is always described by; every other field is named only where it is not the paper's."""
@@ -304,7 +304,7 @@ def _recipe_terms(recipe: Recipe) -> dict[str, tuple[str, bool]]:
     """Each field of ``recipe`` in words, in the order the report lists them, with whether it is used: betas and
     eps only by AdamW and Adam, momentum only by SGD (and then worded with it). Every field of :class:`Recipe`
     needs a term here (tests/test_report.py checks it), or a run's setting would go undescribed."""
-    opt = _OPTIMIZER_NAMES.get(recipe.optimizer, recipe.optimizer)
+    opt = OPTIMIZERS.label(recipe.optimizer)
     adam, sgd = recipe.optimizer in ("adamw", "adam"), recipe.optimizer == "sgd"
     terms = {
         "optimizer": (f"SGD (momentum {_exact(recipe.momentum)})" if sgd else opt, True),
@@ -330,7 +330,7 @@ def recipe_text(recipe: Recipe) -> str:
     it followed by what the paper recipe has instead. A field the optimizer ignores (AdamW's momentum, SGD's
     betas) is named as ignored and is no difference."""
     terms, paper = _recipe_terms(recipe), _recipe_terms(_PAPER_RECIPE)
-    opt = _OPTIMIZER_NAMES.get(recipe.optimizer, recipe.optimizer)
+    opt = OPTIMIZERS.label(recipe.optimizer)
     shown: list[str] = []
     instead: list[str] = []  # the paper recipe's words for each field that differs
     for name, (text, used) in terms.items():
@@ -343,10 +343,6 @@ def recipe_text(recipe: Recipe) -> str:
         return f"the paper recipe ({', '.join(shown)})"
     listed = instead[0] if len(instead) == 1 else f"{', '.join(instead[:-1])} and {instead[-1]}"
     return f"{', '.join(shown)}; the paper recipe has {listed}"
-
-
-def model_label(model: str) -> str:
-    return {"relu": "ReLU output", "linear": "linear"}.get(model, model)
 
 
 def _close(a: float, b: float) -> bool:
@@ -400,16 +396,6 @@ def describe_density(density: Sequence[Sequence[float]]) -> str:
     if all(all(_close(v, r[0]) for v in r) for r in rows):
         return describe_values([r[0] for r in rows])
     return "per-feature densities differ within a setting (" + str(len(rows)) + " settings)"
-
-
-def uniform_densities(config: RunConfig) -> list[float] | None:
-    """One density per setting when every feature of a setting shares it, else None."""
-    out = []
-    for row in config.density:
-        if not all(_close(v, row[0]) for v in row):
-            return None
-        out.append(row[0])
-    return out
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -523,7 +509,7 @@ def phase_diagrams(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "loss": _finite(row["loss"]), "theory_loss": _finite(row["theory_loss"]), "near": row["near_boundary"],
             "counts": {k: row[f"n_{k}"] for k in ("not_represented", "dedicated", "superposition")},
         })
-    return [{"model": model, "label": model_label(model), "r_values": sorted({c["r"] for c in cells}),
+    return [{"model": model, "label": MODELS.label(model), "r_values": sorted({c["r"] for c in cells}),
              "p_values": sorted({c["p"] for c in cells}), "cells": cells} for model, cells in by_model.items()]
 
 
@@ -608,7 +594,7 @@ def _collect_experiment(out: Path, exp: Declared, state: dict[str, Any], claims:
     if (tables.tables_dir / "explorer.json").is_file():
         try:
             for k, group in enumerate(read_explorer(tables)):
-                runs = [dict(r, run=f"{exp.name}/{r['run']}" if r["run"] else exp.name, label=model_label(r["model"]))
+                runs = [dict(r, run=f"{exp.name}/{r['run']}" if r["run"] else exp.name, label=MODELS.label(r["model"]))
                         for r in group["runs"]]
                 data.explorers.append({"id": f"{_slug(exp.name)}-x{k}", "densities": group["densities"], "runs": runs})
         except RunFolderError as e:

@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..claims.matrix import Matrix, markdown_table
+from ..kinds import MODELS
 from .collect import (
     SVG_INLINE_MAX_BYTES,
     ExperimentData,
@@ -30,7 +31,6 @@ from .collect import (
     claim_labels,
     fmt_num,
     fmt_seconds,
-    model_label,
     recipe_text,
     section_anchor,
     section_title,
@@ -108,7 +108,7 @@ def _environment(markdown: bool) -> jinja2.Environment:
         lstrip_blocks=markdown, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
     env.globals.update(
-        fmt_num=fmt_num, fmt_seconds=fmt_seconds, recipe_text=recipe_text, model_label=model_label,
+        fmt_num=fmt_num, fmt_seconds=fmt_seconds, recipe_text=recipe_text, model_label=MODELS.label,
         claim_anchor=claim_anchor, section_anchor=section_anchor, section_title=section_title,
         short_text=short_text, timing_text=timing_text, claim_labels=claim_labels, zip=zip, cell=csv_cell,
         detail_text=detail_text,

@@ -3,7 +3,7 @@ kink of the loss where the best model leaves superposition.
 
 The extra feature is the last one. Each model is labelled by it:
 
-- ``not_represented``: ‖W_extra‖ < NORM_THRESHOLD;
+- ``not_represented``: ‖W_extra‖ < :data:`tms.layout.REPRESENTED_NORM` (the threshold of models.csv too);
 - ``superposition``: represented and Σ_{j≠extra} (Ŵ_extra · W_j)² ≥ SUPERPOSITION_THRESHOLD;
 - ``dedicated``: represented without that interference.
 
@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from tms import theory
+from tms.layout import REPRESENTED_NORM
 from tms.metrics import feature_norms, superposition
 from tms.tables import Column, Schema
 from tms.analysis.folder import ExperimentFolder
@@ -37,8 +38,6 @@ GRID_RUNS = ("relu", "linear")
 """The grid runs, one per model type; the density sweep is the run ``sweep``."""
 SWEEP_RUN = "sweep"
 
-NORM_THRESHOLD = 0.5
-"""The extra feature is represented when ‖W_extra‖ exceeds half the norm (1) of a fully represented one."""
 SUPERPOSITION_THRESHOLD = 0.25
 """A represented extra feature is in superposition when the others' summed squared projection on its direction
 is at least 0.25 = 0.5²: in 2 -> 1 every W_j is collinear, so this says feature 1 is represented too."""
@@ -70,7 +69,7 @@ def classify_extra(W: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     norms = feature_norms(W)[..., -1].double()
     sup = superposition(W)[..., -1].double()
     labels = torch.where(
-        norms < NORM_THRESHOLD,
+        norms < REPRESENTED_NORM,
         torch.full_like(norms, theory.NOT_REPRESENTED),
         torch.where(sup >= SUPERPOSITION_THRESHOLD, torch.full_like(norms, theory.SUPERPOSITION),
                     torch.full_like(norms, theory.DEDICATED)),

@@ -13,13 +13,13 @@ from tms.analysis.folder import Tables
 from .analysis import (
     KINK,
     KINK_WINDOW,
-    NORM_THRESHOLD,
     PHASE,
     PHASE_MODELS,
     SUPERPOSITION_THRESHOLD,
     SWEEP_RUN,
 )
 from tms.claims.base import Claim, Measurement
+from tms.layout import REPRESENTED_NORM
 
 
 def _relu(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,7 +161,7 @@ STATEMENTS = {
 
 
 def claims(s3_2_threshold: float, sweep_r: float) -> tuple[Claim, ...]:
-    rule = (f"extra feature represented when ‖W_extra‖ ≥ {NORM_THRESHOLD:g}, in superposition when also "
+    rule = (f"extra feature represented when ‖W_extra‖ ≥ {REPRESENTED_NORM:g}, in superposition when also "
             f"Σ_(j≠extra) (Ŵ_extra·W_j)² ≥ {SUPERPOSITION_THRESHOLD:g}; highest-loss model per point dropped, "
             "majority label of the rest")
     return (

@@ -11,7 +11,8 @@ import numpy as np
 
 from tms import theory
 from tms.analysis.folder import ExperimentFolder
-from .analysis import KINK, NORM_THRESHOLD, PHASE, PHASE_MODELS, SWEEP_RUN
+from tms.layout import REPRESENTED_NORM
+from .analysis import KINK, PHASE, PHASE_MODELS, SWEEP_RUN
 
 LABEL_COLORS = {"not_represented": "#d9d9d9", "dedicated": "#4c72b0", "superposition": "#dd5a2b"}
 LABEL_TEXT = {"not_represented": "extra feature not represented", "dedicated": "dedicated dimension",
@@ -172,7 +173,7 @@ def _sweep_figure(rows: list[dict[str, Any]], found: dict[str, dict[str, Any]], 
     ax.legend(fontsize=7, loc="upper left", frameon=False)
     norm = np.array([r["extra_norm"] for r in rows])
     sup = np.array([r["extra_superposition"] for r in rows])
-    rep = best & (norm >= NORM_THRESHOLD)
+    rep = best & (norm >= REPRESENTED_NORM)
     ax2.scatter(ps[best], norm[best], s=16, color="#4c72b0", label="‖W_extra‖")
     ax2.scatter(ps[rep], sup[rep], s=16, color="#dd5a2b", marker="s",
                 label="superposition of the extra feature (where represented)")

@@ -13,14 +13,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tms.geometry import TOL
 from tms.metrics import gram
 from tms.tables import Column, Schema
 from tms.analysis.folder import ExperimentFolder
 from tms.analysis.models import FEATURES, MODELS
 
-#: Tolerance for "≈" on WᵀW entries (S2-1, S2-2), for antipodality (1 + cos ≤ TOL, within 25.8° of 180°) and
-#: for positive interference (max_(j≠i) Ŵ_i·W_j > TOL).
-TOL = 0.1
+# TOL (tms.geometry) is the one tolerance for "≈" of every section: here on WᵀW entries (S2-1, S2-2), for antipodality
+# (1 + cos ≤ TOL) and for positive interference (max_(j≠i) Ŵ_i·W_j > TOL).
+
 #: A bias counts as negative below −BIAS_TOL and positive above +BIAS_TOL: dense models leave the biases of
 #: represented features at |b_i| ~ 1e-3, which is noise, not a sign (features are U[0, 1], mean 0.5).
 BIAS_TOL = 0.01
