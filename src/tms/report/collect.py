@@ -575,6 +575,16 @@ def _collect_experiment(out: Path, exp: Declared, state: dict[str, Any], claims:
         data.status = "partial"
     else:
         return data
+    _collect_runs(out, run_paths, data, recorded=entry is not None)
+    _collect_views(out, exp, Tables(exp_dir), data)
+    listed = entry.get("figures") if entry is not None and isinstance(entry.get("figures"), list) else None
+    data.figures = _figures(out, exp_dir, listed)
+    data.tables = _tables(out, exp_dir)
+    return data
+
+
+def _collect_runs(out: Path, run_paths: list[Path], data: ExperimentData, recorded: bool) -> None:
+    """Each run folder's setup (a corrupt one is a problem shown in the page), and the training time they hold."""
     for path in run_paths:
         rel = path.relative_to(out).as_posix()
         try:
@@ -584,25 +594,29 @@ def _collect_experiment(out: Path, exp: Declared, state: dict[str, Any], claims:
             data.problems.append(f"{rel}: {e}")
             continue
         extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
-        if entry is None and extra.get("quick"):
+        if not recorded and extra.get("quick"):
             data.quick = True
         data.runs.append(_run_setup(out, path, meta, config))
     run_seconds = [r.seconds for r in data.runs if r.seconds is not None]
     if run_seconds:  # the run folders record what training cost, however many reproduces it took
         data.train_seconds = sum(run_seconds)
-    tables = Tables(exp_dir)
+
+
+def _collect_views(out: Path, exp: Declared, tables: Tables, data: ExperimentData) -> None:
+    """The interactive views the analysis wrote: the WᵀW explorer, phase diagrams and hover scatters."""
+    slug = _slug(exp.name)
     if (tables.tables_dir / "explorer.json").is_file():
         try:
             for k, group in enumerate(read_explorer(tables)):
                 runs = [dict(r, run=f"{exp.name}/{r['run']}" if r["run"] else exp.name, label=MODELS.label(r["model"]))
                         for r in group["runs"]]
-                data.explorers.append({"id": f"{_slug(exp.name)}-x{k}", "densities": group["densities"], "runs": runs})
+                data.explorers.append({"id": f"{slug}-x{k}", "densities": group["densities"], "runs": runs})
         except RunFolderError as e:
             data.problems.append(str(e))
     if tables.has(PHASE):
         try:
             for d, diagram in enumerate(phase_diagrams(tables.read(PHASE))):
-                diagram["id"] = f"{_slug(exp.name)}-p0-{d}"
+                diagram["id"] = f"{slug}-p0-{d}"
                 diagram["source"] = (tables.tables_dir / PHASE.file).relative_to(out).as_posix()
                 data.phases.append(diagram)
         except RunFolderError as e:
@@ -615,11 +629,7 @@ def _collect_experiment(out: Path, exp: Declared, state: dict[str, Any], claims:
         except (OSError, UnicodeDecodeError, ValueError):
             data.problems.append(f"{path.relative_to(out).as_posix()} is not a scatter table")
             continue
-        data.scatters.append(dict(spec, id=f"{_slug(exp.name)}-s{k}", source=path.relative_to(out).as_posix()))
-    listed = entry.get("figures") if entry is not None and isinstance(entry.get("figures"), list) else None
-    data.figures = _figures(out, exp_dir, listed)
-    data.tables = _tables(out, exp_dir)
-    return data
+        data.scatters.append(dict(spec, id=f"{slug}-s{k}", source=path.relative_to(out).as_posix()))
 
 
 def collect(out: Path | str, experiments: Sequence[Any] | None = None) -> ReportData:

@@ -70,48 +70,18 @@ def analyze_geometry(exp: ExperimentFolder, run: str = "") -> None:
     r = exp.run(run)
     cfg = r.config
     models = {m["instance"]: m for m in exp.rows(MODELS, run=run)}
-    feats: dict[int, list[dict[str, Any]]] = {}
+    feats: dict[int, list[Any]] = {}
     for f in exp.rows(FEATURES, run=run):
         feats.setdefault(f["instance"], []).append(f)
     model_rows, feature_rows, group_rows = [], [], []
     counts: dict[int, Counter] = {}
     for i, model in sorted(models.items()):
-        rows = sorted(feats[i], key=lambda f: f["feature"])
-        represented = [f["represented"] for f in rows]
-        found = geometry.groups(r.W[i], torch.tensor(represented))
-        group_of = {f: k for k, g in enumerate(found) for f in g.features}
-        D = {f["feature"]: f["dimensionality"] for f in rows}
-        uniform = in_polytopes = 0
-        for k, g in enumerate(found):
-            dev = max(abs(D[f] - g.uniform_dimensionality) for f in g.features)
-            named = g.name != "other"
-            in_polytopes += g.size if named else 0
-            uniform += g.size if named and dev <= UNIFORM_TOL else 0
-            group_rows.append({"run": run, "instance": i, "setting": model["setting"], "density": model["density"],
-                               "group": k, "size": g.size, "dim": g.dim, "polytope": g.name,
-                               "uniform_dimensionality": g.uniform_dimensionality,
-                               "mean_dimensionality": sum(D[f] for f in g.features) / g.size, "max_deviation": dev})
-            counts.setdefault(model["setting"], Counter())[g.name] += g.size
-        near = 0
-        for f in rows:
-            if not f["represented"]:
-                continue
-            frac = geometry.nearest_fraction(f["dimensionality"])
-            distance = abs(f["dimensionality"] - float(frac))
-            near += distance <= NEAR
-            g = found[group_of[f["feature"]]]
-            feature_rows.append({"run": run, "instance": i, "feature": f["feature"], "density": model["density"],
-                                 "dimensionality": f["dimensionality"],
-                                 "nearest_fraction": geometry.fraction_label(frac),
-                                 "distance": distance, "group": group_of[f["feature"]], "group_size": g.size,
-                                 "group_dim": g.dim, "polytope": g.name})
-        model_rows.append({
-            "run": run, "instance": i, "setting": model["setting"], "restart": model["restart"],
-            "density": model["density"], "inverse_density": 1.0 / model["density"], "loss": model["loss"],
-            "best": model["best"], "dims_per_feature": model["dims_per_feature"],
-            "sum_dimensionality": sum(D.values()), "n_represented": sum(represented), "n_near_fraction": near,
-            "n_groups": len(found), "n_in_polytopes": in_polytopes, "n_uniform": uniform,
-        })
+        m_row, f_rows, g_rows = _model_geometry(run, i, model, sorted(feats[i], key=lambda f: f["feature"]), r.W[i])
+        model_rows.append(m_row)
+        feature_rows += f_rows
+        group_rows += g_rows
+        for g in g_rows:
+            counts.setdefault(model["setting"], Counter())[g["polytope"]] += g["size"]
     exp.write(MODEL_TABLE, model_rows)
     exp.write(FEATURE_TABLE, feature_rows)
     exp.write(GROUP_TABLE, group_rows)
@@ -121,6 +91,53 @@ def analyze_geometry(exp: ExperimentFolder, run: str = "") -> None:
         "models": per_setting[s], "represented": sum(counts.get(s, Counter()).values()),
         **{name.replace(" ", "_"): counts.get(s, Counter())[name] for name in geometry.POLYTOPE_ORDER},
     } for s in range(cfg.n_settings)])
+    _write_scatter(exp, model_rows, feature_rows)
+
+
+def _model_geometry(run: str, i: int, model: Any, rows: list[Any], W: torch.Tensor
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One model's rows of the model, feature and group tables: its groups (polytopes), each represented
+    feature's nearest fraction, and how many features sit in uniform polytopes."""
+    represented = [f["represented"] for f in rows]
+    found = geometry.groups(W, torch.tensor(represented))
+    group_of = {f: k for k, g in enumerate(found) for f in g.features}
+    D = {f["feature"]: f["dimensionality"] for f in rows}
+    uniform = in_polytopes = 0
+    group_rows = []
+    for k, g in enumerate(found):
+        dev = max(abs(D[f] - g.uniform_dimensionality) for f in g.features)
+        named = g.name != "other"
+        in_polytopes += g.size if named else 0
+        uniform += g.size if named and dev <= UNIFORM_TOL else 0
+        group_rows.append({"run": run, "instance": i, "setting": model["setting"], "density": model["density"],
+                           "group": k, "size": g.size, "dim": g.dim, "polytope": g.name,
+                           "uniform_dimensionality": g.uniform_dimensionality,
+                           "mean_dimensionality": sum(D[f] for f in g.features) / g.size, "max_deviation": dev})
+    near = 0
+    feature_rows = []
+    for f in rows:
+        if not f["represented"]:
+            continue
+        frac = geometry.nearest_fraction(f["dimensionality"])
+        distance = abs(f["dimensionality"] - float(frac))
+        near += distance <= NEAR
+        g = found[group_of[f["feature"]]]
+        feature_rows.append({"run": run, "instance": i, "feature": f["feature"], "density": model["density"],
+                             "dimensionality": f["dimensionality"], "nearest_fraction": geometry.fraction_label(frac),
+                             "distance": distance, "group": group_of[f["feature"]], "group_size": g.size,
+                             "group_dim": g.dim, "polytope": g.name})
+    model_row = {
+        "run": run, "instance": i, "setting": model["setting"], "restart": model["restart"],
+        "density": model["density"], "inverse_density": 1.0 / model["density"], "loss": model["loss"],
+        "best": model["best"], "dims_per_feature": model["dims_per_feature"],
+        "sum_dimensionality": sum(D.values()), "n_represented": sum(represented), "n_near_fraction": near,
+        "n_groups": len(found), "n_in_polytopes": in_polytopes, "n_uniform": uniform,
+    }
+    return model_row, feature_rows, group_rows
+
+
+def _write_scatter(exp: ExperimentFolder, model_rows: list[dict[str, Any]], feature_rows: list[dict[str, Any]]) -> None:
+    """The report's hover view of D_i against 1 / (1 − S), one point per represented feature of the best models."""
     best = {m["instance"] for m in model_rows if m["best"]}
     points = [[round(1.0 / f["density"], 5), round(f["dimensionality"], 4), f["polytope"],
                f"feature {f['feature']} of model {f['instance']}: D_i = {f['dimensionality']:.3f} (nearest "
