@@ -23,6 +23,7 @@ LAYERS = [
     ("engines",),
     ("train",),
     ("runs",),
+    ("folders",),
     ("analysis",),
     ("claims", "plotting"),
     ("experiment",),

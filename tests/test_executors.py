@@ -21,7 +21,8 @@ from tms.registry import get_experiments
 from tms.plotting.robustness import heatmaps, pass_shares
 from tms.reproduce import reproduce, run_tasks
 from tms.robustness import axes_of, parse_grid, parse_variant, run_robustness
-from tms.runs import load_run, train_folder
+from tms.folders import train_folder
+from tms.runs import load_run
 from tms.train import resolve_device
 
 SWEEP = ["seed=0", "seed=1"]
@@ -99,15 +100,15 @@ def test_a_failed_run_fails_its_variant_and_the_sweep_goes_on(tmp_path):
 
 
 def test_a_recorded_divergence_is_not_trained_again(tmp_path, monkeypatch):
-    import tms.runs
+    import tms.folders
 
     cfg = get_experiments(["intro"])[0].run_configs(True, parse_variant("optimizer=sgd,lr=10").overrides)[""]
     path = tmp_path / "intro"
     with pytest.raises(TrainingError, match="diverged"):
         train_folder(path, cfg, device="cpu")
     calls = []
-    real = tms.runs.train
-    monkeypatch.setattr(tms.runs, "train", lambda c, **kw: calls.append(c) or real(c, **kw))
+    real = tms.folders.train
+    monkeypatch.setattr(tms.folders, "train", lambda c, **kw: calls.append(c) or real(c, **kw))
     # the same run again: refused at once with the recorded reason, not trained
     with pytest.raises(TrainingError, match=r"diverged.*intro\.diverged\.json; delete it to train again"):
         train_folder(path, cfg, device="cpu")

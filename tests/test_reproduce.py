@@ -9,7 +9,7 @@ import tms.pipeline
 import tms.registry
 from tms.registry import Origin, Registry
 import tms.reproduce
-import tms.runs
+import tms.folders
 from tms.analysis.models import MODELS, analyze_models
 from tms.claims import Claim, Measurement, format_claims_table
 from tms.claims.base import ClaimResult
@@ -41,13 +41,13 @@ def tiny(monkeypatch):
     monkeypatch.setattr(tms.reproduce, "discover", lambda paths=(): reg)
     monkeypatch.setattr(tms.pipeline, "all_experiments", lambda: {"tiny": exp})
     calls = []
-    real_train = tms.runs.train
+    real_train = tms.folders.train
 
     def counting_train(cfg, **kw):
         calls.append(cfg)
         return real_train(cfg, **kw)
 
-    monkeypatch.setattr(tms.runs, "train", counting_train)
+    monkeypatch.setattr(tms.folders, "train", counting_train)
     return calls
 
 
@@ -67,14 +67,14 @@ def test_reproduce_writes_claims_and_resumes_without_retraining(tmp_path, tiny):
 
 
 def test_interrupted_reproduce_keeps_finished_runs_and_resumes(tmp_path, tiny, monkeypatch):
-    real = tms.runs.train  # counts calls into `tiny`
+    real = tms.folders.train  # counts calls into `tiny`
 
     def interrupt_second(cfg, **kw):
         if len(tiny) == 1:  # the first run is stored; Ctrl-C arrives during the second
             raise KeyboardInterrupt
         return real(cfg, **kw)
 
-    monkeypatch.setattr(tms.runs, "train", interrupt_second)
+    monkeypatch.setattr(tms.folders, "train", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
     assert load_run(tmp_path / "tiny" / "a")
@@ -82,7 +82,7 @@ def test_interrupted_reproduce_keeps_finished_runs_and_resumes(tmp_path, tiny, m
     assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".")]
     assert not (tmp_path / "claims.json").exists()
 
-    monkeypatch.setattr(tms.runs, "train", real)
+    monkeypatch.setattr(tms.folders, "train", real)
     tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
     assert [c.model for c in tiny] == ["relu", "linear"]  # only run b was trained on resuming
 

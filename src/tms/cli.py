@@ -272,7 +272,8 @@ def _snapshots(text: str | None) -> str | list[int] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .runs import prepare_output, reevaluate, save_run
+    from .folders import reevaluate
+    from .runs import prepare_output, save_run
     from .train import snapshot_steps, train
 
     config = _config(args)

@@ -65,7 +65,7 @@ class RunTask:
 def run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
     """Train ``task``'s run folder unless it is complete (idempotent); returns ``{"path", "status", "seconds",
     "error"}`` with status 'trained', 'evaluated', 'skipped' or 'failed'."""
-    from .runs import train_folder
+    from .folders import train_folder
 
     out: dict[str, Any] = {"path": task.path, "label": task.label, "status": "skipped", "seconds": 0.0,
                            "error": None}

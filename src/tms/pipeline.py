@@ -26,7 +26,8 @@ from .experiment import Experiment, FigureSpec
 from .layout import CONFIG_FILE
 from .plotting import gram, save_figure, vectors
 from .registry import all_experiments
-from .runs import iter_runs, read_meta, train_folder
+from .folders import train_folder
+from .runs import iter_runs, read_meta
 from .train import snapshot_steps
 
 log = logging.getLogger(__name__)
