@@ -73,8 +73,8 @@ def test_a_rerun_after_an_interrupted_sweep_trains_only_what_is_missing(tmp_path
     trained = []
     real = executors.run_task
 
-    def spy(task, threads=None):
-        res = real(task, threads)
+    def spy(task, *how):
+        res = real(task, *how)
         trained.append((task.label, res["status"]))
         return res
 
@@ -125,6 +125,22 @@ def test_a_recorded_divergence_is_not_trained_again(tmp_path, monkeypatch):
     with pytest.raises(TrainingError):
         train_folder(path, cfg, device="cpu")
     assert len(calls) == 3 and json.loads((tmp_path / "intro.diverged.json").read_text())["engine"] == "fast"
+
+
+def test_the_runtime_is_how_a_sweep_runs():
+    from tms.runtime import Runtime, as_runtime
+
+    rt = Runtime()
+    assert (rt.device, rt.engine, rt.threads, rt.progress) == ("auto", "auto", None, False)
+    assert isinstance(rt.executor, LocalExecutor)
+    assert as_runtime(None, device="cpu", executor=None).device == "cpu" and as_runtime(rt) is rt
+    for bad, match in [({"engine": "turbo"}, "engine must be one of auto, fast, eager"),
+                       ({"threads": 0}, "threads must be an integer >= 1"),
+                       ({"executor": "ray"}, "executor must be a tms.executors.Executor")]:
+        with pytest.raises(ConfigError, match=match):
+            Runtime(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rt.device = "cpu"  # type: ignore[misc]
 
 
 def test_grid_and_heatmap(tmp_path):

@@ -135,3 +135,28 @@ def test_quick_reproduce_of_everything_writes_the_layout(tmp_path):
     assert files_in(tmp_path) == expected_files()
     assert len(claims) == 39 and all(c.passed is None and c.verdict == "NOT CHECKED" for c in claims)
     assert all(c.measured == c.measured for c in claims if c.id != "S3-3")  # measured (not NaN), not judged
+
+
+def test_every_reproduction_maps_its_run_folders_over_the_runtime_executor(tmp_path, tiny):
+    from tms.executors import LocalExecutor
+    from tms.runtime import Runtime
+
+    class Recording(LocalExecutor):
+        def __init__(self):
+            self.calls = []
+
+        def map(self, tasks, on_done=None, *, threads=None, progress=False):
+            self.calls.append(([t.label for t in tasks], threads, progress))
+            return super().map(tasks, on_done, threads=threads, progress=progress)
+
+    ex = Recording()
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, runtime=Runtime(threads=1, executor=ex))
+    assert ex.calls == [(["tiny/a", "tiny/b"], 1, False)] and len(tiny) == 2
+    state = json.loads((tmp_path / "reproduce.json").read_text())
+    assert state["experiments"]["tiny"]["train_seconds"] > 0 and state["environment"]["torch_threads"] == 1
+    # the runtime's fields as keywords still do; a rerun maps the same folders, and every one is skipped
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, executor=ex, threads=1)
+    assert ex.calls[1] == ex.calls[0] and len(tiny) == 2
+    assert json.loads((tmp_path / "reproduce.json").read_text())["experiments"]["tiny"]["train_seconds"] > 0
+    with pytest.raises(TypeError, match="not both"):
+        tms.reproduce.reproduce(["tiny"], tmp_path, report=False, runtime=Runtime(), device="cpu")
