@@ -73,8 +73,8 @@ def train_tasks(tasks: Sequence[RunTask], runtime: Runtime | None = None) -> lis
     with tqdm(total=len(tasks), desc="run folders", unit="run", disable=not runtime.progress, leave=False) as bar:
         def done(res: dict[str, Any]) -> None:
             bar.update(1)
-            if res["status"] == "failed":
-                log.warning("%s: %s", res["label"], res["error"])
+            if res["status"] == "failed":  # raised or reported by its experiment: one line, not two
+                log.info("%s failed: %s", res["label"], res["error"])
             elif res["status"] == "skipped":
                 log.info("%s: already trained, skipping", res["label"])
             elif res["status"] == "evaluated":
