@@ -23,13 +23,15 @@ LAYERS = [
     ("engines",),
     ("train",),
     ("runs",),
+    ("folders",),
     ("analysis",),
     ("claims", "plotting"),
     ("experiment",),
     ("sections",),
     ("registry", "scaffold"),
     ("report",),
-    ("pipeline", "reproduce", "robustness", "executors"),
+    ("executors", "runtime"),
+    ("pipeline", "reproduce", "robustness"),
     ("cli", "__root__"),
 ]
 #: The library a section may import: every layer up to the declaration of an experiment.

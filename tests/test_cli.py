@@ -142,9 +142,9 @@ def test_stale_temporary_folders_are_cleared(tmp_path):
 
 def test_reproduce_grid_and_models_flags(tmp_path, capsys, monkeypatch):
 
-    import tms.runs
+    import tms.folders
 
-    monkeypatch.setattr(tms.runs, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
+    monkeypatch.setattr(tms.folders, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
     with pytest.raises(SystemExit) as stop:  # stop at the first training call and inspect its config
         main(["reproduce", "phase-2-1", "--grid", "3", "--models", "2", "--out", str(tmp_path), "--no-report"])
     cfg = stop.value.code
@@ -159,9 +159,9 @@ def test_reproduce_grid_and_models_flags(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("argv, restarts, settings", [(["geometry", "--models", "3"], 3, 21),
                                                       (["nonuniform", "--fits", "4"], 4, 27)])
 def test_reproduce_section4_flags(tmp_path, monkeypatch, argv, restarts, settings):
-    import tms.runs
+    import tms.folders
 
-    monkeypatch.setattr(tms.runs, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
+    monkeypatch.setattr(tms.folders, "train", lambda cfg, **kw: (_ for _ in ()).throw(SystemExit(cfg)))
     with pytest.raises(SystemExit) as stop:
         main(["reproduce", *argv, "--out", str(tmp_path), "--no-report"])
     assert stop.value.code.restarts == restarts and stop.value.code.n_settings == settings
@@ -176,7 +176,7 @@ def test_the_fits_flag_names_its_experiment(tmp_path, capsys):
 def test_reproduce_seed_flag_reseeds_every_run(tmp_path, monkeypatch):
     import dataclasses
 
-    import tms.runs
+    import tms.folders
 
     seen = []
 
@@ -184,7 +184,7 @@ def test_reproduce_seed_flag_reseeds_every_run(tmp_path, monkeypatch):
         seen.append(cfg)
         raise SystemExit(0)
 
-    monkeypatch.setattr(tms.runs, "train", fake_train)
+    monkeypatch.setattr(tms.folders, "train", fake_train)
     with pytest.raises(SystemExit):
         main(["reproduce", "section2", "--seed", "7", "--out", str(tmp_path), "--no-report"])
     with pytest.raises(SystemExit):

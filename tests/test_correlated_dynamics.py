@@ -21,6 +21,7 @@ from tms.config import Recipe, RunConfig
 from tms.errors import RunFolderError
 from tms.registry import all_experiments
 from tms.runs import load_run, run_state, save_run
+from tms.runtime import Runtime
 from tms.train import TrainResult, train
 
 
@@ -173,7 +174,7 @@ def test_regime_labels():
 def dynamics_quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("dyn")
     exp = all_experiments()["dynamics"]
-    _, figures, results = pipeline.run_experiment(exp, out / "dynamics", quick=True, threads=1)
+    _, figures, results = pipeline.run_experiment(exp, out / "dynamics", quick=True, runtime=Runtime(threads=1))
     return out / "dynamics", figures, results
 
 

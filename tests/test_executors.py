@@ -22,7 +22,8 @@ from tms.registry import get_experiments
 from tms.plotting.robustness import heatmaps, pass_shares
 from tms.reproduce import reproduce, run_tasks
 from tms.robustness import axes_of, parse_grid, parse_variant, run_robustness
-from tms.runs import load_run, train_folder
+from tms.folders import train_folder
+from tms.runs import load_run
 from tms.train import resolve_device
 
 SWEEP = ["seed=0", "seed=1"]
@@ -73,8 +74,8 @@ def test_a_rerun_after_an_interrupted_sweep_trains_only_what_is_missing(tmp_path
     trained = []
     real = executors.run_task
 
-    def spy(task, threads=None):
-        res = real(task, threads)
+    def spy(task, *how):
+        res = real(task, *how)
         trained.append((task.label, res["status"]))
         return res
 
@@ -100,15 +101,15 @@ def test_a_failed_run_fails_its_variant_and_the_sweep_goes_on(tmp_path):
 
 
 def test_a_recorded_divergence_is_not_trained_again(tmp_path, monkeypatch):
-    import tms.runs
+    import tms.folders
 
     cfg = get_experiments(["intro"])[0].run_configs(True, parse_variant("optimizer=sgd,lr=10").overrides)[""]
     path = tmp_path / "intro"
     with pytest.raises(TrainingError, match="diverged"):
         train_folder(path, cfg, device="cpu")
     calls = []
-    real = tms.runs.train
-    monkeypatch.setattr(tms.runs, "train", lambda c, **kw: calls.append(c) or real(c, **kw))
+    real = tms.folders.train
+    monkeypatch.setattr(tms.folders, "train", lambda c, **kw: calls.append(c) or real(c, **kw))
     # the same run again: refused at once with the recorded reason, not trained
     with pytest.raises(TrainingError, match=r"diverged.*intro\.diverged\.json; delete it to train again"):
         train_folder(path, cfg, device="cpu")
@@ -125,6 +126,22 @@ def test_a_recorded_divergence_is_not_trained_again(tmp_path, monkeypatch):
     with pytest.raises(TrainingError):
         train_folder(path, cfg, device="cpu")
     assert len(calls) == 3 and json.loads((tmp_path / "intro.diverged.json").read_text())["engine"] == "fast"
+
+
+def test_the_runtime_is_how_a_sweep_runs():
+    from tms.runtime import Runtime, as_runtime
+
+    rt = Runtime()
+    assert (rt.device, rt.engine, rt.threads, rt.progress) == ("auto", "auto", None, False)
+    assert isinstance(rt.executor, LocalExecutor)
+    assert as_runtime(None, device="cpu", executor=None).device == "cpu" and as_runtime(rt) is rt
+    for bad, match in [({"engine": "turbo"}, "engine must be one of auto, fast, eager"),
+                       ({"threads": 0}, "threads must be an integer >= 1"),
+                       ({"executor": "ray"}, "executor must be a tms.executors.Executor")]:
+        with pytest.raises(ConfigError, match=match):
+            Runtime(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rt.device = "cpu"  # type: ignore[misc]
 
 
 def test_grid_and_heatmap(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import tms.files
-import tms.runs
+import tms.folders
 from tms.cli import main
 
 
@@ -54,8 +54,8 @@ def test_a_failing_write_is_one_line_exit_3_and_a_rerun_resumes(tmp_path, capsys
     stored = out / "intro" / "model.safetensors"
     mtime = stored.stat().st_mtime_ns if stored.exists() else None
     trained = []
-    real_train = tms.runs.train
-    monkeypatch.setattr(tms.runs, "train", lambda cfg, **kw: trained.append(cfg) or real_train(cfg, **kw))
+    real_train = tms.folders.train
+    monkeypatch.setattr(tms.folders, "train", lambda cfg, **kw: trained.append(cfg) or real_train(cfg, **kw))
     code, err = _reproduce(out, capsys)
     assert code == 0, err
     assert (out / "report.html").is_file() and (out / "intro" / "figures" / "intro_vectors.png").is_file()

@@ -9,7 +9,7 @@ import tms.pipeline
 import tms.registry
 from tms.registry import Origin, Registry
 import tms.reproduce
-import tms.runs
+import tms.folders
 from tms.analysis.models import MODELS, analyze_models
 from tms.claims import Claim, Measurement, format_claims_table
 from tms.claims.base import ClaimResult
@@ -41,13 +41,13 @@ def tiny(monkeypatch):
     monkeypatch.setattr(tms.reproduce, "discover", lambda paths=(): reg)
     monkeypatch.setattr(tms.pipeline, "all_experiments", lambda: {"tiny": exp})
     calls = []
-    real_train = tms.runs.train
+    real_train = tms.folders.train
 
     def counting_train(cfg, **kw):
         calls.append(cfg)
         return real_train(cfg, **kw)
 
-    monkeypatch.setattr(tms.runs, "train", counting_train)
+    monkeypatch.setattr(tms.folders, "train", counting_train)
     return calls
 
 
@@ -67,14 +67,14 @@ def test_reproduce_writes_claims_and_resumes_without_retraining(tmp_path, tiny):
 
 
 def test_interrupted_reproduce_keeps_finished_runs_and_resumes(tmp_path, tiny, monkeypatch):
-    real = tms.runs.train  # counts calls into `tiny`
+    real = tms.folders.train  # counts calls into `tiny`
 
     def interrupt_second(cfg, **kw):
         if len(tiny) == 1:  # the first run is stored; Ctrl-C arrives during the second
             raise KeyboardInterrupt
         return real(cfg, **kw)
 
-    monkeypatch.setattr(tms.runs, "train", interrupt_second)
+    monkeypatch.setattr(tms.folders, "train", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
     assert load_run(tmp_path / "tiny" / "a")
@@ -82,7 +82,7 @@ def test_interrupted_reproduce_keeps_finished_runs_and_resumes(tmp_path, tiny, m
     assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".")]
     assert not (tmp_path / "claims.json").exists()
 
-    monkeypatch.setattr(tms.runs, "train", real)
+    monkeypatch.setattr(tms.folders, "train", real)
     tms.reproduce.reproduce(["tiny"], tmp_path, report=False)
     assert [c.model for c in tiny] == ["relu", "linear"]  # only run b was trained on resuming
 
@@ -135,3 +135,28 @@ def test_quick_reproduce_of_everything_writes_the_layout(tmp_path):
     assert files_in(tmp_path) == expected_files()
     assert len(claims) == 39 and all(c.passed is None and c.verdict == "NOT CHECKED" for c in claims)
     assert all(c.measured == c.measured for c in claims if c.id != "S3-3")  # measured (not NaN), not judged
+
+
+def test_every_reproduction_maps_its_run_folders_over_the_runtime_executor(tmp_path, tiny):
+    from tms.executors import LocalExecutor
+    from tms.runtime import Runtime
+
+    class Recording(LocalExecutor):
+        def __init__(self):
+            self.calls = []
+
+        def map(self, tasks, on_done=None, *, threads=None, progress=False):
+            self.calls.append(([t.label for t in tasks], threads, progress))
+            return super().map(tasks, on_done, threads=threads, progress=progress)
+
+    ex = Recording()
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, runtime=Runtime(threads=1, executor=ex))
+    assert ex.calls == [(["tiny/a", "tiny/b"], 1, False)] and len(tiny) == 2
+    state = json.loads((tmp_path / "reproduce.json").read_text())
+    assert state["experiments"]["tiny"]["train_seconds"] > 0 and state["environment"]["torch_threads"] == 1
+    # the runtime's fields as keywords still do; a rerun maps the same folders, and every one is skipped
+    tms.reproduce.reproduce(["tiny"], tmp_path, report=False, executor=ex, threads=1)
+    assert ex.calls[1] == ex.calls[0] and len(tiny) == 2
+    assert json.loads((tmp_path / "reproduce.json").read_text())["experiments"]["tiny"]["train_seconds"] > 0
+    with pytest.raises(TypeError, match="not both"):
+        tms.reproduce.reproduce(["tiny"], tmp_path, report=False, runtime=Runtime(), device="cpu")

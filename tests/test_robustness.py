@@ -71,17 +71,17 @@ def test_robustness_table_over_variants(tmp_path):
 
 
 def test_a_diverged_variant_fails_its_claims_and_the_others_still_run(tmp_path, monkeypatch):
-    import tms.runs
+    import tms.folders
     from tms.errors import TMSError
 
-    real = tms.runs.train
+    real = tms.folders.train
 
     def train(cfg, **kw):
         if cfg.recipe.lr > 1:
             raise TMSError("training diverged: the final loss is not finite")
         return real(cfg, **kw)
 
-    monkeypatch.setattr(tms.runs, "train", train)
+    monkeypatch.setattr(tms.folders, "train", train)
     rows = run_robustness(["intro"], tmp_path, ["lr=5", "paper"], quick=True)
     bad = [r for r in rows if r["variant"] == "lr=5"]
     assert [r["claim"] for r in bad] == ["INTRO-1", "INTRO-2", "INTRO-3"]

@@ -140,7 +140,8 @@ def test_snapshots_round_trip_and_are_checked(tmp_path, cfg):
 def test_run_state_ignores_logging_and_reevaluates_on_other_batches(tmp_path, cfg):
     import dataclasses
 
-    from tms.runs import reevaluate, run_state
+    from tms.folders import reevaluate
+    from tms.runs import run_state
 
     path = save_run(tmp_path / "run", cfg, fake_result(cfg))
     relog = dataclasses.replace(cfg, recipe=dataclasses.replace(cfg.recipe, log_every=2))
@@ -242,3 +243,39 @@ def test_the_same_run_is_saved_in_the_same_bytes(tmp_path):
     run = load_run(folders[0])
     assert torch.equal(run.W, results[0].params["W"]) and run.snapshots.steps == [0, 10, 20]
     assert torch.equal(run.snapshots.params["b"], results[0].snapshots["b"])
+
+
+def test_reading_runs_never_imports_the_trainer_or_the_engines(tmp_path):
+    # Storage is separate from training a folder (tms.folders): reading results stays cheap and never loads an
+    # engine. A fresh interpreter, since this one has imported everything already.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tms.runs
+
+    cfg = RunConfig.uniform(4, 2, [1.0], recipe=Recipe(steps=10, batch_size=8, log_every=5, eval_batches=1))
+    save_run(tmp_path / "run", cfg, fake_result(cfg))
+    code = ("import sys, tms.runs as r; run = r.load_run(sys.argv[1]); r.check_run(sys.argv[1]); "
+            "r.run_state(sys.argv[1], run.config); print(sorted(m for m in sys.modules if m.startswith('tms')))")
+    src = str(Path(tms.runs.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    loaded = eval(p.stdout)
+    assert "tms.runs" in loaded
+    assert not [m for m in loaded if m in ("tms.train", "tms.folders") or m.startswith("tms.engines")], loaded
+
+
+def test_the_package_root_gives_the_trainer_function():
+    # tms.train is the function (README: tms.train(cfg)), loaded on first use, even once the module is imported
+    import importlib
+
+    import tms
+
+    module = importlib.import_module("tms.train")
+    assert tms.train is module.train and tms.TrainResult is module.TrainResult
+    from tms import train as function
+
+    assert function is module.train

@@ -1,18 +1,49 @@
 """tms: Toy Models of Superposition (Elhage et al., 2022), reproduced and checked.
 
 Core: :mod:`tms.config` (what defines a run), :mod:`tms.data` (data distributions), :mod:`tms.model` (model
-families), :mod:`tms.train` (the trainer), :mod:`tms.metrics`, :mod:`tms.runs` (stored runs). Above it, the
-one-way pipeline: :mod:`tms.analysis` (derived tables), :mod:`tms.claims`, :mod:`tms.plotting`,
-:mod:`tms.experiment` (the shape of a declaration), :mod:`tms.report`, :mod:`tms.reproduce`. The paper's sections
-are packages in :mod:`tms.sections`, found like anyone's through :mod:`tms.registry` (docs/SECTIONS.md). See
+families), :mod:`tms.train` (the trainer), :mod:`tms.metrics`, :mod:`tms.runs` (stored runs), :mod:`tms.folders`
+(training a run folder). Above it, the one-way pipeline: :mod:`tms.analysis` (derived tables), :mod:`tms.claims`,
+:mod:`tms.plotting`, :mod:`tms.experiment` (the shape of a declaration), :mod:`tms.report`, :mod:`tms.reproduce`,
+run as :mod:`tms.runtime` says (device, engine, threads, progress, executor). The paper's sections are packages
+in :mod:`tms.sections`, found like anyone's through :mod:`tms.registry` (docs/SECTIONS.md). See
 docs/ARCHITECTURE.md.
 """
 
-from ._version import __version__
-from .config import Overrides, Recipe, RunConfig
-from .errors import ConfigError, OutputError, RunFolderError, TMSError
-from .runs import Run, load_run, save_run
-from .train import TrainResult, train
+import importlib
+import sys
+import types
+from typing import Any
+
+
+class _Package(types.ModuleType):
+    """The package root, where ``tms.train`` is the trainer function, as it always was, not the module of that
+    name: the import system binds a submodule on its package when it is first imported, from wherever that is."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "train" and isinstance(value, types.ModuleType):
+            value = value.train
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package  # first, before any submodule is imported
+
+from ._version import __version__  # noqa: E402
+from .config import Overrides, Recipe, RunConfig  # noqa: E402
+from .errors import ConfigError, OutputError, RunFolderError, TMSError  # noqa: E402
+from .runs import Run, load_run, save_run  # noqa: E402
+
+#: Names the package root gives from the trainer, imported on first use: importing any tms module imports this
+#: root first, and reading results (``tms.runs``, the report) must not load the trainer and its engines.
+_FROM_TRAIN = ("train", "TrainResult")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_TRAIN:
+        value = getattr(importlib.import_module(f"{__name__}.train"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",

@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ._version import __version__
 from .config import Overrides, Recipe, RunConfig
@@ -27,6 +27,9 @@ from .layout import (
     REPORT_HTML,
     ROBUSTNESS_MD,
 )
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 log = logging.getLogger("tms")
 
@@ -97,15 +100,15 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
                    help="with --executor ray: CPUs (and torch threads) per run folder (default 1)")
 
 
-def _executor(args: argparse.Namespace):
-    """The executor the flags ask for, or None for the default local one (the experiments train their runs)."""
-    if args.executor == "local":
-        if args.ray_address is not None:
-            raise ConfigError("ray-address: only with --executor ray")
-        return None
+def _runtime(args: argparse.Namespace) -> Runtime:
+    """The :class:`~tms.runtime.Runtime` the flags ask for: device, engine, threads, progress and executor (the
+    local one unless --executor ray; a Ray started here is stopped by ``runtime.executor.close()``)."""
     from .executors import make_executor
+    from .runtime import Runtime
 
-    return make_executor("ray", ray_address=args.ray_address, cpus_per_task=args.cpus_per_task)
+    executor = make_executor(args.executor, ray_address=args.ray_address, cpus_per_task=args.cpus_per_task)
+    return Runtime(device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
+                   executor=executor)
 
 
 def section_params(experiments) -> dict[str, str]:
@@ -276,7 +279,8 @@ def _snapshots(text: str | None) -> str | list[int] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .runs import prepare_output, reevaluate, save_run
+    from .folders import reevaluate
+    from .runs import prepare_output, save_run
     from .train import snapshot_steps, train
 
     config = _config(args)
@@ -318,14 +322,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     out = args.out or Path(DEFAULT_QUICK_RESULTS if args.quick else DEFAULT_RESULTS)
     params = tuple((k, v) for k in section_params(reg.experiments.values())
                    if (v := getattr(args, k, None)) is not None)
-    executor = _executor(args)
+    runtime = _runtime(args)
     try:
         claims = reproduce(args.experiments, out, quick=args.quick, overrides=Overrides(seed=args.seed, params=params),
-                           device=args.device, engine=args.engine, threads=args.threads, progress=_progress(args),
-                           report=not args.no_report, executor=executor, suite=args.suite)
+                           report=not args.no_report, suite=args.suite, runtime=runtime)
     finally:
-        if executor is not None:
-            executor.close()
+        runtime.executor.close()
     sys.stdout.write(format_claims_table(claims) + "\n")
     if not args.no_report:
         sys.stdout.write(f"report: {out / REPORT_HTML}\n")
@@ -354,14 +356,12 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         sys.stderr.write(f"tms: variant {v.name} done in {seconds:.0f}s\n")
 
     out = args.out or DEFAULT_DIR
-    executor = _executor(args)
+    runtime = _runtime(args)
     try:
-        run_robustness(args.experiments or None, out, specs, quick=args.quick, device=args.device,
-                       engine=args.engine, threads=args.threads, progress=_progress(args), on_variant=done,
-                       executor=executor, heatmap=heatmap)
+        run_robustness(args.experiments or None, out, specs, quick=args.quick, on_variant=done, heatmap=heatmap,
+                       runtime=runtime)
     finally:
-        if executor is not None:
-            executor.close()
+        runtime.executor.close()
     sys.stdout.write((out / ROBUSTNESS_MD).read_text(encoding="utf-8"))
     if out.name == DEFAULT_DIR.name and (out.parent / CLAIMS_FILE).is_file():
         from .report import write_report

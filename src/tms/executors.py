@@ -1,4 +1,6 @@
-"""Executors: who trains the run folders of a sweep (``tms reproduce``, ``tms robustness``).
+"""Executors: who trains the run folders of a sweep. Every sweep (``tms reproduce``, ``tms robustness``, one
+experiment of the pipeline) maps its run folders over one, the local one unless the :class:`~tms.runtime.Runtime`
+names another.
 
 A sweep is a list of :class:`RunTask`: one task = one run folder, trained from its config by :func:`run_task`, which
 is idempotent (a folder already complete for that config is skipped; one trained from the same config but evaluated
@@ -6,7 +8,8 @@ on another number of batches is evaluated again) and writes atomically (an inter
 folder, so a retry or a rerun trains it again, to the same numbers). After the tasks, the driver analyses, draws and
 checks as always, in its own process: an experiment's stages after training read only the run folders.
 
-- ``local`` (:class:`LocalExecutor`): the tasks one after the other in this process, with all its threads;
+- ``local`` (:class:`LocalExecutor`, the default): the tasks one after the other in this process, with the
+  runtime's threads and, when asked, a progress bar over each run's steps;
 - ``ray`` (:class:`RayExecutor`, ``pip install "tms[ray]"``): the tasks as Ray tasks, on a Ray started on this
   machine or a running cluster (``ray_address``: 'auto' or host:port), each with ``cpus_per_task`` CPUs and as many
   torch threads; Ray retries a task whose worker died (``max_retries``).
@@ -19,21 +22,23 @@ depend on the executor: the fast engine gives bit-identical weights for any thre
 (:mod:`tms.engines.fast.parallel`), so a run trained by a Ray worker with one thread holds the same numbers as the
 same run trained locally with two.
 
-**A task that fails** (training diverged, any error of tms) returns ``status: failed`` with the one-line reason;
-the driver then fails that variant's claims instead of stopping the sweep. Errors outside tms (a worker killed)
-are Ray's to retry.
+**A task that fails** (training diverged, any error of tms) returns ``status: failed`` with the one-line reason and
+the error's class (:func:`task_error` raises it again in the driver); the driver then fails that experiment, or
+that variant's claims, instead of stopping the other tasks. Errors outside tms (a worker killed) are Ray's to
+retry.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .config import RunConfig
-from .errors import ConfigError, TMSError
+from .errors import ConfigError, OutputError, RunFolderError, TMSError, TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +68,47 @@ class RunTask:
         return f"{self.experiment}/{self.run}" if self.run else self.experiment
 
 
-def run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
+def run_task(task: RunTask, threads: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Train ``task``'s run folder unless it is complete (idempotent); returns ``{"path", "label", "status",
-    "seconds", "error", "node"}`` with status 'trained', 'evaluated', 'skipped' or 'failed'; ``node`` is None here
-    (this process), the Ray node's id for a task that ran under Ray (:func:`_ray_run_task`)."""
-    from .runs import train_folder
+    "seconds", "wall_seconds", "error", "error_type", "node"}``: status 'trained', 'evaluated', 'skipped' or
+    'failed'; ``seconds`` the training's own time (0 unless trained or evaluated now), ``wall_seconds`` the whole
+    task's; ``node`` None here (this process), the Ray node's id for a task that ran under Ray
+    (:func:`_ray_run_task`). ``progress``: a bar over the run's steps (in this process)."""
+    from .folders import train_folder
 
+    start = time.perf_counter()
     out: dict[str, Any] = {"path": task.path, "label": task.label, "status": "skipped", "seconds": 0.0,
-                           "error": None, "node": None}
+                           "error": None, "error_type": None, "node": None}
     try:
         cfg = RunConfig.from_dict(task.config)
         out["status"], out["seconds"] = train_folder(
             task.path, cfg, list(task.snapshots) if task.snapshots else None,
             extra={"experiment": task.experiment, "run": task.run, "quick": task.quick},
-            device=task.device, engine=task.engine, threads=threads)
+            device=task.device, engine=task.engine, threads=threads, progress=progress)
     except TMSError as e:  # the run's own failure (a diverged training, ...): the variant fails, the sweep goes on
-        out.update(status="failed", error=str(e))
+        out.update(status="failed", error=str(e), error_type=e.__class__.__name__)
+    out["wall_seconds"] = time.perf_counter() - start
     return out
 
 
+#: The errors a failed task's ``error_type`` names, raised again by :func:`task_error` (any other: TrainingError).
+_ERRORS = {cls.__name__: cls for cls in (TMSError, ConfigError, RunFolderError, TrainingError, OutputError)}
+
+
+def task_error(result: dict[str, Any]) -> TMSError:
+    """The error of a failed task's result, of the class it was raised with where the task ran (so an output that
+    could not be written still ends with exit code 3, a bad device with 2) and its one-line message."""
+    return _ERRORS.get(result.get("error_type") or "", TrainingError)(result["error"])
+
+
 class Executor:
-    """Runs tasks; ``map`` returns their results in task order."""
+    """Runs tasks; ``map`` returns their results in task order and calls ``on_done`` with each as it finishes.
+    ``threads`` and ``progress`` are the runtime's, for executors that train in this process."""
 
     name = "executor"
 
-    def map(self, tasks: Sequence[RunTask], on_done: Callable[[dict[str, Any]], None] | None = None
-            ) -> list[dict[str, Any]]:
+    def map(self, tasks: Sequence[RunTask], on_done: Callable[[dict[str, Any]], None] | None = None, *,
+            threads: int | None = None, progress: bool = False) -> list[dict[str, Any]]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -96,17 +116,15 @@ class Executor:
 
 
 class LocalExecutor(Executor):
-    """The tasks one after the other in this process (``threads``: torch threads for each, default torch's)."""
+    """The tasks one after the other in this process, each with ``threads`` torch threads (default torch's) and,
+    with ``progress``, a bar over its steps."""
 
     name = "local"
 
-    def __init__(self, threads: int | None = None):
-        self.threads = threads
-
-    def map(self, tasks, on_done=None):
+    def map(self, tasks, on_done=None, *, threads=None, progress=False):
         results = []
         for task in tasks:
-            res = run_task(task, self.threads)
+            res = run_task(task, threads, progress)
             results.append(res)
             if on_done is not None:
                 on_done(res)
@@ -160,7 +178,9 @@ class RayExecutor(Executor):
         # named run_task, as the function it wraps: the workers' process titles read ray::run_task
         self.remote = ray.remote(name="run_task", **self.remote_options)(_ray_run_task)
 
-    def map(self, tasks, on_done=None):
+    def map(self, tasks, on_done=None, *, threads=None, progress=False):
+        # each task trains with cpus_per_task threads on its worker, silently: the runtime's threads and per-run
+        # progress are for training in this process
         ray = self.ray
         refs = [self.remote.remote(task, self.cpus) for task in tasks]
         index = {ref: k for k, ref in enumerate(refs)}
@@ -192,13 +212,12 @@ def _token_auth(address: str | None) -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
-def make_executor(name: str = "local", *, ray_address: str | None = None, threads: int | None = None,
-                  cpus_per_task: int = 1) -> Executor:
+def make_executor(name: str = "local", *, ray_address: str | None = None, cpus_per_task: int = 1) -> Executor:
     """The executor called ``name`` (:data:`EXECUTORS`); ConfigError for an unknown one, or for 'ray' without Ray."""
     if name not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
     if name == "local":
         if ray_address is not None:
             raise ConfigError("ray-address: only with --executor ray")
-        return LocalExecutor(threads)
+        return LocalExecutor()
     return RayExecutor(ray_address, cpus_per_task=cpus_per_task)

@@ -2,8 +2,11 @@
 
 Each stage reads only what the stage before it wrote:
 
-1. :func:`train_runs`: every run folder the experiment declares, trained only where it is missing or was
-   trained from another config (a run evaluated on another number of batches is evaluated again, not retrained);
+1. :func:`experiment_tasks` and :func:`train_tasks`: every run folder the experiment declares, as executor tasks
+   (:mod:`tms.executors`) mapped over the runtime's executor (:class:`~tms.runtime.Runtime`: the local one by
+   default), each trained only where it is missing or was trained from another config (a run evaluated on another
+   number of batches is evaluated again, not retrained); a sweep (:mod:`tms.reproduce`) maps the tasks of all its
+   experiments at once;
 2. :func:`analyze`: the experiment's analyses write its derived tables (``tables/``) from the run folders;
 3. :func:`draw`: its figures, from the run folders and the tables (``figures/``, PNG and SVG);
 4. :func:`check`: its claims, from the tables only.
@@ -16,17 +19,20 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
+from typing import Any, Sequence
 
 from .analysis.folder import ExperimentFolder
 from .analysis.models import analyze_models
 from .claims.base import ClaimResult
 from .config import Overrides, RunConfig
 from .errors import RunFolderError
+from .executors import RunTask, task_error
 from .experiment import Experiment, FigureSpec
 from .layout import CONFIG_FILE
 from .plotting import gram, save_figure, vectors
 from .registry import all_experiments
-from .runs import iter_runs, read_meta, train_folder
+from .runs import iter_runs, read_meta
+from .runtime import Runtime
 from .train import snapshot_steps
 
 log = logging.getLogger(__name__)
@@ -42,24 +48,47 @@ PLAIN_RUN = Experiment(
 """What ``tms plot`` draws for a run that no experiment wrote (from ``tms train``)."""
 
 
-def train_runs(exp: Experiment, folder: Path, configs: dict[str, RunConfig], *, quick: bool = False,
-               device: str = "auto", engine: str = "auto", threads: int | None = None,
-               progress: bool = False) -> dict[str, float]:
-    """Train every run of ``configs`` that is not stored yet; the seconds spent per run trained now."""
-    spent: dict[str, float] = {}
+def experiment_tasks(exp: Experiment, folder: Path, configs: dict[str, RunConfig], *, quick: bool = False,
+                     runtime: Runtime | None = None) -> list[RunTask]:
+    """The run folders of ``configs`` (``exp``'s, in ``folder``) as executor tasks, with the snapshots ``exp``
+    asks for and the runtime's device and engine; the paths absolute, for workers that run elsewhere."""
+    runtime = runtime or Runtime()
+    folder = Path(folder).absolute()
+    tasks = []
     for sub, cfg in configs.items():
-        run_dir = folder / sub if sub else folder
         snapshots = snapshot_steps(exp.snapshots(sub, cfg), cfg.recipe.steps)
-        status, seconds = train_folder(run_dir, cfg, snapshots, extra={"experiment": exp.name, "run": sub,
-                                                                       "quick": quick},
-                                       device=device, engine=engine, threads=threads, progress=progress)
-        if status == "skipped":
-            log.info("%s: %s already trained, skipping", exp.name, run_dir)
-        elif status == "evaluated":
-            log.info("%s: %s trained from this config, evaluated again", exp.name, run_dir)
-        else:
-            spent[sub] = seconds
-    return spent
+        tasks.append(RunTask(path=str(folder / sub if sub else folder), config=cfg.to_dict(), experiment=exp.name,
+                             run=sub, snapshots=tuple(snapshots) if snapshots else None, quick=quick,
+                             device=runtime.device, engine=runtime.engine))
+    return tasks
+
+
+def train_tasks(tasks: Sequence[RunTask], runtime: Runtime | None = None) -> list[dict[str, Any]]:
+    """Train ``tasks`` over the runtime's executor, with a progress bar over run folders when it asks for one;
+    the tasks' results in order (:func:`tms.executors.run_task`). A failed task is logged and returned, not
+    raised: its experiment decides (:func:`trained_seconds`)."""
+    from tqdm.auto import tqdm
+
+    runtime = runtime or Runtime()
+    with tqdm(total=len(tasks), desc="run folders", unit="run", disable=not runtime.progress, leave=False) as bar:
+        def done(res: dict[str, Any]) -> None:
+            bar.update(1)
+            if res["status"] == "failed":  # raised or reported by its experiment: one line, not two
+                log.info("%s failed: %s", res["label"], res["error"])
+            elif res["status"] == "skipped":
+                log.info("%s: already trained, skipping", res["label"])
+            elif res["status"] == "evaluated":
+                log.info("%s: trained from this config, evaluated again", res["label"])
+
+        return runtime.map(tasks, done)
+
+
+def trained_seconds(tasks: Sequence[RunTask], results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The seconds spent per run trained now (by run name); the first failed task's error, raised."""
+    for res in results:
+        if res["status"] == "failed":
+            raise task_error(res)
+    return {task.run: res["seconds"] for task, res in zip(tasks, results) if res["status"] == "trained"}
 
 
 def analyze(exp: Experiment, folder: ExperimentFolder) -> None:
@@ -81,16 +110,22 @@ def check(exp: Experiment, folder: ExperimentFolder, quick: bool = False) -> lis
     return [claim.check(folder, experiment=exp.name, checked=not quick) for claim in exp.claims]
 
 
-def run_experiment(exp: Experiment, folder: Path, *, quick: bool = False, overrides: Overrides | None = None,
-                   device: str = "auto", engine: str = "auto", threads: int | None = None,
-                   progress: bool = False) -> tuple[dict[str, float], list[Path], list[ClaimResult]]:
-    """All four stages: (seconds per run trained now, figures, claim results)."""
-    spent = train_runs(exp, folder, exp.run_configs(quick, overrides), quick=quick, device=device, engine=engine,
-                       threads=threads, progress=progress)
+def conclude(exp: Experiment, folder: Path, quick: bool = False) -> tuple[list[Path], list[ClaimResult]]:
+    """Stages 2 to 4 on trained run folders: (figures, claim results)."""
     ef = ExperimentFolder(folder)
     analyze(exp, ef)
     figures = draw(exp, ef)
-    return spent, figures, check(exp, ef, quick)
+    return figures, check(exp, ef, quick)
+
+
+def run_experiment(exp: Experiment, folder: Path, *, quick: bool = False, overrides: Overrides | None = None,
+                   runtime: Runtime | None = None) -> tuple[dict[str, float], list[Path], list[ClaimResult]]:
+    """All four stages for one experiment: (seconds per run trained now, figures, claim results)."""
+    runtime = runtime or Runtime()
+    tasks = experiment_tasks(exp, folder, exp.run_configs(quick, overrides), quick=quick, runtime=runtime)
+    spent = trained_seconds(tasks, train_tasks(tasks, runtime))
+    figures, results = conclude(exp, folder, quick)
+    return spent, figures, results
 
 
 def _experiment_of(run_dir: Path) -> tuple[Experiment, Path]:

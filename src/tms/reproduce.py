@@ -1,12 +1,15 @@
 """``tms reproduce``: every experiment of a suite (or the named ones) through the pipeline, then claims.json and the
 findings report.
 
+A reproduction is planned (:func:`plan`: the experiments, their overrides, every run folder as an executor task),
+its run folders are trained by mapping the tasks over the runtime's executor (:class:`~tms.runtime.Runtime`: the
+local one unless it names another), and each experiment is then analysed, drawn and checked (:func:`finish`).
 Each experiment's declaration (title, heading, suite, summary, notes, parameters, origin) is written into
 ``reproduce.json`` beside its results, so that reading them (``tms report``) never imports a section's code.
 
 Resuming is built in: a run folder that is complete and was trained from the same config is not trained
-again (:mod:`tms.pipeline`), so an interrupted reproduction picks up where it stopped; every file is written
-atomically, so an interruption leaves nothing half-written.
+again (:func:`tms.executors.run_task`), so an interrupted reproduction picks up where it stopped; every file is
+written atomically, so an interruption leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -26,13 +30,14 @@ import torch
 from ._version import __version__
 from .claims.base import ClaimResult, read_claims, write_claims
 from .config import Overrides
-from .errors import ConfigError, RunFolderError, TMSError, TrainingError
-from .executors import Executor, RunTask
+from .errors import ConfigError, RunFolderError, TMSError
+from .executors import RunTask
 from .experiment import Experiment
 from .files import atomic_write_json
 from .layout import CLAIMS_FILE, STATE_FILE
-from .pipeline import run_experiment
+from .pipeline import conclude, experiment_tasks, train_tasks, trained_seconds
 from .registry import Registry, SectionError, discover, looks_like_path
+from .runtime import Runtime, as_runtime
 
 log = logging.getLogger(__name__)
 
@@ -90,36 +95,41 @@ def select(names: list[str] | None, suite: str | None = None) -> tuple[Registry,
     return reg, reg.select(chosen or None, suite)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A reproduction before it runs: what it reproduces into ``out`` and every run folder it trains, as tasks
+    (in registry order, experiment by experiment). Made by :func:`plan`."""
+
+    registry: Registry
+    experiments: list[Experiment]
+    out: Path
+    quick: bool
+    overrides: dict[str, Overrides]
+    """Each experiment's overrides: only the parameters it takes (:func:`for_experiment`)."""
+    tasks: list[RunTask]
+
+
+def plan(names: list[str] | None, out: Path | str, *, quick: bool = False, overrides: Overrides | None = None,
+         runtime: Runtime | None = None, suite: str | None = None) -> Plan:
+    """The plan of reproducing ``names`` (or ``suite``) into ``out``; ConfigError for a bad override, and a
+    one-line SectionError for an outside section whose configs fail, before any work."""
+    runtime = runtime or Runtime()
+    reg, experiments = select(names, suite)
+    overrides = overrides or Overrides()
+    per_experiment = {exp.name: for_experiment(overrides, exp, experiments) for exp in experiments}
+    out = Path(out)
+    tasks: list[RunTask] = []
+    for exp in experiments:
+        tasks += _guarded(reg, exp, "configs", lambda: experiment_tasks(
+            exp, out / exp.name, exp.run_configs(quick, per_experiment[exp.name]), quick=quick, runtime=runtime))
+    return Plan(registry=reg, experiments=experiments, out=out, quick=quick, overrides=per_experiment, tasks=tasks)
+
+
 def run_tasks(names: list[str] | None, out: Path | str, *, quick: bool = False, overrides: Overrides | None = None,
-              device: str = "auto", engine: str = "auto", suite: str | None = None) -> list[RunTask]:
+              runtime: Runtime | None = None, suite: str | None = None) -> list[RunTask]:
     """Every run folder that reproducing ``names`` into ``out`` trains, as executor tasks (:mod:`tms.executors`),
     experiment by experiment in registry order; ConfigError for a bad override before any work."""
-    from .train import snapshot_steps
-
-    _, experiments = select(names, suite)
-    overrides = overrides or Overrides()
-    out = Path(out).resolve()
-    tasks = []
-    for exp in experiments:
-        for sub, cfg in exp.run_configs(quick, for_experiment(overrides, exp, experiments)).items():
-            snaps = snapshot_steps(exp.snapshots(sub, cfg), cfg.recipe.steps)
-            path = out / exp.name / sub if sub else out / exp.name
-            tasks.append(RunTask(path=str(path), config=cfg.to_dict(), experiment=exp.name, run=sub,
-                                 snapshots=tuple(snaps) if snaps else None, quick=quick, device=device, engine=engine))
-    return tasks
-
-
-def train_tasks(executor: Executor, tasks: list[RunTask], progress: bool = False) -> list[dict[str, Any]]:
-    """Train ``tasks`` with ``executor``, a progress bar over tasks when asked; the tasks' results in order."""
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(tasks), desc="run folders", unit="run", disable=not progress, leave=False) as bar:
-        def done(res: dict[str, Any]) -> None:
-            bar.update(1)
-            if res["status"] == "failed":
-                log.warning("%s: %s", res["label"], res["error"])
-
-        return executor.map(tasks, on_done=done)
+    return plan(names, out, quick=quick, overrides=overrides, runtime=runtime, suite=suite).tasks
 
 
 def _read_state(path: Path) -> dict[str, Any]:
@@ -138,77 +148,73 @@ def reproduce(
     *,
     quick: bool = False,
     overrides: Overrides | None = None,
-    device: str = "auto",
-    engine: str = "auto",
-    threads: int | None = None,
-    progress: bool = False,
     report: bool = True,
     on_experiment: Callable[[Experiment, float], None] | None = None,
-    executor: Executor | None = None,
     suite: str | None = None,
+    runtime: Runtime | None = None,
+    **how: Any,
 ) -> list[ClaimResult]:
     """Reproduce the named experiments or sections (``names``; a path loads an outside section), or a whole
     ``suite`` (the paper's by default, ``'all'`` for every suite), into ``out``; returns the merged claims.
 
-    A section from outside tms whose code fails (its configs, analyses, figures or claims raise) stops with a
-    :class:`~tms.registry.SectionError` naming it, after the other sections' results are written and merged.
+    ``overrides`` change what runs (:class:`~tms.config.Overrides`: a base seed that keeps each run's seed
+    offset, recipe fields, experiment parameters such as the §3 grid); ``runtime`` (:class:`~tms.runtime.Runtime`)
+    how it runs: device, engine, threads, progress bars and the executor that trains every run folder (the local
+    one by default, a Ray cluster, ...). Its fields may be given as keywords instead (``device='cpu'``).
+    ``on_experiment(experiment, seconds)`` is called as each experiment is done.
 
-    ``overrides`` change every run (:class:`~tms.config.Overrides`: a base seed that keeps each run's seed
-    offset, recipe fields, experiment parameters such as the §3 grid). ``executor`` (:mod:`tms.executors`): train
-    every run folder with it first (a Ray cluster, say); the experiments then find them trained. Without it each
-    experiment trains its own runs in this process, as the local executor would."""
-    reg, experiments = select(names, suite)
-    overrides = overrides or Overrides()
-    per_experiment = {exp.name: for_experiment(overrides, exp, experiments) for exp in experiments}
-    for exp in experiments:  # refuse a bad override, or an outside section whose configs fail, before any work
-        _guarded(reg, exp, "configs", lambda: exp.run_configs(quick, per_experiment[exp.name]))
-    out = Path(out)
-    if executor is not None:
-        tasks = run_tasks(names, out, quick=quick, overrides=overrides, device=device, engine=engine, suite=suite)
-        failed = [r for r in train_tasks(executor, tasks, progress) if r["status"] == "failed"]
-        if failed:
-            raise TrainingError(f"{failed[0]['label']}: {failed[0]['error']}"
-                                + (f" (and {len(failed) - 1} more failed runs)" if len(failed) > 1 else ""))
+    A section from outside tms whose code fails (its configs, analyses, figures or claims raise) stops with a
+    :class:`~tms.registry.SectionError` naming it, after the other sections' results are written and merged."""
+    start = time.perf_counter()
+    runtime = as_runtime(runtime, **how)
+    planned = plan(names, out, quick=quick, overrides=overrides, runtime=runtime, suite=suite)
+    results = train_tasks(planned.tasks, runtime)
+    return finish(planned, results, runtime, report=report, on_experiment=on_experiment, start=start)
+
+
+def finish(planned: Plan, results: list[dict[str, Any]], runtime: Runtime | None = None, *, report: bool = True,
+           on_experiment: Callable[[Experiment, float], None] | None = None, start: float | None = None
+           ) -> list[ClaimResult]:
+    """After the plan's tasks ran (``results``, in task order): each experiment analysed, drawn and checked,
+    ``reproduce.json`` and ``claims.json`` written, and the report. An experiment with a failed run raises that
+    run's error there (a section from outside tms: a SectionError, after the others). ``start``: when the
+    reproduction began (:func:`time.perf_counter`), for its wall time; by default now, less its tasks' time."""
+    runtime = runtime or Runtime()
+    if start is None:
+        start = time.perf_counter() - sum(r["wall_seconds"] for r in results)
+    reg, out = planned.registry, planned.out
     state_path = out / STATE_FILE
     state = _read_state(state_path)
-    results: list[ClaimResult] = []
+    state["catalog"] = [{**e.describe(), "origin": reg.origins[n].to_dict()} for n, e in reg.experiments.items()]
+    ran: dict[str, tuple[list[RunTask], list[dict[str, Any]]]] = {e.name: ([], []) for e in planned.experiments}
+    for task, res in zip(planned.tasks, results):
+        ran[task.experiment][0].append(task)
+        ran[task.experiment][1].append(res)
+    claims: list[ClaimResult] = []
     failures: list[SectionError] = []
     done: list[Experiment] = []
-    start = time.perf_counter()
-    state["catalog"] = [{**e.describe(), "origin": reg.origins[n].to_dict()} for n, e in reg.experiments.items()]
-    for exp in experiments:
-        t0 = time.perf_counter()
-        if any(u not in {d.name for d in done} for u in exp.uses if u in {e.name for e in experiments}):
+    chosen = {e.name for e in planned.experiments}
+    for exp in planned.experiments:
+        if any(u not in {d.name for d in done} for u in exp.uses if u in chosen):
             continue  # an experiment it reads failed
+        t0 = time.perf_counter() - sum(r["wall_seconds"] for r in ran[exp.name][1])
         try:
-            spent, figures, claim_results = _guarded(reg, exp, "pipeline", lambda: run_experiment(
-                exp, out / exp.name, quick=quick, overrides=per_experiment[exp.name], device=device, engine=engine,
-                threads=threads, progress=progress))
+            spent, figures, claim_results = _guarded(reg, exp, "pipeline",
+                                                     lambda: _conclude(planned, exp, *ran[exp.name]))
         except SectionError as e:
             failures.append(e)
             log.error("%s", e)
             continue
         done.append(exp)
-        results += claim_results
-        entry = state["experiments"].get(exp.name, {})
-        entry.update({
-            "declaration": exp.describe(),
-            "origin": reg.origins[exp.name].to_dict(),
-            "quick": quick,
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "figures": [p.relative_to(out).as_posix() for p in figures],
-        })
-        if spent:  # keep the training time of the run that actually trained it
-            entry["train_seconds"] = round(sum(spent.values()), 2)
-        entry["wall_seconds"] = round(time.perf_counter() - t0, 2)
-        state["experiments"][exp.name] = entry
+        claims += claim_results
+        _record(state, planned, exp, spent, figures, time.perf_counter() - t0)
         atomic_write_json(state_path, state)
         if on_experiment is not None:
             on_experiment(exp, time.perf_counter() - t0)
-    state["environment"] = environment(threads)
+    state["environment"] = environment(runtime.threads)
     state["last_wall_seconds"] = round(time.perf_counter() - start, 2)
     atomic_write_json(state_path, state)
-    merged = merge_claims(out, results, done, order=list(reg.experiments))
+    merged = merge_claims(out, claims, done, order=list(reg.experiments))
     if report:
         from .report import write_report
 
@@ -217,6 +223,31 @@ def reproduce(
         raise failures[0] if len(failures) == 1 else SectionError(
             f"{failures[0]} (and {len(failures) - 1} more failed sections)")
     return merged
+
+
+def _conclude(planned: Plan, exp: Experiment, tasks: list[RunTask], results: list[dict[str, Any]]
+              ) -> tuple[dict[str, float], list[Path], list[ClaimResult]]:
+    """One experiment after its runs: (seconds per run trained now, figures, claims); its first failed run raised."""
+    spent = trained_seconds(tasks, results)
+    figures, claim_results = conclude(exp, planned.out / exp.name, planned.quick)
+    return spent, figures, claim_results
+
+
+def _record(state: dict[str, Any], planned: Plan, exp: Experiment, spent: dict[str, float], figures: list[Path],
+            wall: float) -> None:
+    """``exp``'s entry of ``reproduce.json``: its declaration, origin, figures and times."""
+    entry = state["experiments"].get(exp.name, {})
+    entry.update({
+        "declaration": exp.describe(),
+        "origin": planned.registry.origins[exp.name].to_dict(),
+        "quick": planned.quick,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "figures": [p.relative_to(planned.out).as_posix() for p in figures],
+    })
+    if spent:  # keep the training time of the run that actually trained it
+        entry["train_seconds"] = round(sum(spent.values()), 2)
+    entry["wall_seconds"] = round(wall, 2)
+    state["experiments"][exp.name] = entry
 
 
 def _guarded(reg: Registry, exp: Experiment, stage: str, work: Callable[[], Any]) -> Any:

@@ -20,10 +20,10 @@ from typing import Any, Callable
 from .claims.base import ClaimResult
 from .claims.matrix import TABLE, Matrix, markdown_table
 from .config import Overrides, Recipe
-from .errors import ConfigError, TMSError, TrainingError
-from .executors import Executor
+from .errors import ConfigError, TMSError
 from .files import atomic_write_text
 from .layout import DEFAULT_RESULTS, ROBUSTNESS_DIR, ROBUSTNESS_HEATMAP, ROBUSTNESS_MD
+from .runtime import Runtime, as_runtime
 
 log = logging.getLogger(__name__)
 
@@ -125,51 +125,34 @@ def run_robustness(
     variants: list[str] | None = None,
     *,
     quick: bool = False,
-    device: str = "auto",
-    engine: str = "auto",
-    threads: int | None = None,
-    progress: bool = False,
     on_variant: Callable[[Variant, float], None] | None = None,
-    executor: Executor | None = None,
     heatmap: tuple[str, str] | None = None,
+    runtime: Runtime | None = None,
+    **how: Any,
 ) -> list[dict[str, Any]]:
     """Reproduce ``names`` (default: intro and section2) under each variant; returns the rows of the CSV.
 
-    ``executor`` (:mod:`tms.executors`): train every variant's run folders with it first, all variants at once (a
-    Ray cluster takes them side by side); each variant is then analysed and checked here. A run that fails (say,
-    training diverged under the variant's recipe) fails that variant's claims, and the sweep goes on. ``heatmap``:
-    two variant keys (say ``('lr', 'optimizer')``) for the heat-map of the share of passing variants per claim."""
-    from .registry import get_experiments
-    from .reproduce import reproduce, run_tasks, train_tasks
+    Every variant's run folders are trained first, all variants at once, over the runtime's executor
+    (:class:`~tms.runtime.Runtime`: the local one by default; a Ray cluster takes them side by side; its fields
+    may be given as keywords instead, ``device='cpu'``); each variant is then analysed and checked here. A run
+    that fails (say, training diverged under the variant's recipe) fails that variant's claims, and the sweep goes
+    on. ``heatmap``: two variant keys (say ``('lr', 'optimizer')``) for the heat-map of the share of passing
+    variants per claim. ``on_variant(variant, seconds)`` is called as each variant is done."""
+    from .pipeline import train_tasks
+    from .reproduce import finish, plan
 
+    runtime = as_runtime(runtime, **how)
     names = list(names or DEFAULT_EXPERIMENTS)
-    experiments = get_experiments(names)  # unknown names fail before any work
-    parsed = [parse_variant(v) for v in (variants or DEFAULT_VARIANTS)]
-    if len({v.name for v in parsed}) != len(parsed):
-        raise ConfigError("variants must be different from each other")
-    if heatmap is not None:
-        for key in heatmap:
-            if key not in KEYS:
-                raise ConfigError(f"heatmap: axes must be two of {', '.join(KEYS)}, got {key!r}")
+    parsed = _variants(names, variants, heatmap)
     out = Path(out)
-    failures: dict[str, str] = {}
-    if executor is not None:
-        tasks, owners = [], []
-        for v in parsed:
-            mine = run_tasks(names, out / v.name, quick=quick, overrides=v.overrides, device=device, engine=engine)
-            tasks += mine
-            owners += [v.name] * len(mine)
-        for owner, res in zip(owners, train_tasks(executor, tasks, progress)):
-            if res["status"] == "failed":
-                failures.setdefault(owner, f"{res['label']}: {res['error']}")
+    plans = [plan(names, out / v.name, quick=quick, overrides=v.overrides, runtime=runtime) for v in parsed]
+    results = train_tasks([t for p in plans for t in p.tasks], runtime)
     rows: list[dict[str, Any]] = []
-    for v in parsed:
-        t0 = time.perf_counter()
+    for v, planned in zip(parsed, plans):
+        mine, results = results[:len(planned.tasks)], results[len(planned.tasks):]
+        start = time.perf_counter() - sum(r["wall_seconds"] for r in mine)
         try:
-            if v.name in failures:
-                raise TrainingError(failures[v.name])
-            claims = reproduce(names, out / v.name, quick=quick, overrides=v.overrides, device=device,
-                               engine=engine, threads=threads, progress=progress, report=False)
+            claims = finish(planned, mine, runtime, report=False, start=start)
             note = ""
         except ConfigError:
             raise
@@ -178,14 +161,35 @@ def run_robustness(
             note = str(e)
             claims = [ClaimResult(id=c.id, experiment=exp.name, statement=c.statement, measure=c.measure,
                                   measured=math.nan, threshold=c.threshold_text, passed=False)
-                      for exp in experiments for c in exp.claims]
-        for c in claims:
-            if c.experiment in names:
-                rows.append({"variant": v.name, "experiment": c.experiment, "claim": c.id,
-                             "measured": c.measured if math.isfinite(c.measured) else None,
-                             "threshold": c.threshold, "passed": c.passed, "note": note})
+                      for exp in planned.experiments for c in exp.claims]
+        rows += [{"variant": v.name, "experiment": c.experiment, "claim": c.id,
+                  "measured": c.measured if math.isfinite(c.measured) else None,
+                  "threshold": c.threshold, "passed": c.passed, "note": note} for c in claims if c.experiment in names]
         if on_variant is not None:
-            on_variant(v, time.perf_counter() - t0)
+            on_variant(v, time.perf_counter() - start)
+    _write(out, rows, names, quick, heatmap)
+    return rows
+
+
+def _variants(names: list[str], variants: list[str] | None, heatmap: tuple[str, str] | None) -> list[Variant]:
+    """The variants asked for, parsed; ConfigError for an unknown experiment, a bad or repeated variant or a bad
+    heat-map axis, before any work."""
+    from .registry import get_experiments
+
+    get_experiments(names)  # unknown names fail before any work
+    parsed = [parse_variant(v) for v in (variants or DEFAULT_VARIANTS)]
+    if len({v.name for v in parsed}) != len(parsed):
+        raise ConfigError("variants must be different from each other")
+    if heatmap is not None:
+        for key in heatmap:
+            if key not in KEYS:
+                raise ConfigError(f"heatmap: axes must be two of {', '.join(KEYS)}, got {key!r}")
+    return parsed
+
+
+def _write(out: Path, rows: list[dict[str, Any]], names: list[str], quick: bool,
+           heatmap: tuple[str, str] | None) -> None:
+    """robustness.csv, ROBUSTNESS.md and, with two axes, the heat-map."""
     TABLE.write(out, rows)
     atomic_write_text(out / ROBUSTNESS_MD, _markdown(rows, names, quick))
     if heatmap is not None:
@@ -195,7 +199,6 @@ def run_robustness(
         fig = heatmaps(rows, *heatmap)
         if fig is not None:
             save_figure(fig, out, HEATMAP)
-    return rows
 
 
 def _markdown(rows: list[dict[str, Any]], names: list[str], quick: bool) -> str:
