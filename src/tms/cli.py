@@ -124,12 +124,8 @@ def section_params(experiments) -> dict[str, str]:
     return {name: "; ".join(texts) for name, texts in out.items()}
 
 
-def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParser:
-    """The parser; ``params``: the sections' parameters as ``tms reproduce`` flags (:func:`section_params`)."""
-    parser = _Parser(prog="tms", description="Toy Models of Superposition, reproduced and checked.")
-    parser.add_argument("--version", action="version", version=f"tms {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_train(sub) -> None:
+    """``tms train``: one run folder from flags or a config file."""
     t = sub.add_parser("train", help="train toy models from flags or a config file into a run folder")
     t.add_argument("--config", type=Path, default=None, metavar="FILE.json",
                    help="a RunConfig as JSON (a run folder's config.json will do); flags below that are given "
@@ -168,6 +164,9 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
     t.add_argument("--force", action="store_true", help="replace an existing run folder trained from another config")
     _add_run_options(t)
 
+
+def _add_reproduce(sub, params: dict[str, str] | None) -> None:
+    """``tms reproduce``: a suite or the named sections; ``params``: the sections' parameter flags."""
     r = sub.add_parser("reproduce", help="reproduce a suite of sections (the paper's by default), check its claims, "
                                          "write the report")
     r.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
@@ -186,6 +185,9 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
     _add_executor_options(r)
     _add_run_options(r)
 
+
+def _add_robustness(sub) -> None:
+    """``tms robustness``: the claims under recipe variants."""
     rb = sub.add_parser("robustness", help="the claims again under other recipes and seeds, side by side")
     rb.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
                     help="experiments to run (default: intro section2)")
@@ -204,6 +206,17 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
     rb.add_argument("--quick", action="store_true", help="short, smaller runs: a smoke test of the pipeline")
     _add_executor_options(rb)
     _add_run_options(rb)
+
+
+def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The parser; ``params``: the sections' parameters as ``tms reproduce`` flags (:func:`section_params`)."""
+    parser = _Parser(prog="tms", description="Toy Models of Superposition, reproduced and checked.")
+    parser.add_argument("--version", action="version", version=f"tms {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    _add_train(sub)
+    _add_reproduce(sub, params)
+    _add_robustness(sub)
 
     p = sub.add_parser("plot", help="redraw the figures of a run, an experiment or a results folder (no training)")
     p.add_argument("path", type=Path, metavar="RUN")

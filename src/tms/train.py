@@ -192,8 +192,8 @@ def train(
     """Train every instance of ``config``.
 
     Instances train in chunks of at most ``max_chunk_elements`` (default: what the engine asks for on this
-    device, :attr:`tms.engines.Engine.chunk_elements`). ``threads``: CPU threads the engine may use (default: ``torch.get_num_threads()``, read, never changed);
-    the trained numbers do not depend on it. ``snapshots``: None, 'log' or explicit steps in [0, steps] at
+    device, :attr:`tms.engines.Engine.chunk_elements`). ``threads``: CPU threads the engine may use (default:
+    ``torch.get_num_threads()``, read, never changed); the trained numbers do not depend on it. ``snapshots``: None, 'log' or explicit steps in [0, steps] at
     which to keep a copy of the parameters (they change no trained number). ``progress`` is False (silent),
     True (a tqdm bar on stderr) or a callback ``(done, total)`` in steps summed over chunks.
     """
@@ -213,6 +213,35 @@ def train(
     chunks = list(range(0, config.n_instances, size))
     total_steps = config.recipe.steps * len(chunks)
 
+    on_steps, close = _step_counter(progress, total_steps, config)
+    log_rows: dict[int, Tensor] = {}
+    snap_rows: dict[int, Params] = {}
+    log.info(
+        "training %d instances (%d -> %d, %s, %s data) for %d steps on %s with the %s engine, %d thread(s), "
+        "in %d chunk(s)", config.n_instances, config.n_features, config.n_hidden, config.model, config.data,
+        config.recipe.steps, dev, chosen.name, threads, len(chunks),
+    )
+    try:
+        for c, lo in enumerate(chunks):
+            _train_chunk(chosen, config, params, importance, density, c, lo, min(lo + size, config.n_instances), dev,
+                         threads, snaps, log_rows, snap_rows, on_steps)
+    finally:
+        close()
+    final = evaluate(config, params, dev, threads=threads)
+    _refuse_diverged(config, final)
+    seconds = time.perf_counter() - start
+    log_steps = sorted(log_rows)
+    log_losses = torch.stack([log_rows[s] for s in log_steps]) if log_steps else torch.empty(0, config.n_instances)
+    snapshot_values = {k: torch.stack([snap_rows[s][k] for s in snaps]) for k in params} if snaps else {}
+    log.info("trained in %.1fs; mean final loss %.5f", seconds, final.mean().item())
+    return TrainResult(params=params, final_loss=final, log_steps=log_steps, log_losses=log_losses,
+                       seconds=seconds, device=str(dev), engine=chosen.name, snapshot_steps=snaps,
+                       snapshots=snapshot_values, threads=threads)
+
+
+def _step_counter(progress: bool | Callable[[int, int], None], total_steps: int, config: RunConfig
+                  ) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """``(on_steps, close)``: counts trained steps into a tqdm bar (``progress=True``) or a callback."""
     bar = None
     done = [0]
     if progress is True:
@@ -228,53 +257,42 @@ def train(
         elif callable(progress):
             progress(done[0], total_steps)
 
-    log_rows: dict[int, Tensor] = {}
-    snap_rows: dict[int, Params] = {}
-    log.info(
-        "training %d instances (%d -> %d, %s, %s data) for %d steps on %s with the %s engine, %d thread(s), "
-        "in %d chunk(s)", config.n_instances, config.n_features, config.n_hidden, config.model, config.data,
-        config.recipe.steps, dev, chosen.name, threads, len(chunks),
+    return on_steps, (bar.close if bar is not None else lambda: None)
+
+
+def _train_chunk(engine, config: RunConfig, params: Params, importance: Tensor, density: Tensor, c: int, lo: int,
+                 hi: int, dev: torch.device, threads: int, snaps: Sequence[int], log_rows: dict[int, Tensor],
+                 snap_rows: dict[int, Params], on_steps: Callable[[int], None]) -> None:
+    """Train instances ``lo:hi`` (chunk ``c``, with its own random stream) in place in ``params``, collecting their
+    logged losses and snapshots into the rows shared by every chunk."""
+
+    def on_log(step: int, losses: Tensor) -> None:
+        row = log_rows.setdefault(step, torch.full((config.n_instances,), float("nan")))
+        row[lo:hi] = losses.detach().float().cpu()
+
+    def on_snapshot(step: int, values: Params) -> None:
+        row = snap_rows.setdefault(step, {k: torch.empty_like(v) for k, v in params.items()})
+        for k, v in values.items():
+            row[k][lo:hi] = v.detach().float().cpu()
+
+    job = ChunkJob(
+        params={k: v[lo:hi].to(dev).contiguous() for k, v in params.items()},
+        importance=importance[lo:hi].to(dev), density=density[lo:hi].to(dev), model=config.model,
+        data=config.data, feature_sets=config.feature_sets, recipe=config.recipe,
+        generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
+        on_log=on_log, on_steps=on_steps, snapshot_steps=tuple(snaps), on_snapshot=on_snapshot,
+        threads=threads,
     )
-    try:
-        for c, lo in enumerate(chunks):
-            hi = min(lo + size, config.n_instances)
+    engine.train_chunk(job)
+    for k, v in job.params.items():
+        params[k][lo:hi] = v.cpu()
 
-            def on_log(step: int, losses: Tensor, lo: int = lo, hi: int = hi) -> None:
-                row = log_rows.setdefault(step, torch.full((config.n_instances,), float("nan")))
-                row[lo:hi] = losses.detach().float().cpu()
 
-            def on_snapshot(step: int, values: Params, lo: int = lo, hi: int = hi) -> None:
-                row = snap_rows.setdefault(step, {k: torch.empty_like(v) for k, v in params.items()})
-                for k, v in values.items():
-                    row[k][lo:hi] = v.detach().float().cpu()
-
-            job = ChunkJob(
-                params={k: v[lo:hi].to(dev).contiguous() for k, v in params.items()},
-                importance=importance[lo:hi].to(dev), density=density[lo:hi].to(dev), model=config.model,
-                data=config.data, feature_sets=config.feature_sets, recipe=config.recipe,
-                generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
-                on_log=on_log, on_steps=on_steps, snapshot_steps=tuple(snaps), on_snapshot=on_snapshot,
-                threads=threads,
-            )
-            chosen.train_chunk(job)
-            for k, v in job.params.items():
-                params[k][lo:hi] = v.cpu()
-    finally:
-        if bar is not None:
-            bar.close()
-    final = evaluate(config, params, dev, threads=threads)
+def _refuse_diverged(config: RunConfig, final: Tensor) -> None:
+    """Refuse rather than store a run that every figure and claim would choke on."""
     bad = (~torch.isfinite(final)).nonzero().flatten().tolist()
     if bad:
-        # Refuse rather than store a run that every figure and claim would choke on.
         raise TrainingError(
             f"training diverged: the final loss is not finite for {len(bad)} of {config.n_instances} instance(s) "
             f"(first: instance {bad[0]}); try a smaller lr (was {config.recipe.lr:g})"
         )
-    seconds = time.perf_counter() - start
-    log_steps = sorted(log_rows)
-    log_losses = torch.stack([log_rows[s] for s in log_steps]) if log_steps else torch.empty(0, config.n_instances)
-    snapshot_values = {k: torch.stack([snap_rows[s][k] for s in snaps]) for k in params} if snaps else {}
-    log.info("trained in %.1fs; mean final loss %.5f", seconds, final.mean().item())
-    return TrainResult(params=params, final_loss=final, log_steps=log_steps, log_losses=log_losses,
-                       seconds=seconds, device=str(dev), engine=chosen.name, snapshot_steps=snaps,
-                       snapshots=snapshot_values, threads=threads)
