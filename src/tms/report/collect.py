@@ -51,7 +51,7 @@ SECTION_TITLES = {
     "§8": "§8 Computation in superposition",
 }
 
-#: Hover views an analysis writes beside its tables (:mod:`tms.analysis.geometry`).
+#: Hover views an analysis writes beside its tables (:mod:`tms.sections.geometry.analysis`).
 SCATTER_PATTERN = "*.scatter.json"
 # Inline an SVG figure up to this size; above it the PNG copy is embedded instead.
 SVG_INLINE_MAX_BYTES = 600_000

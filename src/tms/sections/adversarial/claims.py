@@ -1,5 +1,5 @@
 """S6-1, S6-2 (PAPER.md §6, adversarial vulnerability), read from adversarial_points.csv
-(:mod:`tms.analysis.adversarial`)."""
+(:mod:`tms.sections.adversarial.analysis`)."""
 
 from __future__ import annotations
 

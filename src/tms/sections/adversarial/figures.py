@@ -1,5 +1,5 @@
 """§6 adversarial vulnerability figures: vulnerability against sparsity beside features per dimension 1/D*, and
-vulnerability against 1/D* (adversarial_models.csv / adversarial_points.csv, :mod:`tms.analysis.adversarial`)."""
+vulnerability against 1/D* (adversarial_models.csv / adversarial_points.csv, :mod:`tms.sections.adversarial.analysis`)."""
 
 from __future__ import annotations
 

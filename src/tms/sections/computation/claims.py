@@ -1,5 +1,5 @@
 """S8-1…S8-4 (PAPER.md §8, computation in superposition), read from the tables of
-:mod:`tms.analysis.computation`: the n = 3, m = 6 models (computation_pairs.csv) and the lowest-loss model of each
+:mod:`tms.sections.computation.analysis`: the n = 3, m = 6 models (computation_pairs.csv) and the lowest-loss model of each
 density of the 100 → 40 sweep (computation_points.csv, computation_motifs.csv)."""
 
 from __future__ import annotations
@@ -140,6 +140,6 @@ CLAIMS = (
     Claim("S8-4", "Asymmetric superposition: a neuron stores two features with input weights like [2, −½] and "
                   "reciprocal output weights [½, 2], and an inhibitory neuron turns the resulting positive "
                   "interference negative.",
-          "motifs found by the detector (tms.analysis.computation) at the densities between the dense and sparse "
+          "motifs found by the detector (tms.sections.computation.analysis) at the densities between the dense and sparse "
           "ends", ">=", 1, s8_4),
 )

@@ -1,5 +1,5 @@
 """S4-7…S4-11 (PAPER.md §4, correlated and anticorrelated features), read from correlated_models.csv and
-correlated_points.csv (:mod:`tms.analysis.correlated`). Each reads the lowest-loss restart of its run's settings
+correlated_points.csv (:mod:`tms.sections.correlated.analysis`). Each reads the lowest-loss restart of its run's settings
 (PAPER.md §0: small models settle in local minima) and says how many restarts reached the same."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tms.claims.base import Claim, Measurement, failed_checks
 
 RUNS = {"S4-7": "pairs", "S4-8": "anticorrelated", "S4-9": "three", "S4-10": "ten", "S4-11": "collapse"}
 CONTROL = "three-independent"
-"""Run folders of the experiment each claim reads (``experiments/correlated.py`` declares them)."""
+"""Run folders of the experiment each claim reads (the section's declaration, ``__init__.py``, declares them)."""
 ORTHOGONAL_TOL = 0.1
 """S4-7: correlated features are orthogonal: |cos| ≤ 0.1 (within about 6° of 90°)."""
 CHANCE_ADJACENT = 0.7

@@ -1,6 +1,6 @@
 """§4 correlated and anticorrelated features: 2-D embeddings coloured by feature set, and the collapse of
 correlated pairs onto their principal component as density rises. Drawn from the runs (weights) and
-correlated_models.csv / correlated_points.csv (:mod:`tms.analysis.correlated`)."""
+correlated_models.csv / correlated_points.csv (:mod:`tms.sections.correlated.analysis`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """S5-1…S5-3 (PAPER.md §5, learning dynamics), read from dynamics_features.csv, dynamics_summary.csv and
-dynamics_regimes.csv (:mod:`tms.analysis.dynamics`)."""
+dynamics_regimes.csv (:mod:`tms.sections.dynamics.analysis`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tms.geometry import FRACTIONS
 from tms.claims.base import Claim, Measurement, failed_checks
 
 UNIFORM, SETS = "uniform", "octahedron"
-"""Run folders of the experiment (``experiments/dynamics.py`` declares them)."""
+"""Run folders of the experiment (the section's declaration, ``__init__.py``, declares them)."""
 MIN_JUMPING = 0.9
 """S5-1: at least 90 % of the represented features make a jump."""
 MAX_WIDTH = 0.5

@@ -1,6 +1,6 @@
 """§5 learning dynamics figures: every feature's D_i over training above the loss curve (the paper's
 energy-level figure), and the correlated-sets model passing through its regimes into an octahedron. Drawn from
-the runs' snapshots (weights) and the dynamics tables (:mod:`tms.analysis.dynamics`)."""
+the runs' snapshots (weights) and the dynamics tables (:mod:`tms.sections.dynamics.analysis`)."""
 
 from __future__ import annotations
 

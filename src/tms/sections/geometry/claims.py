@@ -1,5 +1,5 @@
 """S4-1…S4-3 (PAPER.md §4, uniform superposition), read from geometry_models.csv, geometry_features.csv and
-geometry_groups.csv (:mod:`tms.analysis.geometry`).
+geometry_groups.csv (:mod:`tms.sections.geometry.analysis`).
 
 Which models the fraction and polytope claims look at: those in superposition (D* < :data:`SUPERPOSED_BELOW`)
 whose D* has not fallen below the smallest fraction the paper names, 3/8. Sparser than that, every represented

@@ -1,7 +1,7 @@
 """§4 figures (the paper's uniform-superposition figures): D* against 1/(1 − S), every feature's D_i over the same
 axis with the fractions drawn as lines, and the polytopes found, drawn as small graphs, with how often each
 occurs per sparsity. Drawn from geometry_models.csv, geometry_features.csv, geometry_groups.csv and
-polytopes.csv (:mod:`tms.analysis.geometry`) and, for the small graphs, the weights of one example each."""
+polytopes.csv (:mod:`tms.sections.geometry.analysis`) and, for the small graphs, the weights of one example each."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""INTRO-1…3 (PAPER.md "Introduction figure"), read from ``intro_geometry.csv`` (:mod:`tms.analysis.intro`)."""
+"""INTRO-1…3 (PAPER.md "Introduction figure"), read from ``intro_geometry.csv`` (:mod:`tms.sections.intro.analysis`)."""
 
 from __future__ import annotations
 

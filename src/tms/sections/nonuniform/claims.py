@@ -1,5 +1,5 @@
 """S4-4…S4-6 (PAPER.md §4, non-uniform superposition), read from nonuniform_fits.csv, nonuniform_points.csv and
-nonuniform_summary.csv (:mod:`tms.analysis.nonuniform`)."""
+nonuniform_summary.csv (:mod:`tms.sections.nonuniform.analysis`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """§4 non-uniform superposition figures: the fits' 2-D embeddings in one orientation, coloured by the fifth
 feature's relative density, and the loss of every fit against that density, coloured by geometry (the two
-crossing curves). Drawn from nonuniform_fits.csv and nonuniform_points.csv (:mod:`tms.analysis.nonuniform`)."""
+crossing curves). Drawn from nonuniform_fits.csv and nonuniform_points.csv (:mod:`tms.sections.nonuniform.analysis`)."""
 
 from __future__ import annotations
 

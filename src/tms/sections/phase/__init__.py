@@ -4,7 +4,7 @@
 *extra* one, with relative importance r (the others have importance 1); every feature has density p. On a
 log-spaced grid of r in [0.1, 10] and p in [0.01, 1], each grid point trains ``models`` models (the ReLU and
 the linear model), and a density sweep at r = 0.5 trains the ReLU model on a finer grid for the kink of S3-3.
-How the models are labelled and the points summarised: :mod:`tms.analysis.phase`.
+How the models are labelled and the points summarised: :mod:`tms.sections.phase.analysis`.
 """
 
 from __future__ import annotations

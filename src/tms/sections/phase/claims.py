@@ -1,5 +1,5 @@
 """S3-1…S3-4 (PAPER.md §3), read from ``phase.csv``, ``phase_models.csv`` and ``kink.csv``
-(:mod:`tms.analysis.phase`)."""
+(:mod:`tms.sections.phase.analysis`)."""
 
 from __future__ import annotations
 

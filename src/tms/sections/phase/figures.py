@@ -1,6 +1,6 @@
 """Phase diagrams (the paper's §3 figures): the theory's diagram, the trained models' majority labels and the
 continuous colouring, and the loss along a density sweep with its kink. Drawn from phase.csv,
-phase_models.csv and kink.csv (:mod:`tms.analysis.phase`)."""
+phase_models.csv and kink.csv (:mod:`tms.sections.phase.analysis`)."""
 
 from __future__ import annotations
 

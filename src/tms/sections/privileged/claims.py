@@ -1,5 +1,5 @@
 """S7-1…S7-3 (PAPER.md §7, superposition in a privileged basis), read from privileged_points.csv
-(:mod:`tms.analysis.privileged`): the lowest-loss model of each density."""
+(:mod:`tms.sections.privileged.analysis`): the lowest-loss model of each density."""
 
 from __future__ import annotations
 

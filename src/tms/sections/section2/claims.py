@@ -1,5 +1,5 @@
 """S2-1…S2-5 (PAPER.md §2), read from ``models.csv``, ``features.csv`` and ``<run>_restarts.csv``
-(:mod:`tms.analysis.models`, :mod:`tms.analysis.section2`).
+(:mod:`tms.analysis.models`, :mod:`tms.sections.section2.analysis`).
 
 The linear model learns the top-m features orthogonally at every sparsity (its optimum is a projection onto
 the most important features, S2-1); the ReLU model does the same when dense (S2-2), then, as features get
