@@ -38,6 +38,7 @@ def tiny_experiment():
 def tiny(monkeypatch):
     exp = tiny_experiment()
     reg = Registry(experiments={"tiny": exp}, origins={"tiny": Origin("tiny", "path", "tests", builtin=True)})
+    monkeypatch.setattr(tms.registry, "discover", lambda paths=(): reg)
     monkeypatch.setattr(tms.reproduce, "discover", lambda paths=(): reg)
     monkeypatch.setattr(tms.pipeline, "all_experiments", lambda: {"tiny": exp})
     calls = []

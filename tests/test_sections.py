@@ -68,7 +68,7 @@ def test_a_section_registered_through_an_entry_point(tmp_path, monkeypatch, caps
     assert "epsec" not in [e.name for e in reg.select(None)]  # the default suite is the paper's
     assert [e.name for e in reg.select(None, "outside")] == ["epsec"]
     assert main(["reproduce", "--list"]) == 0
-    assert "epsec 0.1 (entry point epsec)" in capsys.readouterr().out
+    assert "from entry point epsec of epsec 0.1" in capsys.readouterr().out
     out = tmp_path / "r"
     assert main(["reproduce", "--suite", "outside", "--quick", "--out", str(out), "--no-progress"]) == 0
     assert [c["id"] for c in json.loads((out / "claims.json").read_text())["claims"]] == ["EPSEC-1"]
@@ -111,7 +111,7 @@ def test_a_claim_that_raises_fails_its_section_only(tmp_path, capsys):
                                                        "column\")\n    rows = {r[\"density\"]"))
     out = tmp_path / "r"
     err = _one_line_exit_2(capsys, ["reproduce", str(good), str(bad), "--quick", "--out", str(out), "--no-progress"])
-    assert "section beta" in err and "ValueError: no such column" in err
+    assert "section beta" in err and "its claim BETA-1 raised ValueError: no such column" in err
     stored = json.loads((out / "claims.json").read_text())["claims"]
     assert [c["experiment"] for c in stored] == ["alpha"]  # the good section's results were merged
     assert (out / "report.html").is_file()
@@ -143,3 +143,57 @@ def test_the_scaffold_is_package_data():
     folder = resources.files("tms.scaffold").joinpath("template")
     assert all(folder.joinpath(name).is_file() for name in FILES)
     assert Path(str(folder)).is_dir()
+
+
+def test_two_folders_of_the_same_name_are_two_sections_and_edits_are_seen(tmp_path):
+    one, two = new_section("twin", tmp_path / "v1"), new_section("twin", tmp_path / "v2")
+    claims = two / "claims.py"
+    claims.write_text(claims.read_text().replace('"${upper}-1"'.replace("${upper}", "TWIN"), '"TWIN-2"'))
+    assert [c.id for c in load_path(one)[0].claims] == ["TWIN-1"]
+    assert [c.id for c in load_path(two)[0].claims] == ["TWIN-2"]
+    import os
+    import time
+    claims.write_text(claims.read_text().replace('"TWIN-2"', '"TWIN-3"'))
+    os.utime(claims, (time.time() + 5, time.time() + 5))  # a later edit, as a notebook user would make it
+    assert [c.id for c in load_path(two)[0].claims] == ["TWIN-3"]
+
+
+def test_an_installed_section_named_by_path_is_the_installed_one():
+    import tms.sections.intro as intro
+
+    reg, chosen = __import__("tms.registry").registry.choose([str(Path(intro.__file__).parent)])
+    assert [e.name for e in chosen] == ["intro"] and reg.origins["intro"].kind == "entry point"
+
+
+@pytest.mark.parametrize("param, why", [("Param('seed', 3)", "other than tms reproduce's own options"),
+                                        ("Param('grid-size', 3)", "must be a Python identifier"),
+                                        ("Param('k', 0)", "default to an integer >= 1"),
+                                        ("('k', 3)", "params must be a tuple of tms.experiment.Param")])
+def test_a_bad_parameter_is_one_line(tmp_path, capsys, param, why):
+    bad = tmp_path / "badparam.py"
+    bad.write_text("from tms.config import RunConfig\nfrom tms.experiment import Experiment, Param\n"
+                   "EXPERIMENTS = [Experiment(name='badparam', title='t', section='s', summary='x', "
+                   f"configs=lambda quick, **kw: {{}}, params=({param},))]\n")
+    assert why in _one_line_exit_2(capsys, ["reproduce", str(bad), "--quick", "--out", str(tmp_path / "r")])
+
+
+def test_new_section_refuses_module_and_section_names(tmp_path, capsys):
+    assert "installed Python module" in _one_line_exit_2(capsys, ["new-section", "torch", "--dir", str(tmp_path)])
+    assert "taken by an installed section" in _one_line_exit_2(capsys, ["new-section", "intro", "--dir",
+                                                                        str(tmp_path)])
+    assert not list(tmp_path.iterdir())
+
+
+def test_rows_refuse_a_misspelt_get_and_travel_to_other_processes(tmp_path):
+    import pickle
+
+    from tms.tables import Column, Schema
+
+    s = Schema("t.csv", (Column("a", "int"), Column("b", "float")))
+    s.write(tmp_path, [{"a": 1, "b": 0.5}])
+    (row,) = s.read(tmp_path)
+    with pytest.raises(KeyError, match="t.csv has no column 'c'"):
+        row.get("c")
+    assert pickle.loads(pickle.dumps(row)) == row == {"a": 1, "b": 0.5}
+    with pytest.raises(ValueError, match="column name must be a Python identifier"):
+        Column("loss per feature")

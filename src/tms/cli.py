@@ -36,7 +36,12 @@ log = logging.getLogger("tms")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (no usage dump) and exit code 2."""
+    """argparse, but a usage error is one line (no usage dump) and exit code 2, and options are spelt out in full
+    (no abbreviations: the sections' parameter flags are found before parsing, by reading the options as written)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}")
@@ -398,7 +403,8 @@ def cmd_new_section(args: argparse.Namespace) -> int:
     from .scaffold import new_section
 
     path = new_section(args.name, args.dir, suite=args.suite)
-    sys.stdout.write(f"{path}\nrun it: tms reproduce {path.as_posix()}\ntest it: python -m pytest {path.as_posix()}\n")
+    shown = path.as_posix() if len(path.parts) > 1 else f"./{path.as_posix()}"
+    sys.stdout.write(f"{shown}\nrun it: tms reproduce {shown}\ntest it: python -m pytest {shown}\n")
     return 0
 
 

@@ -7,9 +7,12 @@ paper's sections live in :mod:`tms.sections`, anyone else's anywhere, and all ar
 An :class:`Experiment` states
 - the run configs it trains (``configs(quick, **params)``: a run folder name, relative to the experiment
   folder, for each config; '' is the experiment folder itself), and the parameters it takes (``params``);
-- the analyses that write its derived tables from the stored runs (functions of :mod:`tms.analysis`);
-- the figures it draws, each a name and a figure function of the shared plotting package (:class:`FigureSpec`);
-- its claims (:mod:`tms.claims`) and its notes (Markdown beside the module, :func:`load_notes`).
+- the analyses that write its derived tables from the stored runs (functions of the experiment folder, in the
+  section's ``analysis.py``, or shared ones such as :func:`tms.analysis.models.analyze_models`);
+- the figures it draws, each a name and a function of the experiment folder (:class:`FigureSpec`; the section's
+  ``figures.py``, on the figure kinds of :mod:`tms.plotting`);
+- its claims (:class:`tms.claims.base.Claim`, the section's ``claims.py``), its notes (``notes.md`` beside it,
+  :func:`load_notes`), its suite and its place in it.
 
 The pipeline (:mod:`tms.pipeline`) runs the stages in order: train what is missing, analyse, draw, check.
 """
@@ -17,8 +20,10 @@ The pipeline (:mod:`tms.pipeline`) runs the stages in order: train what is missi
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from matplotlib.figure import Figure
@@ -55,7 +60,7 @@ class Param:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A paper experiment (see the module docstring)."""
+    """An experiment of a section (see the module docstring)."""
 
     name: str
     title: str
@@ -101,7 +106,7 @@ class Experiment:
         return {p.name: p.default for p in self.params}
 
     def describe(self) -> dict[str, Any]:
-        """The declaration as plain data, written beside its results (``experiment.json``) so that reading the
+        """The declaration as plain data, recorded with its results (in ``reproduce.json``) so that reading the
         results (the report) never imports the section's code."""
         return {"name": self.name, "title": self.title, "section": self.section, "suite": self.suite,
                 "order": self.order, "summary": self.summary, "notes": list(self.notes),
@@ -111,12 +116,20 @@ class Experiment:
                 "figures": [f.name for f in self.figures]}
 
 
+def _notes_folder(package: str) -> Any:
+    """Where a section's notes lie: its package's resources, or the folder of a single-file section."""
+    module = sys.modules.get(package)
+    if module is not None and getattr(module, "__path__", None) is None and getattr(module, "__file__", None):
+        return Path(module.__file__).parent  # a .py file loaded by path is no package: its notes sit beside it
+    return resources.files(package)
+
+
 def load_notes(package: str, file: str = "notes.md", **values: Any) -> tuple[str, ...]:
     """The notes in a Markdown file of a section package (``load_notes(__name__)`` in its ``__init__``): one note
     per top-level bullet ("- "), its continuation lines joined; ``{name}`` fields named in ``values`` are filled
     from it."""
     try:
-        text = resources.files(package).joinpath(file).read_text(encoding="utf-8")
+        text = _notes_folder(package).joinpath(file).read_text(encoding="utf-8")
     except (OSError, ModuleNotFoundError, TypeError) as e:
         raise ConfigError(f"section {package}: notes file {file!r} cannot be read ({e.__class__.__name__})") from None
     notes: list[str] = []

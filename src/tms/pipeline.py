@@ -16,6 +16,7 @@ Each stage reads only what the stage before it wrote:
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,7 @@ from .config import Overrides, RunConfig
 from .errors import RunFolderError
 from .executors import RunTask, task_error
 from .experiment import Experiment, FigureSpec
-from .layout import CONFIG_FILE
+from .layout import CONFIG_FILE, STATE_FILE
 from .plotting import gram, save_figure, vectors
 from .registry import all_experiments
 from .runs import iter_runs, read_meta
@@ -91,15 +92,36 @@ def trained_seconds(tasks: Sequence[RunTask], results: Sequence[dict[str, Any]])
     return {task.run: res["seconds"] for task, res in zip(tasks, results) if res["status"] == "trained"}
 
 
+class _Stage:
+    """Names the part of a section that raised (``analysis analyze_x``, ``figure x``, ``claim X-1``) on the
+    exception, for the one-line error an outside section's failure ends with (:func:`tms.reproduce`)."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if error is not None and not hasattr(error, "tms_stage"):
+            try:
+                error.tms_stage = self.what  # type: ignore[union-attr]
+            except AttributeError:  # an exception type that takes no attributes keeps the generic wording
+                pass
+        return False
+
+
 def analyze(exp: Experiment, folder: ExperimentFolder) -> None:
     for analysis in exp.analyses:
-        analysis(folder)
+        with _Stage(f"analysis {getattr(analysis, '__name__', analysis)}"):
+            analysis(folder)
 
 
 def draw(exp: Experiment, folder: ExperimentFolder) -> list[Path]:
     paths: list[Path] = []
     for spec in exp.figures:
-        fig = spec.draw(folder)
+        with _Stage(f"figure {spec.name}"):
+            fig = spec.draw(folder)
         if fig is not None:
             paths += save_figure(fig, folder.figures_dir, spec.name)
     return paths
@@ -107,7 +129,11 @@ def draw(exp: Experiment, folder: ExperimentFolder) -> list[Path]:
 
 def check(exp: Experiment, folder: ExperimentFolder, quick: bool = False) -> list[ClaimResult]:
     """The experiment's claims on its tables; in quick mode measured but not checked."""
-    return [claim.check(folder, experiment=exp.name, checked=not quick) for claim in exp.claims]
+    out = []
+    for claim in exp.claims:
+        with _Stage(f"claim {claim.id}"):
+            out.append(claim.check(folder, experiment=exp.name, checked=not quick))
+    return out
 
 
 def conclude(exp: Experiment, folder: Path, quick: bool = False) -> tuple[list[Path], list[ClaimResult]]:
@@ -129,16 +155,35 @@ def run_experiment(exp: Experiment, folder: Path, *, quick: bool = False, overri
 
 
 def _experiment_of(run_dir: Path) -> tuple[Experiment, Path]:
-    """The experiment that wrote a run folder and its experiment folder, or the plain-run figures."""
+    """The experiment that wrote a run folder and its experiment folder, or the plain-run figures. An experiment
+    of a section loaded by path is found through the results folder's ``reproduce.json``, which records where
+    the section was; RunFolderError when that section is no longer there."""
     extra = read_meta(run_dir).get("extra") or {}
     name = extra.get("experiment") if isinstance(extra, dict) else None
-    experiments = all_experiments()
-    if not isinstance(name, str) or name not in experiments:
+    if not isinstance(name, str):
         return PLAIN_RUN, run_dir
     exp_dir = run_dir
     for _ in Path(extra.get("run") or "").parts:
         exp_dir = exp_dir.parent
+    experiments = all_experiments()
+    if name not in experiments:
+        where = _recorded_path(exp_dir.parent / STATE_FILE, name)
+        if where is None:
+            return PLAIN_RUN, run_dir
+        if not Path(where).exists():
+            raise RunFolderError(f"{exp_dir}: written by experiment {name} of the section at {where}, which is no "
+                                 "longer there; tms plot needs its code to draw its figures")
+        experiments = all_experiments([where])
     return experiments[name], exp_dir
+
+
+def _recorded_path(state_file: Path, name: str) -> str | None:
+    """Where ``reproduce.json`` says the section of experiment ``name`` was loaded from (None: not by path)."""
+    try:
+        origin = json.loads(state_file.read_text(encoding="utf-8"))["experiments"][name]["origin"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    return origin.get("where") if isinstance(origin, dict) and origin.get("kind") == "path" else None
 
 
 def redraw(path: Path | str, step: int | None = None) -> list[Path]:

@@ -30,13 +30,13 @@ import torch
 from ._version import __version__
 from .claims.base import ClaimResult, read_claims, write_claims
 from .config import Overrides
-from .errors import ConfigError, RunFolderError, TMSError
+from .errors import ConfigError, OutputError, RunFolderError, TMSError
 from .executors import RunTask
 from .experiment import Experiment
 from .files import atomic_write_json
 from .layout import CLAIMS_FILE, STATE_FILE
 from .pipeline import conclude, experiment_tasks, train_tasks, trained_seconds
-from .registry import Registry, SectionError, discover, looks_like_path
+from .registry import Registry, SectionError, choose, discover
 from .runtime import Runtime, as_runtime
 
 log = logging.getLogger(__name__)
@@ -82,17 +82,8 @@ def for_experiment(overrides: Overrides, exp: Experiment, experiments: list[Expe
     return dataclasses.replace(overrides, params=tuple((k, v) for k, v in overrides.params if k in takes))
 
 
-def select(names: list[str] | None, suite: str | None = None) -> tuple[Registry, list[Experiment]]:
-    """The registry (installed sections and those named by path) and the experiments ``names`` choose: names of
-    experiments or sections, paths of outside sections, or a whole suite (the paper's by default)."""
-    names = list(names or [])
-    paths = [n for n in names if looks_like_path(n)]
-    reg = discover(paths)
-    chosen = [n for n in names if not looks_like_path(n)]
-    for p in paths:
-        where = str(Path(p).resolve())
-        chosen += [e for e, o in reg.origins.items() if o.kind == "path" and o.where == where]
-    return reg, reg.select(chosen or None, suite)
+select = choose
+"""The registry and the experiments that names, paths or a suite choose (:func:`tms.registry.choose`)."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +176,10 @@ def finish(planned: Plan, results: list[dict[str, Any]], runtime: Runtime | None
     reg, out = planned.registry, planned.out
     state_path = out / STATE_FILE
     state = _read_state(state_path)
-    state["catalog"] = [{**e.describe(), "origin": reg.origins[n].to_dict()} for n, e in reg.experiments.items()]
+    # the experiments of the suites that ran, so that the report lists the ones not run beside them
+    suites = {e.suite for e in planned.experiments}
+    state["catalog"] = [{**e.describe(), "origin": reg.origins[n].to_dict()} for n, e in reg.experiments.items()
+                        if e.suite in suites]
     ran: dict[str, tuple[list[RunTask], list[dict[str, Any]]]] = {e.name: ([], []) for e in planned.experiments}
     for task, res in zip(planned.tasks, results):
         ran[task.experiment][0].append(task)
@@ -203,7 +197,7 @@ def finish(planned: Plan, results: list[dict[str, Any]], runtime: Runtime | None
                                                      lambda: _conclude(planned, exp, *ran[exp.name]))
         except SectionError as e:
             failures.append(e)
-            log.error("%s", e)
+            log.debug("%s", e)  # the command's one line says it once, after the others finished
             continue
         done.append(exp)
         claims += claim_results
@@ -258,12 +252,13 @@ def _guarded(reg: Registry, exp: Experiment, stage: str, work: Callable[[], Any]
         return work()
     try:
         return work()
-    except SectionError:
-        raise
+    except (SectionError, OutputError):
+        raise  # an output that cannot be written stays exit code 3, whoever's code wrote it
     except TMSError as e:
         raise SectionError(f"section {origin.section} ({origin}), experiment {exp.name}: {e}") from None
     except Exception as e:
         log.debug("section %s failed", origin.section, exc_info=True)
         first = str(e).splitlines()[0] if str(e) else ""
-        raise SectionError(f"section {origin.section} ({origin}), experiment {exp.name}: its {stage} raised "
+        raise SectionError(f"section {origin.section} ({origin}), experiment {exp.name}: its "
+                           f"{getattr(e, 'tms_stage', stage)} raised "
                            f"{e.__class__.__name__}" + (f": {first}" if first else "")) from None

@@ -148,6 +148,7 @@ def run_robustness(
     plans = [plan(names, out / v.name, quick=quick, overrides=v.overrides, runtime=runtime) for v in parsed]
     results = train_tasks([t for p in plans for t in p.tasks], runtime)
     rows: list[dict[str, Any]] = []
+    wanted = plans[0].registry.named(names)  # not the experiments only read for their runs (uses)
     for v, planned in zip(parsed, plans):
         mine, results = results[:len(planned.tasks)], results[len(planned.tasks):]
         start = time.perf_counter() - sum(r["wall_seconds"] for r in mine)
@@ -164,7 +165,7 @@ def run_robustness(
                       for exp in planned.experiments for c in exp.claims]
         rows += [{"variant": v.name, "experiment": c.experiment, "claim": c.id,
                   "measured": c.measured if math.isfinite(c.measured) else None,
-                  "threshold": c.threshold, "passed": c.passed, "note": note} for c in claims if c.experiment in names]
+                  "threshold": c.threshold, "passed": c.passed, "note": note} for c in claims if c.experiment in wanted]
         if on_variant is not None:
             on_variant(v, time.perf_counter() - start)
     _write(out, rows, names, quick, heatmap)

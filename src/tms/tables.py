@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import keyword
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, fields, make_dataclass
 from functools import lru_cache
@@ -40,6 +41,9 @@ class Column:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"column kind must be one of {KINDS}, got {self.kind!r}")
+        if not self.name.isidentifier() or keyword.iskeyword(self.name) or self.name in ("table", "columns", "get"):
+            raise ValueError(f"column name must be a Python identifier (rows read it as an attribute) other than "
+                             f"a keyword, 'table', 'columns' or 'get', got {self.name!r}")
 
 
 def _float(v: Any) -> str:
@@ -96,15 +100,39 @@ class Row(MappingABC):
         return len(self.columns)
 
     def __getattr__(self, name: str) -> Any:  # only reached for a name that is not a column
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy, pickle and friends probe dunders
         raise AttributeError(f"table {self.table} has no column {name!r}; its columns: {', '.join(self.columns)}")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The column's value; a name that is not a column is an error here too, never a silent default."""
+        return self[name]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MappingABC):
+            return dict(self) == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self):  # rows travel to other processes: rebuilt from their table's columns
+        return (_rebuild, (self.table, _COLUMNS[(self.table, self.columns)], tuple(getattr(self, c) for c in self.columns)))
+
+
+_COLUMNS: dict[tuple[str, tuple[str, ...]], tuple["Column", ...]] = {}
+
+
+def _rebuild(file: str, columns: tuple["Column", ...], values: tuple[Any, ...]) -> Row:
+    return _row_type(file, columns)(*values)
 
 
 @lru_cache(maxsize=None)
 def _row_type(file: str, columns: tuple["Column", ...]) -> type[Row]:
     stem = "".join(part.capitalize() for part in Path(file).stem.replace("-", "_").replace(".", "_").split("_"))
     cls = make_dataclass(f"{stem}Row", [(c.name, Optional[_PY_TYPE[c.kind]]) for c in columns], bases=(Row,),
-                         frozen=True, slots=True, eq=True)
+                         frozen=True, slots=True, eq=False)
     cls.table, cls.columns = file, tuple(c.name for c in columns)
+    _COLUMNS[(file, cls.columns)] = columns
     cls.__doc__ = f"A row of {file}."
     return cls
 

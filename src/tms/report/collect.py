@@ -455,16 +455,19 @@ class Declared:
 
 
 def declared_experiments(state_doc: dict[str, Any], problems: list[str]) -> list[Declared]:
-    """The experiments ``reproduce.json`` declares: its catalog (every experiment the last reproduce could run, in
-    registry order), then any other experiment run into this folder before."""
+    """The experiments ``reproduce.json`` declares: its catalog (the experiments of the suites the last reproduce
+    ran, in registry order), then any other experiment run into this folder before. An experiment that ran is
+    described by the declaration recorded when it ran, the code that made its results."""
     out: dict[str, Declared] = {}
     entries = state_doc.get("experiments") if isinstance(state_doc.get("experiments"), dict) else {}
-    docs = [d for d in state_doc.get("catalog", []) if isinstance(d, dict)]
-    docs += [e["declaration"] for e in entries.values() if isinstance(e, dict) and isinstance(e.get("declaration"), dict)]
+    ran = {name: e["declaration"] for name, e in entries.items()
+           if isinstance(e, dict) and isinstance(e.get("declaration"), dict)}
+    docs = [d for d in state_doc.get("catalog", []) if isinstance(d, dict)] + list(ran.values())
     for d in docs:
         try:
-            if d.get("name") not in out:
-                out[str(d["name"])] = Declared.from_dict(d)
+            name = str(d["name"])
+            if name not in out:
+                out[name] = Declared.from_dict(ran.get(name, d))
         except (KeyError, TypeError, AttributeError):
             problems.append(f"{STATE_FILE}: an experiment declaration without a name; ignored")
     for name, entry in entries.items():  # written by an older tms: no declaration, so the name stands for it
