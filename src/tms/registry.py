@@ -56,7 +56,7 @@ class Origin:
     kind: str
     """'entry point' or 'path'."""
     where: str
-    """The distribution and version (``tms 0.2.0``), or the path."""
+    """The distribution and version (``tms 0.3.0``), or the path."""
     builtin: bool = False
     """One of tms's own sections (an entry point of the tms distribution)."""
     module_dir: str = ""
