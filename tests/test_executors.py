@@ -179,7 +179,7 @@ def test_executor_flags_and_ray_missing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     assert main(["robustness", "intro", "--quick", "--executor", "ray", "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith('pip install "tms[ray]"') and len(err.splitlines()) == 1
+    assert err.endswith('pip install "tms-superposition[ray]"') and len(err.splitlines()) == 1
     assert not (tmp_path / "s").exists()
 
 
@@ -199,7 +199,7 @@ def test_cli_grid_writes_the_heatmap_and_the_report_shows_it(tmp_path, capsys):
     capsys.readouterr()
 
 
-try:  # the Ray tests need tms[ray] (CI installs it); without it they skip, and the rest of the module runs
+try:  # the Ray tests need the ray extra (CI installs it); without it they skip, and the rest of the module runs
     import ray
 except ImportError:
     ray = None
@@ -208,7 +208,7 @@ except ImportError:
 @pytest.fixture(scope="module")
 def ray_executor():
     if ray is None:
-        pytest.skip('Ray is not installed (pip install "tms[ray]")')
+        pytest.skip('Ray is not installed (pip install "tms-superposition[ray]")')
     ex = executors.RayExecutor(num_cpus=2)
     yield ex
     ex.close()
@@ -222,7 +222,7 @@ def two_node_ray(request):
     127.0.0.1: given 127.0.0.1:PORT, ``ray.init`` (Ray 2.60) connects at the machine's address, where a head started
     on 127.0.0.1 does not listen, and it keeps retrying."""
     if ray is None:
-        pytest.skip('Ray is not installed (pip install "tms[ray]")')
+        pytest.skip('Ray is not installed (pip install "tms-superposition[ray]")')
     from ray.cluster_utils import Cluster
 
     if ray.is_initialized():  # the module's one-node Ray, if the tests ran in another order: a driver joins one Ray

@@ -99,7 +99,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", choices=("local", "ray"),
-                   help="who trains the run folders: local (default, this process) or ray (pip install \"tms[ray]\")")
+                   help="who trains the run folders: local (default, this process) or ray "
+                        "(pip install \"tms-superposition[ray]\")")
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",
                    help="with --executor ray: 'auto' or host:port of a running cluster (default: start Ray here)")
     p.add_argument("--cpus-per-task", type=_positive_int("cpus-per-task"), default=1,

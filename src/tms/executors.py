@@ -10,9 +10,9 @@ checks as always, in its own process: an experiment's stages after training read
 
 - ``local`` (:class:`LocalExecutor`, the default): the tasks one after the other in this process, with the
   runtime's threads and, when asked, a progress bar over each run's steps;
-- ``ray`` (:class:`RayExecutor`, ``pip install "tms[ray]"``): the tasks as Ray tasks, on a Ray started on this
-  machine or a running cluster (``ray_address``: 'auto' or host:port), each with ``cpus_per_task`` CPUs and as many
-  torch threads; Ray retries a task whose worker died (``max_retries``).
+- ``ray`` (:class:`RayExecutor`, ``pip install "tms-superposition[ray]"``): the tasks as Ray tasks, on a Ray
+  started on this machine or a running cluster (``ray_address``: 'auto' or host:port), each with
+  ``cpus_per_task`` CPUs and as many torch threads; Ray retries a task whose worker died (``max_retries``).
 
 **Where tasks write: a shared path.** Every task writes its run folder straight to the results folder, which every
 node must see at the same path (a network file system on a cluster; on one machine, the disk). Nothing large
@@ -43,7 +43,7 @@ from .errors import ConfigError, OutputError, RunFolderError, TMSError, Training
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
-RAY_INSTALL = 'pip install "tms[ray]"'
+RAY_INSTALL = 'pip install "tms-superposition[ray]"'
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
+from ._version import DISTRIBUTION
 from .errors import ConfigError
 from .claims.base import Claim
 from .experiment import SUITES, Experiment, FigureSpec, Param
@@ -56,9 +57,9 @@ class Origin:
     kind: str
     """'entry point' or 'path'."""
     where: str
-    """The distribution and version (``tms 0.3.0``), or the path."""
+    """The distribution and version (``tms-superposition 0.3.0``), or the path."""
     builtin: bool = False
-    """One of tms's own sections (an entry point of the tms distribution)."""
+    """One of tms's own sections (an entry point of tms's distribution, :data:`tms._version.DISTRIBUTION`)."""
     module_dir: str = ""
     """The folder of the section's package (or its .py file): a path naming it again loads nothing new."""
 
@@ -232,7 +233,14 @@ def _field_problem(exp: Experiment) -> str | None:
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
-    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    """The group's entry points, each once: where two installed distributions declare the same one (tms installed
+    under its name beside an old install under its former name, ``tms``), tms's own distribution's."""
+    found: dict[tuple[str, str], metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        key = (ep.name, ep.value)
+        if key not in found or _distribution(ep)[1]:
+            found[key] = ep
+    return list(found.values())
 
 
 def _distribution(ep: metadata.EntryPoint) -> tuple[str, bool]:
@@ -240,7 +248,12 @@ def _distribution(ep: metadata.EntryPoint) -> tuple[str, bool]:
     if dist is None:
         return "an installed package", False
     name = dist.metadata["Name"] or "?"
-    return f"{name} {dist.version}", name == "tms"
+    return f"{name} {dist.version}", _index_name(name) == _index_name(DISTRIBUTION)
+
+
+def _index_name(name: str) -> str:
+    """A distribution name as the package index compares it (PEP 503: case, and runs of ``-_.``, ignored)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _module_dir(module: ModuleType) -> str:
