@@ -22,6 +22,7 @@ def test_pyproject_names_the_distribution_and_reads_the_version_from_one_place()
     assert project["project"]["dynamic"] == ["version"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tms._version.__version__"}
     assert project["project"]["scripts"] == {"tms": "tms.cli:main"}
+    assert f"## [{__version__}]" in (ROOT / "CHANGELOG.md").read_text()  # the version has its changelog entry
 
 
 def _dist(site: Path, name: str, version: str, entry: str) -> None:
