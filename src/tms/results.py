@@ -18,6 +18,7 @@ paper (and occhio) *sum* over the features, so the paper's number is n times our
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from numbers import Real
@@ -100,7 +101,7 @@ class Block:
         return self.params["W"], self.params["b"]
 
 
-def _key(value: Any) -> Any:
+def match_key(value: Any) -> Any:
     """What :meth:`Results.sel` compares: numbers rounded to :data:`MATCH_DIGITS` significant digits."""
     if isinstance(value, Real) and not isinstance(value, bool):
         return float(f"{float(value):.{MATCH_DIGITS}g}")
@@ -177,6 +178,14 @@ class Results:
         """These models, one :class:`Selection` per run they come from."""
         return [Selection((block,)) for block in self._blocks()]
 
+    def named(self, **names: Any) -> "Selection":
+        """These models with more names, the same for all (a sweep names each run's values of its axes across
+        runs this way: ``named(lr=0.01)``)."""
+        clash = sorted(set(names) & set(self.labels[0]))
+        if clash:
+            raise ConfigError(f"named: these models have the name(s) {', '.join(clash)} already")
+        return Selection(tuple(dataclasses.replace(b, axes=b.axes + tuple(names.items())) for b in self._blocks()))
+
     # -- selection -----------------------------------------------------------------------------------
     def sel(self, **names: Any) -> "Selection":
         """The models whose names have these values: ``sel(density=0.05)``, ``sel(restart=0)``,
@@ -192,16 +201,16 @@ class Results:
             if name not in available:
                 raise ConfigError(f"sel: unknown name {name!r}; the names here are {', '.join(available)}")
             values = list(value) if isinstance(value, (list, tuple, set, range)) else [value]
-            keys = {_key(v) for v in available[name]}
+            keys = {match_key(v) for v in available[name]}
             for v in values:
-                if _key(v) not in keys:
+                if match_key(v) not in keys:
                     raise ConfigError(f"sel: {name}={v!r} is not in this result; {name} is one of "
                                       f"{_show(available[name])} (numbers match to {MATCH_DIGITS} significant digits)")
-            wanted[name] = {_key(v) for v in values}
+            wanted[name] = {match_key(v) for v in values}
         blocks = []
         for block in self._blocks():
             keep = [p for p, label in enumerate(block.labels())
-                    if all(_key(label[name]) in keys for name, keys in wanted.items())]
+                    if all(match_key(label[name]) in keys for name, keys in wanted.items())]
             if keep:
                 blocks.append(block.take(keep))
         if not blocks:
