@@ -105,3 +105,10 @@ def test_figures_show_inline_as_png(grid):
     fig = tms.plot.vectors(grid.sel(density=0.05))
     png = fig._repr_png_()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_jupyter_shows_them_where_a_bare_figure_is_text():
+    formatters = pytest.importorskip("IPython.core.formatters")
+    display = formatters.DisplayFormatter()  # what a notebook cell's value goes through, pyplot never imported
+    assert "image/png" in display.format(tms.plot.phase(fake(RunConfig.uniform(4, 2, [1.0, 0.1], 0.9))))[0]
+    assert "image/png" not in display.format(Figure())[0]
