@@ -147,7 +147,7 @@ def gram(results: Source, best: bool = True, ncols: int = 4) -> Figure:
     return _inline(fig)
 
 
-def _series(r: Results, rows: list[dict[str, Any]], names: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _series(rows: list[dict[str, Any]], names: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Rows grouped by their values of ``names`` (one series each; '' when there are none)."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -165,13 +165,13 @@ def dimensionality(results: Source, best: bool = True) -> Figure:
     names = [n for n in _varying(r) if n != "density"]
     points = {k: ([row["density"] for row in rows if row["represented"]],
                   [row["dimensionality"] for row in rows if row["represented"]])
-              for k, rows in _series(r, shown.table(), names).items()}
+              for k, rows in _series(shown.table(), names).items()}
     lines = {k: ([row["density"] for row in rows], [row["dims_per_feature"] for row in rows])
-             for k, rows in _series(r, r.best().summary(), names).items() if None not in
+             for k, rows in _series(r.best().summary(), names).items() if None not in
              [row["density"] for row in rows]}
     if not any(ps for ps, _ in points.values()) and not lines:
-        raise ConfigError("plot.dimensionality needs settings whose features share one density (density is a name "
-                          "of these models)")
+        raise ConfigError("plot.dimensionality: nothing to draw (no represented feature, and no setting whose "
+                          "features share one density)")
     return _inline(dimensionality_figure(points, lines, _suptitle(r, "feature dimensionality D_i", best)))
 
 

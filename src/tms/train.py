@@ -208,9 +208,8 @@ def train(
     progress: bool | Callable[[int, int], None] = False,
     max_chunk_elements: int | None = None,
 ) -> TrainResult:
-    """Train every instance of ``config``; the result holds the config, the parameters, each model's names
-    (density, importance_decay, setting, restart) and final loss (the mean over features: the paper's is n times
-    it), and selects and measures them (:class:`~tms.results.Results`).
+    """Train every instance of ``config``: a :class:`TrainResult` of named models (:class:`~tms.results.Results`),
+    whose final losses are means over features (the paper's are n times larger).
 
     Instances train in chunks of at most ``max_chunk_elements`` (default: what the engine asks for on this
     device, :attr:`tms.engines.Engine.chunk_elements`). ``threads``: CPU threads the engine may use (default:
