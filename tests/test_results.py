@@ -196,5 +196,6 @@ def test_selections_of_several_runs(cfg):
 
 def test_the_package_root_names_metrics():
     assert "metrics" in tms.__all__ and tms.metrics is metrics
-    for name in ("Results", "Selection", "sweep", "plot"):
+    for name in ("Results", "Selection", "sweep", "plot", "Runtime"):
         assert name in tms.__all__
+    assert tms.runtime.Runtime is tms.Runtime  # runtime=tms.runtime.Runtime(...) after a bare import tms

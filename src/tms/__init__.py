@@ -44,7 +44,7 @@ from .runs import Run, load_run, save_run  # noqa: E402
 #: itself): importing any tms module imports this root first, and reading results (``tms.runs``, the report) must
 #: load neither the trainer and its engines nor the figures' matplotlib (:mod:`tms.plot`).
 _LAZY = {"train": ("train", "train"), "TrainResult": ("train", "TrainResult"), "sweep": ("sweeps", "sweep"),
-         "plot": ("plot", None)}
+         "plot": ("plot", None), "runtime": ("runtime", None), "Runtime": ("runtime", "Runtime")}
 
 
 def __getattr__(name: str) -> Any:
@@ -65,6 +65,7 @@ __all__ = [
     "RunConfig",
     "Results",
     "Run",
+    "Runtime",
     "Selection",
     "TrainResult",
     "ConfigError",
