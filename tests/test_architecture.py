@@ -20,6 +20,7 @@ LAYERS = [
     ("config",),
     ("data",),
     ("model", "metrics", "theory", "geometry", "attack"),
+    ("results",),
     ("engines",),
     ("train",),
     ("runs",),
@@ -32,6 +33,7 @@ LAYERS = [
     ("report",),
     ("executors", "runtime"),
     ("pipeline", "reproduce", "robustness"),
+    ("sweeps", "plot"),
     ("cli", "__root__"),
 ]
 #: The library a section may import: every layer up to the declaration of an experiment.

@@ -1,5 +1,11 @@
 """tms: Toy Models of Superposition (Elhage et al., 2022), reproduced and checked.
 
+The notebook API: :func:`train` (a :class:`RunConfig` in, a :class:`TrainResult` out), :func:`sweep` (named axes,
+trained as one run where it can), :func:`load_run` (a stored :class:`Run`): each gives :class:`Results`, models that
+know their names (``.sel(density=0.05)``, ``.best()``) and measure themselves (``.dimensionality()``,
+``.table()``); :mod:`tms.plot` draws any of them in one call; :mod:`tms.metrics` holds the measures. Losses are
+means over features: the paper's are n times larger (``.paper_loss()``).
+
 Core: :mod:`tms.config` (what defines a run), :mod:`tms.data` (data distributions), :mod:`tms.model` (model
 families), :mod:`tms.train` (the trainer), :mod:`tms.metrics`, :mod:`tms.runs` (stored runs), :mod:`tms.folders`
 (training a run folder). Above it, the one-way pipeline: :mod:`tms.analysis` (derived tables), :mod:`tms.claims`,
@@ -30,16 +36,23 @@ sys.modules[__name__].__class__ = _Package  # first, before any submodule is imp
 from ._version import __version__  # noqa: E402
 from .config import Overrides, Recipe, RunConfig  # noqa: E402
 from .errors import ConfigError, OutputError, RunFolderError, TMSError  # noqa: E402
+from . import metrics  # noqa: E402
+from .results import Results, Selection  # noqa: E402
 from .runs import Run, load_run, save_run  # noqa: E402
 
-#: Names the package root gives from the trainer, imported on first use: importing any tms module imports this
-#: root first, and reading results (``tms.runs``, the report) must not load the trainer and its engines.
-_FROM_TRAIN = ("train", "TrainResult")
+#: Names the package root gives from modules imported on first use, as (module, attribute; None: the module
+#: itself): importing any tms module imports this root first, and reading results (``tms.runs``, the report) must
+#: load neither the trainer and its engines nor the figures' matplotlib (:mod:`tms.plot`).
+_LAZY = {"train": ("train", "train"), "TrainResult": ("train", "TrainResult"), "sweep": ("sweeps", "sweep"),
+         "plot": ("plot", None), "runtime": ("runtime", None), "Runtime": ("runtime", "Runtime")}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_TRAIN:
-        value = getattr(importlib.import_module(f"{__name__}.train"), name)
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = importlib.import_module(f"{__name__}.{module}")
+        if attribute is not None:
+            value = getattr(value, attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -50,13 +63,19 @@ __all__ = [
     "Overrides",
     "Recipe",
     "RunConfig",
+    "Results",
     "Run",
+    "Runtime",
+    "Selection",
     "TrainResult",
     "ConfigError",
     "OutputError",
     "RunFolderError",
     "TMSError",
     "load_run",
+    "metrics",
+    "plot",
     "save_run",
+    "sweep",
     "train",
 ]

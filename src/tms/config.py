@@ -46,7 +46,12 @@ def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = Fa
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the models are optimised. Defaults are the paper recipe (PAPER.md §0)."""
+    """How the models are optimised. Defaults are the paper recipe (PAPER.md §0).
+
+    The loss minimised (and reported: ``final_loss``, ``instances.csv``) is the importance-weighted squared error
+    *averaged* over the n features and the batch, mean_i I_i (x_i - x'_i)². The paper (and occhio) *sum* over
+    the features, so their loss is n times ours (:func:`tms.metrics.paper_loss`, ``result.paper_loss()``).
+    """
 
     steps: int = 10_000
     """Optimizer steps."""
@@ -151,7 +156,11 @@ class RunConfig:
 
     ``density`` and ``importance`` hold one row per *setting* and one column per feature; every setting
     is trained ``restarts`` times, so the run has ``len(density) * restarts`` instances, ordered
-    setting-major (instance = setting * restarts + restart).
+    setting-major (instance = setting * restarts + restart); a result selects them by name instead
+    (``result.sel(density=0.05, restart=0)``, :class:`tms.results.Results`).
+
+    Losses are means over features (the paper's sums are n times larger: :class:`Recipe`,
+    :func:`tms.metrics.paper_loss`).
     """
 
     n_features: int

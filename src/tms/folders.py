@@ -99,6 +99,6 @@ def reevaluate(path: Path | str, config: RunConfig, device: str = "auto") -> Pat
         params=run.params, final_loss=evaluate(config, run.params, resolve_device(device)), log_steps=steps,
         log_losses=losses, seconds=float(meta_run.get("seconds", 0.0)), device=str(meta_run.get("device", "?")),
         engine=str(meta_run.get("engine", "?")), snapshot_steps=snaps.steps if snaps else [],
-        snapshots=snaps.params if snaps else {}, threads=int(meta_run.get("torch_threads") or 1),
+        snapshots=snaps.params if snaps else {}, threads=int(meta_run.get("torch_threads") or 1), config=config,
     )
     return save_run(path, config, result, extra=run.meta.get("extra"))

@@ -1,12 +1,19 @@
 """Per-instance, per-feature metrics of PAPER.md §0 as pure functions of ``W [inst, hidden, feat]``.
 
 Every function also accepts a single model ``[hidden, feat]`` and then drops the instance axis.
+:func:`feature_measures` gathers them into the per-feature rows that ``features.csv`` holds (and
+:meth:`tms.results.Results.table` gives); :func:`paper_loss` turns a loss into the paper's convention.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 from torch import Tensor
+
+from .layout import REPRESENTED_NORM, SUPERPOSED
 
 _EPS = 1e-12
 
@@ -83,8 +90,8 @@ def overlaps(W: Tensor, norms: Tensor | None = None) -> Tensor:
     """Ŵ_i · W_j ``[inst, feat_i, feat_j]``: how strongly feature j activates feature i's direction.
 
     ``norms`` (``[inst, feat]``, or ``[feat]`` for one model): the ‖W_i‖ to divide by instead of W's own, for a
-    caller whose stored numbers took them in another precision (:mod:`tms.analysis.models` divides the float64 W
-    by its float32 norms)."""
+    caller whose stored numbers took them in another precision (:func:`feature_measures` divides the float64 W by
+    its float32 norms)."""
     Wb, single = _batched(W)
     return _unbatch(_overlaps(Wb, _norms(norms, single)), single)
 
@@ -94,3 +101,39 @@ def cosines(W: Tensor, norms: Tensor | None = None) -> Tensor:
     Wb, single = _batched(W)
     unit = _unit(Wb, _norms(norms, single))
     return _unbatch(torch.einsum("iha,ihb->iab", unit, unit), single)
+
+
+def feature_measures(W: Tensor, b: Tensor) -> list[list[dict[str, Any]]]:
+    """Per model, per feature of ``W [inst, hidden, feat]`` and ``b [inst, feat]``: the measures of
+    features.csv (norms and superposition in float32 like the weights, the geometry between features in
+    float64). The analysis (:mod:`tms.analysis.models`) writes them and :meth:`tms.results.Results.table` gives
+    them, so a notebook and the report read the same numbers."""
+    inst, _, n = W.shape
+    norms, sup = feature_norms(W), superposition(W)
+    dims = feature_dimensionality(W)
+    # float64 directions over the float32 norms: the arithmetic features.csv has always been written with
+    Wd, norms64 = W.double(), norms.double()
+    cos = cosines(Wd, norms=norms64)
+    proj = overlaps(Wd, norms=norms64)  # [inst, i, j] = Ŵ_i · W_j
+    eye = torch.eye(n, dtype=torch.bool)
+    rep = norms > REPRESENTED_NORM
+    max_overlap = proj.masked_fill(eye, -math.inf).amax(dim=2).tolist() if n > 1 else [[None] * n] * inst
+    # the closest other represented feature; +inf where there is none (or i itself is not represented)
+    others = cos.masked_fill(eye | ~rep[:, None, :], math.inf).amin(dim=2).masked_fill(~rep, math.inf).tolist()
+    columns = zip(norms.tolist(), sup.tolist(), dims.tolist(), b.tolist(), rep.tolist(), max_overlap, others)
+    return [[{"feature": f, "norm": nm[f], "superposition": sp[f], "dimensionality": dm[f], "bias": bb[f],
+              "represented": rp[f], "superposed": rp[f] and sp[f] >= SUPERPOSED, "max_overlap": mo[f],
+              "min_cos_represented": ot[f] if math.isfinite(ot[f]) else None} for f in range(n)]
+            for nm, sp, dm, bb, rp, mo, ot in columns]
+
+
+def paper_loss(loss: Tensor | float, n_features: int) -> Tensor | float:
+    """A loss of this package in the paper's convention: ``loss * n_features``.
+
+    tms's loss (every ``loss`` and ``final_loss``, ``instances.csv``, ``models.csv``) is the importance-weighted
+    squared error *averaged* over the n features (and the batch): mean_i I_i (x_i - x'_i)². The paper (and occhio)
+    *sum* over the features, Σ_i I_i (x_i - x'_i)², so the paper's number is n times ours. ``loss``: a number or
+    a tensor of any shape (``[inst]``); ``n_features``: the run's n."""
+    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+        raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
+    return loss * n_features

@@ -47,6 +47,7 @@ from .layout import (
     TRAIN_LOG_FILE,
 )
 from .model import Params, get_family
+from .results import Block, Results
 from .tables import Column, Schema
 
 if TYPE_CHECKING:  # only a type here: loading a run never imports the trainer or the engines
@@ -83,9 +84,11 @@ class Snapshots:
         return {name: value[k] for name, value in self.params.items()}
 
 
-@dataclass
-class Run:
-    """A stored run, loaded. ``instances`` has one dict per model (columns of ``instances.csv``)."""
+@dataclass(repr=False)
+class Run(Results):
+    """A stored run, loaded. ``instances`` has one dict per model (columns of ``instances.csv``). Its models'
+    names, selections and measures are :class:`~tms.results.Results`' (``.sel``, ``.best``, ``.table``, ...), as
+    a fresh :class:`~tms.train.TrainResult`'s."""
 
     path: Path
     config: RunConfig
@@ -103,8 +106,16 @@ class Run:
 
     @cached_property
     def loss(self) -> Tensor:
-        """Final per-instance loss on fresh samples ``[inst]``."""
+        """Final per-instance loss on fresh samples ``[inst]`` (the mean over features; the paper sums them)."""
         return torch.tensor([row["loss"] for row in self.instances], dtype=torch.float64)
+
+    @property
+    def final_loss(self) -> Tensor:
+        """:attr:`loss`, as a :class:`~tms.train.TrainResult` names it."""
+        return self.loss
+
+    def _blocks(self) -> list[Block]:
+        return [Block.whole(self.config, self.params, self.loss)]
 
     def setting_instances(self, setting: int) -> list[int]:
         r = self.config.restarts

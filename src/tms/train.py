@@ -21,6 +21,7 @@ from .engines import ChunkJob, get_engine
 from .engines import threads as engine_threads
 from .errors import ConfigError, TrainingError
 from .model import Params, get_family
+from .results import Block, Results
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,19 @@ LOG_SNAPSHOTS = 40
 _STREAM_INIT, _STREAM_TRAIN, _STREAM_EVAL = 0, 1, 2
 
 
-@dataclass
-class TrainResult:
-    """Trained parameters and what happened while training (all tensors on the CPU)."""
+@dataclass(repr=False)
+class TrainResult(Results):
+    """Trained parameters and what happened while training (all tensors on the CPU), with the config they were
+    trained from: the models' names, selections and measures are :class:`~tms.results.Results`' (``.sel``,
+    ``.best``, ``.dimensionality``, ``.table``, ...), as a stored run's. Losses are means over features (the
+    paper's are n times larger: :meth:`~tms.results.Results.paper_loss`)."""
 
     params: Params
     """The family's parameters by name, float32 with a leading instance axis (W ``[inst, hidden, feat]`` and
     b ``[inst, feat]`` for the tied families)."""
     final_loss: Tensor
-    """``[inst]`` loss on fresh samples after training."""
+    """``[inst]`` loss on fresh samples after training: the mean over features of I_i (x_i - x'_i)² (the paper
+    sums over features: n times this)."""
     log_steps: list[int]
     """Steps at which training losses were recorded."""
     log_losses: Tensor
@@ -60,6 +65,9 @@ class TrainResult:
     snapshots: Params = field(default_factory=dict)
     """Parameters at those steps, by name: ``[len(snapshot_steps), inst, ...]``."""
     threads: int = 1
+    config: RunConfig | None = None
+    """The config the models were trained from (:func:`train` sets it); the names, selections and measures need
+    it."""
 
     @property
     def W(self) -> Tensor:
@@ -68,6 +76,17 @@ class TrainResult:
     @property
     def b(self) -> Tensor:
         return self.params["b"]
+
+    @property
+    def loss(self) -> Tensor:
+        """The final loss, ``final_loss`` (as a stored run names it)."""
+        return self.final_loss
+
+    def _blocks(self) -> list[Block]:
+        if self.config is None:
+            raise ConfigError("this TrainResult has no config (it was built by hand): pass config=, as tms.train "
+                              "does, to select and measure its models")
+        return [Block.whole(self.config, self.params, self.final_loss)]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -189,7 +208,8 @@ def train(
     progress: bool | Callable[[int, int], None] = False,
     max_chunk_elements: int | None = None,
 ) -> TrainResult:
-    """Train every instance of ``config``.
+    """Train every instance of ``config``: a :class:`TrainResult` of named models (:class:`~tms.results.Results`),
+    whose final losses are means over features (the paper's are n times larger).
 
     Instances train in chunks of at most ``max_chunk_elements`` (default: what the engine asks for on this
     device, :attr:`tms.engines.Engine.chunk_elements`). ``threads``: CPU threads the engine may use (default:
@@ -236,7 +256,7 @@ def train(
     log.info("trained in %.1fs; mean final loss %.5f", seconds, final.mean().item())
     return TrainResult(params=params, final_loss=final, log_steps=log_steps, log_losses=log_losses,
                        seconds=seconds, device=str(dev), engine=chosen.name, snapshot_steps=snaps,
-                       snapshots=snapshot_values, threads=threads)
+                       snapshots=snapshot_values, threads=threads, config=config)
 
 
 def _step_counter(progress: bool | Callable[[int, int], None], total_steps: int, config: RunConfig

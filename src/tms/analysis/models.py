@@ -16,19 +16,14 @@ import json
 import math
 from typing import Any
 
-import torch
-from torch import Tensor
-
 from ..errors import RunFolderError
 from ..files import atomic_write_json
 from ..layout import REPRESENTED_NORM, SUPERPOSED
-from ..metrics import (
-    cosines,
+from ..metrics import (  # feature_measures: the rows of features.csv, also what tms.Results.table() gives
     dimensions_per_feature,
-    feature_dimensionality,
+    feature_measures,
     feature_norms,
     gram,
-    overlaps,
     superposition,
 )
 from ..model import is_tied
@@ -84,29 +79,6 @@ def model_rows(sub: str, run: Run) -> list[dict[str, Any]]:
         "n_represented": int(rep[i].sum()), "n_superposed": int((rep[i] & (sup[i] >= SUPERPOSED)).sum()),
         "frobenius_sq": float(frob[i]), "dims_per_feature": float(dstar[i]),
     } for i in range(cfg.n_instances)]
-
-
-def feature_measures(W: Tensor, b: Tensor) -> list[list[dict[str, Any]]]:
-    """Per model, per feature of ``W [inst, hidden, feat]`` and ``b [inst, feat]``: the measures of
-    features.csv (norms and superposition in float32 like the weights, the geometry between features in
-    float64)."""
-    inst, _, n = W.shape
-    norms, sup = feature_norms(W), superposition(W)
-    dims = feature_dimensionality(W)
-    # float64 directions over the float32 norms: the arithmetic features.csv has always been written with
-    Wd, norms64 = W.double(), norms.double()
-    cos = cosines(Wd, norms=norms64)
-    proj = overlaps(Wd, norms=norms64)  # [inst, i, j] = Ŵ_i · W_j
-    eye = torch.eye(n, dtype=torch.bool)
-    rep = norms > REPRESENTED_NORM
-    max_overlap = proj.masked_fill(eye, -math.inf).amax(dim=2).tolist() if n > 1 else [[None] * n] * inst
-    # the closest other represented feature; +inf where there is none (or i itself is not represented)
-    others = cos.masked_fill(eye | ~rep[:, None, :], math.inf).amin(dim=2).masked_fill(~rep, math.inf).tolist()
-    columns = zip(norms.tolist(), sup.tolist(), dims.tolist(), b.tolist(), rep.tolist(), max_overlap, others)
-    return [[{"feature": f, "norm": nm[f], "superposition": sp[f], "dimensionality": dm[f], "bias": bb[f],
-              "represented": rp[f], "superposed": rp[f] and sp[f] >= SUPERPOSED, "max_overlap": mo[f],
-              "min_cos_represented": ot[f] if math.isfinite(ot[f]) else None} for f in range(n)]
-            for nm, sp, dm, bb, rp, mo, ot in columns]
 
 
 def feature_rows(sub: str, run: Run) -> list[dict[str, Any]]:

@@ -51,12 +51,15 @@ def vector_grid_figure(
     titles: Sequence[str],
     suptitle: str,
     ncols: int = 5,
+    layout: str | None = None,
 ) -> Figure:
-    """One 2-D vector panel per model, in a grid, with a shared importance colour bar."""
+    """One 2-D vector panel per model, in a grid, with a shared importance colour bar. ``layout``: matplotlib's
+    layout engine; the report's figures keep the fixed one (None) and are saved cropped to what they hold, while
+    :mod:`tms.plot` asks for 'constrained', so that one panel's colour-bar label and titles fit the figure."""
     k = len(Ws)
     ncols = max(1, min(ncols, k))
     nrows = math.ceil(k / ncols)
-    fig = Figure(figsize=(2.9 * ncols + 1.0, 3.1 * nrows + 0.7))
+    fig = Figure(figsize=(2.9 * ncols + 1.0, 3.1 * nrows + 0.7), layout=layout)
     all_imp = [v for imp in importances for v in imp]
     lo, hi = min(all_imp), max(all_imp)
     norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
