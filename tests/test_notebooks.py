@@ -56,7 +56,9 @@ def _readme_quickstart() -> str:
 def test_the_quickstart_is_the_readmes_code():
     """The README's block is the source: the notebook's code cells, in order, are its lines (split into cells
     anywhere; blank lines aside)."""
-    lines = lambda text: [line for line in text.splitlines() if line.strip()]
+    def lines(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.strip()]
+
     readme, notebook = lines(_readme_quickstart()), lines("\n".join(_code(_load("quickstart.ipynb"))))
     assert any(line.startswith("tms.plot.vectors(sparse)") for line in readme)
     assert notebook == readme, ("examples/quickstart.ipynb's code cells differ from the README's Python API "
@@ -77,7 +79,7 @@ def kernel(tmp_path, monkeypatch):
     spec = json.loads((prefix / "share" / "jupyter" / "kernels" / KERNEL / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable
     monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's future default; silences its warning
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # the kernels' connection files
     package_dir = str(Path(tms.__file__).resolve().parent.parent)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([package_dir, *filter(None, [os.environ.get("PYTHONPATH")])]))
     (tmp_path / "tmp").mkdir()
