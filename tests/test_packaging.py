@@ -63,7 +63,7 @@ def test_the_same_entry_point_from_an_old_install_under_the_former_name_loads_on
 
 #: What a build needs from a checkout: pyproject and MANIFEST.in decide what of it goes into the sdist.
 BUILD_INPUTS = ["pyproject.toml", "MANIFEST.in", "README.md", "CHANGELOG.md", "mkdocs.yml", "src", "docs", "tests",
-                "benchmarks"]
+                "benchmarks", "examples"]
 
 
 def _package_data() -> list[str]:
@@ -125,7 +125,7 @@ def test_the_wheel_installs_in_a_clean_environment_and_reproduces(tmp_path):
         members = set(t.getnames())
     assert not [f for f in data if f"{stem}/src/{f}" not in members], "the sdist lacks package data"
     assert {f"{stem}/CHANGELOG.md", f"{stem}/MANIFEST.in", f"{stem}/mkdocs.yml", f"{stem}/tests/conftest.py",
-            f"{stem}/docs/ARCHITECTURE.md"} <= members
+            f"{stem}/docs/ARCHITECTURE.md", f"{stem}/examples/quickstart.ipynb"} <= members
     built = time.perf_counter()
 
     # A virtual environment without this environment's packages, and so without tms: torch at this environment's
