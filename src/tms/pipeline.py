@@ -68,9 +68,11 @@ def train_tasks(tasks: Sequence[RunTask], runtime: Runtime | None = None) -> lis
     """Train ``tasks`` over the runtime's executor, with a progress bar over run folders when it asks for one;
     the tasks' results in order (:func:`tms.executors.run_task`). A failed task is logged and returned, not
     raised: its experiment decides (:func:`trained_seconds`)."""
-    from tqdm.auto import tqdm
-
     runtime = runtime or Runtime()
+    if runtime.progress:
+        from tqdm.auto import tqdm  # in Jupyter it wants ipywidgets: imported only when a bar is asked for
+    else:
+        from tqdm import tqdm
     with tqdm(total=len(tasks), desc="run folders", unit="run", disable=not runtime.progress, leave=False) as bar:
         def done(res: dict[str, Any]) -> None:
             bar.update(1)
