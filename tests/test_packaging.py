@@ -162,5 +162,12 @@ def test_the_wheel_installs_in_a_clean_environment_and_reproduces(tmp_path):
     _run([str(tms_cmd), "reproduce", "D/demo", "--quick", "--no-progress"], cwd=work, env=env)
     claims = json.loads((out / "claims.json").read_text())["claims"]
     assert "DEMO-1" in [c["id"] for c in claims]
+
+    # The README's quickstart (the notebook's code), from the wheel.
+    from test_readme import python_api_blocks
+
+    (work / "quickstart.py").write_text(python_api_blocks()[0] + "\nprint(sparse.dimensionality().flatten().tolist())\n")
+    dims = _run([str(python), "quickstart.py"], cwd=work, env=env).stdout.strip().splitlines()[-1]
+    assert all(abs(d - 0.4) < 0.05 for d in json.loads(dims))  # the pentagon: D_i = 2/5
     print(f"built {built - started:.1f} s, installed {installed - built:.1f} s, "
           f"ran {time.perf_counter() - installed:.1f} s")
