@@ -409,8 +409,13 @@ def test_engine_contract_and_determinism(shape, split, monkeypatch):
 
 def test_an_interrupted_chunk_stops_its_workers(monkeypatch):
     # Ctrl-C in the calling thread stops the parts within a block, instead of waiting for them to finish.
+    import signal
     import threading
     import time
+
+    # A process started in the background by a shell ignores SIGINT, and interrupt_main then does nothing:
+    # Python's own handler is what turns the simulated Ctrl-C into KeyboardInterrupt.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     monkeypatch.setattr(fast.parallel, "PART_ELEMENTS", 3 * 64 * 2)
     started = threading.Event()
@@ -440,8 +445,11 @@ def test_an_interrupted_chunk_stops_its_workers(monkeypatch):
 
     threading.Thread(target=interrupt).start()
     t0 = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        _train_chunk(W, b, torch.ones(12, 5), torch.full((12, 5), 0.5), recipe, seed=1, threads=2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _train_chunk(W, b, torch.ones(12, 5), torch.full((12, 5), 0.5), recipe, seed=1, threads=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - t0 < 5  # 10 000 steps at 50 ms would take minutes
     assert not [t for t in threading.enumerate() if t.name.startswith("tms-worker")]
 
