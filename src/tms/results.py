@@ -134,6 +134,15 @@ class Results:
     def _blocks(self) -> list[Block]:
         raise NotImplementedError
 
+    @property
+    def W(self) -> Tensor:
+        """``[inst, hidden, feat]``, from the parameters each kind of result holds (``params``)."""
+        return self.params["W"]  # type: ignore[attr-defined]
+
+    @property
+    def b(self) -> Tensor:
+        return self.params["b"]  # type: ignore[attr-defined]
+
     # -- names ---------------------------------------------------------------------------------------
     @property
     def labels(self) -> list[dict[str, Any]]:
@@ -346,14 +355,6 @@ class Selection(Results):
     def params(self) -> Params:
         """The parameters by name, each ``[inst, ...]`` (runs of one shape)."""
         return {k: _cat([b.params[k] for b in self.blocks], k) for k in self.blocks[0].params}
-
-    @property
-    def W(self) -> Tensor:
-        return self.params["W"]
-
-    @property
-    def b(self) -> Tensor:
-        return self.params["b"]
 
     @property
     def loss(self) -> Tensor:

@@ -96,14 +96,6 @@ class Run(Results):
     instances: list[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def W(self) -> Tensor:
-        return self.params["W"]
-
-    @property
-    def b(self) -> Tensor:
-        return self.params["b"]
-
     @cached_property
     def loss(self) -> Tensor:
         """Final per-instance loss on fresh samples ``[inst]`` (the mean over features; the paper sums them)."""

@@ -70,14 +70,6 @@ class TrainResult(Results):
     it."""
 
     @property
-    def W(self) -> Tensor:
-        return self.params["W"]
-
-    @property
-    def b(self) -> Tensor:
-        return self.params["b"]
-
-    @property
     def loss(self) -> Tensor:
         """The final loss, ``final_loss`` (as a stored run names it)."""
         return self.final_loss
