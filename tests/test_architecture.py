@@ -25,6 +25,7 @@ LAYERS = [
     ("train",),
     ("runs",),
     ("folders",),
+    ("sae",),
     ("analysis",),
     ("claims", "plotting"),
     ("experiment",),

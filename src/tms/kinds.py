@@ -141,3 +141,16 @@ ENGINES = Kind("engine", (
                             "and data"),
 ))
 """Training engines (implemented in :data:`tms.engines.ENGINES`, every name but :data:`AUTO_ENGINE`)."""
+
+SAE_FAMILIES = Kind("family", (
+    Entry("relu", "ReLU + L1", "ReLU encoder, L1 penalty on the latents, unit-norm decoder rows, dead latents "
+                               "resampled (Bricken et al. 2023; Sharkey et al. 2022)"),
+    Entry("topk", "TopK", "the k largest pre-activations kept, AuxK loss on dead latents (Gao et al. 2024)"),
+    Entry("batchtopk", "BatchTopK", "the batch's k x batch largest activations kept, a learned threshold at "
+                                    "inference, AuxK (Bussmann et al. 2024)"),
+    Entry("jumprelu", "JumpReLU", "a per-latent threshold trained through a straight-through estimator, L0 penalty "
+                                  "(Rajamanoharan et al. 2024)"),
+    Entry("matryoshka", "Matryoshka", "BatchTopK whose nested prefixes each reconstruct the input "
+                                      "(Bussmann et al. 2025)"),
+))
+"""Sparse-autoencoder families (implemented in :data:`tms.sae.families.FAMILIES`; BEYOND.md SAE)."""

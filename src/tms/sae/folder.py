@@ -1,0 +1,158 @@
+"""An SAE folder: the SAEs of one training call on disk, each in SAELens's format, with our metadata beside them.
+
+::
+
+    <folder>/
+      saes.json            format, versions, the training (steps, batch, seed), the source's description, each SAE's
+                           config, inference threshold and dead-latent count; written last (its presence = complete)
+      train_log.csv        step, sae, loss
+      sae_000/cfg.json                 SAELens 6.x: d_in, d_sae, dtype, device, apply_b_dec_to_input,
+                                       normalize_activations, reshape_activations, metadata, architecture (+ k)
+      sae_000/sae_weights.safetensors  W_enc [d_in, d_sae], W_dec [d_sae, d_in], b_enc, b_dec (+ threshold)
+      sae_000/tms_state.safetensors    since_fired [d_sae] (steps since each latent last fired)
+
+Architectures: relu → "standard"; topk → "topk" (k, no decoder-norm rescaling); jumprelu → "jumprelu" (its θ);
+batchtopk and matryoshka → "jumprelu" with their learned batch threshold as every latent's θ, which is how they
+encode at inference (as SAELens converts its own BatchTopK SAEs). ``sae_lens.SAE.load_from_disk(sae_000)`` loads
+each (tests/test_sae_saelens.py). Written atomically (:func:`tms.files.atomic_folder`); :func:`is_complete`
+says whether a folder holds exactly a given training, so a rerun skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._version import __version__
+from ..errors import RunFolderError
+from ..files import atomic_folder
+from ..tables import Column, Schema
+from .config import SAEConfig, SAETraining
+from .train import SAE, TrainedSAEs
+
+FORMAT, FORMAT_VERSION = "tms-saes", 1
+META_FILE = "saes.json"
+LOG = Schema("train_log.csv", (Column("step", "int"), Column("sae", "int"), Column("loss", "float")))
+SAELENS_VERSION = "6.54.12"
+"""The SAELens version whose on-disk format the folders follow (cfg.json's ``metadata.sae_lens_version``)."""
+ARCHITECTURE = {"relu": "standard", "topk": "topk", "jumprelu": "jumprelu", "batchtopk": "jumprelu",
+                "matryoshka": "jumprelu"}
+
+
+def sae_dir(i: int) -> str:
+    return f"sae_{i:03d}"
+
+
+def saelens_cfg(sae: SAE, d_in: int) -> dict[str, Any]:
+    """The SAE's ``cfg.json`` in SAELens 6.x's format."""
+    cfg: dict[str, Any] = {"d_in": d_in, "d_sae": sae.config.d_sae, "dtype": "float32", "device": "cpu",
+                           "apply_b_dec_to_input": True, "normalize_activations": "none",
+                           "reshape_activations": "none", "metadata": {"sae_lens_version": SAELENS_VERSION}}
+    arch = ARCHITECTURE[sae.config.family]
+    if arch == "topk":
+        cfg.update(k=sae.config.k, rescale_acts_by_decoder_norm=False)
+    cfg["architecture"] = arch
+    return cfg
+
+
+def _weights(sae: SAE) -> dict[str, torch.Tensor]:
+    w = {n: getattr(sae, n).detach().float().contiguous() for n in ("W_enc", "W_dec", "b_enc", "b_dec")}
+    if ARCHITECTURE[sae.config.family] == "jumprelu":
+        thr = sae.threshold
+        w["threshold"] = (thr if thr is not None else torch.zeros(sae.config.d_sae)).float().contiguous()
+    return w
+
+
+def meta(trained: TrainedSAEs) -> dict[str, Any]:
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "tms_version": __version__,
+            "training": trained.training.to_dict(), "source": trained.source,
+            "saes": [{"dir": sae_dir(i), "config": s.config.to_dict(),
+                      "batch_threshold": s.batch_threshold, "dead": int(s.dead.sum())} for i, s in enumerate(trained)]}
+
+
+def write_saes(path: Path | str, trained: TrainedSAEs) -> Path:
+    """Write the folder atomically; same SAEs, same bytes (but ``tms_version``)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    d_in = trained[0].W_dec.shape[1]
+    with atomic_folder(path) as tmp:
+        for i, s in enumerate(trained):
+            sub = tmp / sae_dir(i)
+            sub.mkdir()
+            (sub / "cfg.json").write_text(json.dumps(saelens_cfg(s, d_in)) + "\n", encoding="utf-8")
+            save_file(_weights(s), str(sub / "sae_weights.safetensors"))
+            save_file({"since_fired": s.since_fired.long().contiguous()}, str(sub / "tms_state.safetensors"))
+        LOG.write(tmp, ({"step": st, "sae": i, "loss": float(v)} for k, st in enumerate(trained.log_steps)
+                        for i, v in enumerate(trained.log_loss[k].tolist())))
+        (tmp / META_FILE).write_text(json.dumps(meta(trained), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_meta(path: Path | str) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        m = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} is not an SAE folder: {META_FILE} is missing") from None
+    except (OSError, ValueError) as e:
+        raise RunFolderError(f"{path}/{META_FILE} cannot be read: {e}") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise RunFolderError(f"{path} is not an SAE folder ({META_FILE} is not tms's)")
+    return m
+
+
+def read_saes(path: Path | str) -> TrainedSAEs:
+    """The SAEs of a folder written by :func:`write_saes`."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    m = read_meta(path)
+    saes = []
+    try:
+        for entry in m["saes"]:
+            cfg = SAEConfig.from_dict(entry["config"])
+            sub = path / entry["dir"]
+            w = load_file(str(sub / "sae_weights.safetensors"))
+            since = load_file(str(sub / "tms_state.safetensors"))["since_fired"]
+            thr = w.get("threshold") if cfg.family != "relu" and cfg.family != "topk" else None
+            if thr is not None and cfg.family != "jumprelu" and entry.get("batch_threshold") is None:
+                thr = None
+            saes.append(SAE(cfg, w["W_enc"], w["W_dec"], w["b_enc"], w["b_dec"], thr, since))
+        training = SAETraining.from_dict(m["training"])
+        rows = LOG.read(path)
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise RunFolderError(f"SAE folder {path} is incomplete or corrupt: {e}") from None
+    steps = sorted({r["step"] for r in rows})
+    loss = torch.full((len(steps), len(saes)), math.nan)
+    at = {s: k for k, s in enumerate(steps)}
+    for r in rows:
+        loss[at[r["step"]], r["sae"]] = r["loss"]
+    return TrainedSAEs(saes, training, m["source"], steps, loss)
+
+
+def is_complete(path: Path | str, source: dict[str, Any], configs: list[SAEConfig], training: SAETraining) -> bool:
+    """Whether ``path`` holds exactly these SAEs trained on this source and stream (then a rerun skips it)."""
+    try:
+        m = read_meta(path)
+    except RunFolderError:
+        return False
+    return (m.get("source") == source and m.get("training") == training.to_dict()
+            and [e.get("config") for e in m.get("saes", [])] == [c.to_dict() for c in configs]
+            and all((Path(path) / e["dir"] / "sae_weights.safetensors").is_file() for e in m["saes"]))
+
+
+def train_folder(path: Path | str, source: Any, configs: list[SAEConfig], training: SAETraining,
+                 engine: str = "fast", progress: bool = False) -> TrainedSAEs:
+    """Train the SAEs into ``path`` unless it already holds them; the SAEs either way."""
+    from .train import train
+
+    if is_complete(path, source.describe(), configs, training):
+        return read_saes(path)
+    trained = train(source, configs, training, engine=engine, progress=progress)
+    write_saes(path, trained)
+    return trained

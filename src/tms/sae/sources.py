@@ -1,0 +1,252 @@
+"""Activation sources: where the SAEs' training data comes from, with its ground truth (BEYOND.md SAE, Data).
+
+A source is any object with
+
+- ``d_in``: the activations' width;
+- ``directions``: ``[n_true, d_in]`` the ground-truth feature directions (not normalised; metrics normalise);
+- ``sample(batch, generator) -> (h [batch, d_in], active [batch, n_true])``: fresh activations and the values of
+  the true features that made them (0 where a feature is off), drawn from an explicit ``torch.Generator``;
+- ``describe() -> dict``: JSON that :func:`from_description` turns back into the same source (stored in an SAE
+  folder so that ``tms sae-eval`` draws fresh activations from it).
+
+Members: :class:`RunSource` (a stored run of the package: h = W x, the represented columns as truth; ReLU(W x) for
+hidden-relu) and :class:`SyntheticSource` (given directions and a named feature sampler: ``independent``,
+``hierarchy``, ``sharkey``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from ..data import DISTRIBUTIONS
+from ..errors import ConfigError
+from ..layout import REPRESENTED_NORM
+from ..model import is_tied
+from ..runs import load_run
+
+#: Model families whose hidden activations a source can draw (tied: h = W x; hidden-relu: ReLU(W x)).
+HIDDEN = ("relu", "linear", "hidden-relu")
+
+
+class ActivationSource(Protocol):
+    d_in: int
+    directions: Tensor
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class RunSource:
+    """The hidden activations of one model of a stored run, drawn fresh from the run's own data distribution.
+
+    Ground truth: the represented features' columns W_i (‖W_i‖ > :data:`tms.layout.REPRESENTED_NORM`), as
+    directions of h = W x; for hidden-relu (h = ReLU(W x)) a feature alone at value v gives v ReLU(W_i), so
+    ReLU(W_i) is its direction there."""
+
+    path: Path
+    instance: int = 0
+    d_in: int = field(init=False)
+    directions: Tensor = field(init=False)
+    represented: Tensor = field(init=False)
+    """Indices of the represented features, ``[n_true]``: column j of ``active`` is feature represented[j]."""
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        run = load_run(self.path)
+        config = run.config
+        if config.model not in HIDDEN or not is_tied(config.model):
+            raise ConfigError(f"run folder {self.path} is a {config.model} model, which has no hidden activations "
+                              f"h = W x; SAEs train on models {', '.join(HIDDEN)}")
+        if isinstance(self.instance, bool) or not isinstance(self.instance, int) \
+                or not 0 <= self.instance < config.n_instances:
+            raise ConfigError(f"instance must be in [0, {config.n_instances - 1}], got {self.instance!r}")
+        self.model = config.model
+        self.W = run.params["W"][self.instance].detach().float().clone()  # [hidden, feat]
+        setting = self.instance // config.restarts
+        self.density = torch.tensor(config.density[setting], dtype=torch.float32)[None]
+        self._sampler = DISTRIBUTIONS[config.data].bind(config.feature_sets)
+        norms = self.W.norm(dim=0)
+        self.represented = torch.nonzero(norms > REPRESENTED_NORM).flatten()
+        if len(self.represented) == 0:
+            raise ConfigError(f"instance {self.instance} of {self.path} represents no feature (no ‖W_i‖ > "
+                              f"{REPRESENTED_NORM}): nothing for an SAE to recover")
+        cols = self.W[:, self.represented].T
+        self.directions = torch.relu(cols) if self.model == "hidden-relu" else cols
+        self.d_in = self.W.shape[0]
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        x = self._sampler(self.density, batch, generator)[0]  # [batch, feat]
+        h = x @ self.W.T
+        if self.model == "hidden-relu":
+            h = torch.relu(h)
+        return h, x[:, self.represented]
+
+    @property
+    def true_l0(self) -> float:
+        """Expected number of active represented features per sample (Σ p_i over them)."""
+        return float(self.density[0, self.represented].sum())
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "run", "path": str(self.path.resolve()), "instance": self.instance}
+
+
+# -- synthetic feature samplers: (batch, generator) -> values [batch, n] ------------------------------------------
+def independent_features(p: Tensor, batch: int, generator: torch.Generator) -> Tensor:
+    """Feature i active with probability p_i, independently; active values U[0, 1)."""
+    active = torch.rand(batch, len(p), generator=generator) < p
+    return torch.rand(batch, len(p), generator=generator) * active
+
+
+def hierarchy_features(p: Tensor, parents: Tensor, batch: int, generator: torch.Generator) -> Tensor:
+    """Features whose ``parents[i] >= 0`` fire only when that parent fires: p_i is then the child's probability
+    *given* its parent (so its marginal is p_i p_parent); features with ``parents[i] = -1`` are independent.
+    Parents must precede their children. Active values U[0, 1)."""
+    u = torch.rand(batch, len(p), generator=generator) < p
+    active = u.clone()
+    for i in torch.nonzero(parents >= 0).flatten().tolist():
+        active[:, i] = u[:, i] & active[:, int(parents[i])]
+    return torch.rand(batch, len(p), generator=generator) * active
+
+
+def sharkey_probabilities(n: int, mean_active: float = 5.0, decay: float = 0.99) -> Tensor:
+    """Sharkey et al. (2022): feature i's frequency ∝ decay^i, scaled so that on average ``mean_active`` fire."""
+    raw = decay ** torch.arange(n, dtype=torch.float64)
+    return (raw * mean_active / raw.sum()).clamp(max=1.0).float()
+
+
+def random_correlation(n: int, generator: torch.Generator) -> Tensor:
+    """A random correlation matrix (a Wishart draw A Aᵀ / n, A [n, n] standard normal, scaled to unit diagonal)."""
+    A = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    S = A @ A.T / n
+    d = S.diagonal().rsqrt()
+    return (S * d[:, None] * d[None, :]).float()
+
+
+def copula_features(p: Tensor, chol: Tensor, batch: int, generator: torch.Generator) -> Tensor:
+    """Correlated activity through a Gaussian copula (Sharkey et al. 2022): z ~ N(0, C) with C = chol cholᵀ, feature
+    i active when z_i > Φ⁻¹(1 − p_i), so each marginal is exactly p_i; active values U[0, 1)."""
+    z = torch.randn(batch, len(p), generator=generator) @ chol.T
+    cut = math.sqrt(2.0) * torch.erfinv(1.0 - 2.0 * p)  # Φ⁻¹(1 − p)
+    active = z > cut
+    return torch.rand(batch, len(p), generator=generator) * active
+
+
+@dataclass
+class SyntheticSource:
+    """h = Σ_i x_i d_i for given directions ``[n, d_in]`` and a named feature sampler with its arguments.
+
+    ``kind``: 'independent' (args: p), 'hierarchy' (p, parents), 'sharkey' (p, chol: the Cholesky factor of the
+    copula's correlation). Build them with :func:`independent`, :func:`hierarchy`, :func:`sharkey`."""
+
+    directions: Tensor
+    kind: str
+    args: dict[str, Tensor]
+    spec: dict[str, Any] = field(default_factory=dict)
+    """How it was built (JSON), for :meth:`describe`."""
+
+    def __post_init__(self) -> None:
+        self.directions = self.directions.float()
+        self.d_in = self.directions.shape[1]
+
+    def features(self, batch: int, generator: torch.Generator) -> Tensor:
+        if self.kind == "independent":
+            return independent_features(self.args["p"], batch, generator)
+        if self.kind == "hierarchy":
+            return hierarchy_features(self.args["p"], self.args["parents"], batch, generator)
+        if self.kind == "sharkey":
+            return copula_features(self.args["p"], self.args["chol"], batch, generator)
+        raise ConfigError(f"synthetic source kind must be independent, hierarchy or sharkey, got {self.kind!r}")
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        x = self.features(batch, generator)
+        return x @ self.directions, x
+
+    @property
+    def true_l0(self) -> float:
+        p = self.args["p"]
+        if self.kind == "hierarchy":
+            parents = self.args["parents"]
+            marg = p.clone()
+            for i in torch.nonzero(parents >= 0).flatten().tolist():
+                marg[i] = marg[i] * marg[int(parents[i])]
+            return float(marg.sum())
+        return float(p.sum())
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.spec)
+
+
+def random_directions(n: int, d: int, generator: torch.Generator, orthonormal: bool = False) -> Tensor:
+    """``[n, d]`` random unit directions (orthonormal rows when ``orthonormal``, which needs n <= d)."""
+    A = torch.randn(max(n, d) if orthonormal else n, d, generator=generator, dtype=torch.float64)
+    if orthonormal:
+        if n > d:
+            raise ConfigError(f"orthonormal directions need n <= d, got n = {n}, d = {d}")
+        q, _ = torch.linalg.qr(A[:d].T)
+        return q.T[:n].float().contiguous()
+    return (A / A.norm(dim=1, keepdim=True)).float()
+
+
+def independent(n: int, d: int, p: float, seed: int = 0, orthonormal: bool = False) -> SyntheticSource:
+    """n random unit directions in d dimensions, each feature active with probability p independently."""
+    _check_p("p", p)
+    g = torch.Generator().manual_seed(seed)
+    spec = {"kind": "independent", "n": n, "d": d, "p": p, "seed": seed, "orthonormal": orthonormal}
+    return SyntheticSource(random_directions(n, d, g, orthonormal), "independent",
+                           {"p": torch.full((n,), float(p))}, spec)
+
+
+def hierarchy(directions: Tensor, p: list[float], parents: list[int], spec: dict[str, Any] | None = None
+              ) -> SyntheticSource:
+    """Given directions ``[n, d]``; p_i (a child's given its parent), parents[i] (−1: none; must precede i)."""
+    n = directions.shape[0]
+    if len(p) != n or len(parents) != n:
+        raise ConfigError(f"p and parents must have one entry per direction ({n}), got {len(p)} and {len(parents)}")
+    for i, q in enumerate(p):
+        _check_p(f"p[{i}]", q)
+    for i, par in enumerate(parents):
+        if not -1 <= par < i:
+            raise ConfigError(f"parents[{i}] must be -1 or an earlier feature (0..{i - 1}), got {par}")
+    spec = spec or {"kind": "hierarchy", "directions": directions.tolist(), "p": list(p), "parents": list(parents)}
+    return SyntheticSource(directions, "hierarchy", {"p": torch.tensor(p, dtype=torch.float32),
+                                                     "parents": torch.tensor(parents)}, spec)
+
+
+def sharkey(n: int = 512, d: int = 256, mean_active: float = 5.0, decay: float = 0.99, seed: int = 0
+            ) -> SyntheticSource:
+    """Sharkey, Braun & Millidge (2022): n random unit directions in d dimensions, frequencies ∝ decay^i (on
+    average ``mean_active`` per sample), correlated through a Gaussian copula with a random correlation matrix,
+    magnitudes U(0, 1)."""
+    g = torch.Generator().manual_seed(seed)
+    directions = random_directions(n, d, g)
+    chol = torch.linalg.cholesky(random_correlation(n, g).double() + 1e-6 * torch.eye(n, dtype=torch.float64))
+    spec = {"kind": "sharkey", "n": n, "d": d, "mean_active": mean_active, "decay": decay, "seed": seed}
+    return SyntheticSource(directions, "sharkey", {"p": sharkey_probabilities(n, mean_active, decay),
+                                                   "chol": chol.float()}, spec)
+
+
+def _check_p(name: str, p: Any) -> None:
+    if not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
+        raise ConfigError(f"{name} must be a probability in [0, 1], got {p!r}")
+
+
+def from_description(d: dict[str, Any]) -> ActivationSource:
+    """The source :meth:`describe` described."""
+    kind = d.get("kind")
+    if kind == "run":
+        return RunSource(Path(d["path"]), int(d["instance"]))
+    if kind == "independent":
+        return independent(d["n"], d["d"], d["p"], d["seed"], d.get("orthonormal", False))
+    if kind == "sharkey":
+        return sharkey(d["n"], d["d"], d["mean_active"], d["decay"], d["seed"])
+    if kind == "hierarchy":
+        return hierarchy(torch.tensor(d["directions"]), d["p"], d["parents"], d)
+    raise ConfigError(f"source kind must be run, independent, hierarchy or sharkey, got {kind!r}")
