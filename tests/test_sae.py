@@ -1,0 +1,204 @@
+"""The SAE core (tms.sae): the fast path's hand-written gradients against autograd on the eager reference, the fast
+and eager trainers giving the same updates, the sources' statistics, configs and SAE folders."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tms.errors import ConfigError
+from tms.sae import SAEConfig, SAETraining, sources, train
+from tms.sae import families
+from tms.sae.fast import Bank, gradients
+from tms.sae.folder import is_complete, read_saes, write_saes
+
+D_IN, D_SAE, B = 12, 40, 64
+
+CASES = {
+    "relu": [SAEConfig("relu", D_SAE, penalty=0.1), SAEConfig("relu", D_SAE, penalty=0.02, seed=3)],
+    "relu-tied": [SAEConfig("relu", D_SAE, penalty=0.1, tied=True)],
+    "topk": [SAEConfig("topk", D_SAE, k=3), SAEConfig("topk", D_SAE, k=5, seed=1, aux_k=4)],
+    "topk-noaux": [SAEConfig("topk", D_SAE, k=3, aux_coef=0.0)],
+    "batchtopk": [SAEConfig("batchtopk", D_SAE, k=3), SAEConfig("batchtopk", D_SAE, k=2, seed=2)],
+    "jumprelu": [SAEConfig("jumprelu", D_SAE, penalty=0.3, threshold=0.3, bandwidth=0.5),
+                 SAEConfig("jumprelu", D_SAE, penalty=0.05, threshold=0.2, bandwidth=0.3, seed=1)],
+    "matryoshka": [SAEConfig("matryoshka", D_SAE, k=3, prefixes=(5, 20)),
+                   SAEConfig("matryoshka", D_SAE, k=4, prefixes=(5, 20), seed=4)],
+}
+
+
+def _bank(configs, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    params = []
+    for c in configs:
+        p = families.init_params(c, D_IN, g)
+        p["b_enc"] = 0.1 * torch.randn(D_SAE, generator=g)  # non-zero biases exercise their gradients
+        p["b_dec"] = 0.1 * torch.randn(D_IN, generator=g)
+        params.append(p)
+    return Bank(list(configs), params), params
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fast_gradients_match_autograd(case):
+    configs = CASES[case]
+    bank, params = _bank(configs)
+    g = torch.Generator().manual_seed(1)
+    x = torch.relu(torch.randn(B, D_IN, generator=g))
+    dead = torch.rand(len(configs), D_SAE, generator=g) < 0.3
+    loss, grads, fired, _ = gradients(bank, x, dead)
+    if bank.tied:
+        grads["W_dec"] = grads["W_dec"] + grads.pop("W_encT")
+    for s, c in enumerate(configs):
+        p = {n: t.clone().requires_grad_(True) for n, t in params[s].items()}
+        ref, f = families.eager_loss(c, p, x, dead[s])
+        ref.backward()
+        assert loss[s].item() == pytest.approx(ref.item(), rel=1e-5)
+        assert torch.equal(fired[s], families.fired(f.detach()))
+        want = {"W_dec": p["W_dec"].grad, "b_enc": p["b_enc"].grad, "b_dec": p["b_dec"].grad}
+        if not c.tied:
+            want["W_encT"] = p["W_enc"].grad.T
+        if c.family == "jumprelu":
+            want["log_threshold"] = p["log_threshold"].grad
+            assert want["log_threshold"].abs().sum() > 0  # the straight-through estimator is exercised
+        for name, w in want.items():
+            torch.testing.assert_close(grads[name][s], w, rtol=1e-4, atol=1e-6, msg=f"{case} {name}")
+
+
+def test_auxk_acts_only_on_dead_latents():
+    c = SAEConfig("topk", D_SAE, k=2)
+    bank, params = _bank([c])
+    x = torch.relu(torch.randn(B, D_IN, generator=torch.Generator().manual_seed(2)))
+    none = torch.zeros(1, D_SAE, dtype=torch.bool)
+    some = none.clone()
+    some[0, :10] = True
+    loss0, g0, _, _ = gradients(bank, x, none)
+    loss1, g1, _, _ = gradients(bank, x, some)
+    assert loss1[0] > loss0[0]
+    changed = (g1["W_dec"][0] - g0["W_dec"][0]).abs().sum(1) > 0
+    assert changed[:10].any() and not changed[10:].any()
+
+
+def test_fast_and_eager_train_alike():
+    src = sources.independent(30, D_IN, 0.08, seed=1)
+    configs = [c for cs in CASES.values() for c in cs] + [
+        SAEConfig("relu", D_SAE, penalty=0.5, resample_until=1.0, dead_steps=3)]
+    training = SAETraining(steps=12, batch_size=B, log_every=4)
+    fast = train(src, configs, training)
+    eager = train(src, configs, training, engine="eager")
+    torch.testing.assert_close(fast.log_loss, eager.log_loss, rtol=1e-4, atol=1e-6)
+    for a, b in zip(fast, eager):
+        for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+            # Adam divides by sqrt(v): a rounding-size gradient difference on a near-zero gradient moves a
+            # parameter by up to ~lr x 1e-2, so the tolerance is a tenth of one step (lr 1e-3)
+            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-4, atol=1e-4)
+        assert torch.equal(a.since_fired, b.since_fired)
+        assert (a.threshold is None) == (b.threshold is None)
+        if a.threshold is not None:
+            torch.testing.assert_close(a.threshold, b.threshold)
+        torch.testing.assert_close(a.W_dec.norm(dim=1), torch.ones(D_SAE))  # unit-norm decoder rows
+
+
+def test_same_seed_same_saes_and_training_lowers_loss():
+    src = sources.independent(30, D_IN, 0.05, seed=1)
+    configs = [SAEConfig("topk", D_SAE, k=2), SAEConfig("relu", D_SAE, penalty=0.05, lr=3e-3)]
+    training = SAETraining(steps=150, batch_size=128, log_every=50)
+    a, b = train(src, configs, training), train(src, configs, training)
+    assert all(torch.equal(x.W_dec, y.W_dec) for x, y in zip(a, b))
+    assert (a.log_loss[-1] < 0.7 * a.log_loss[0]).all()
+
+
+def test_resampling_revives_dead_latents():
+    src = sources.independent(30, D_IN, 0.05, seed=1)
+    kill = SAEConfig("relu", D_SAE, penalty=0.5, lr=3e-2, dead_steps=10)
+    revive = SAEConfig("relu", D_SAE, penalty=0.5, lr=3e-2, dead_steps=10, resample_until=1.0)
+    out = train(src, [kill, revive], SAETraining(steps=60, batch_size=128))
+    assert out[0].dead.sum() >= 3 and out[0].since_fired.max() > 30
+    assert out[1].dead.sum() == 0  # resampled every 10 steps: no latent stays silent for 10
+
+
+def test_sources_statistics():
+    g = torch.Generator().manual_seed(0)
+    src = sources.independent(50, 10, 0.04, seed=0)
+    h, x = src.sample(20000, g)
+    l0 = (x > 0).sum(1).float().mean().item()
+    assert abs(l0 - 2.0) < 4 * math.sqrt(50 * 0.04 * 0.96 / 20000)
+    torch.testing.assert_close(h, x @ src.directions)
+    # hierarchy: the child fires only with its parent, at rate q given it
+    hier = sources.hierarchy(torch.eye(4, 8), [0.25, 0.2, 0.2, 0.2], [-1, 0, -1, -1])
+    _, x = hier.sample(40000, g)
+    parent, child = x[:, 0] > 0, x[:, 1] > 0
+    assert not (child & ~parent).any()
+    q = (child & parent).sum() / parent.sum()
+    assert abs(q - 0.2) < 4 * math.sqrt(0.2 * 0.8 / (0.25 * 40000))
+    assert hier.true_l0 == pytest.approx(0.25 + 0.05 + 0.4)
+    # Sharkey et al.: copula marginals are the 0.99^i frequencies, ~5 active, and active features correlate
+    sh = sources.sharkey(64, 16, mean_active=5.0, seed=0)
+    _, x = sh.sample(30000, g)
+    freq = (x > 0).float().mean(0)
+    p = sh.args["p"]
+    assert (freq - p).abs().max() < 5 * math.sqrt(0.25 / 30000)
+    assert float(p.sum()) == pytest.approx(5.0, rel=1e-5) and p[0] / p[1] == pytest.approx(1 / 0.99, rel=1e-4)
+    a = (x > 0).float()
+    cov = (a.T @ a) / len(a) - freq[:, None] * freq[None, :]
+    assert cov.fill_diagonal_(0).abs().max() > 0.005  # independent: |cov| ~ p / sqrt(N) ~ 5e-4
+
+
+def test_run_source(tmp_path):
+    from tms.config import Recipe, RunConfig
+    from tms.runs import save_run
+    from tms.train import train as train_model
+
+    cfg = RunConfig.uniform(8, 3, [0.1], 1.0, recipe=Recipe(steps=200, batch_size=64))
+    save_run(tmp_path / "run", cfg, train_model(cfg))
+    src = sources.RunSource(tmp_path / "run")
+    W = src.W
+    assert src.directions.shape == (len(src.represented), 3)
+    h, x = src.sample(500, torch.Generator().manual_seed(0))
+    assert h.shape == (500, 3) and x.shape == (500, len(src.represented))
+    assert src.true_l0 == pytest.approx(0.1 * len(src.represented))
+    torch.testing.assert_close(src.directions, W[:, src.represented].T)
+    untied = RunConfig.uniform(4, 2, [0.1], 1.0, model="untied-abs", data="signed", recipe=Recipe(steps=5))
+    save_run(tmp_path / "abs", untied, train_model(untied))
+    with pytest.raises(ConfigError, match="no hidden activations"):
+        sources.RunSource(tmp_path / "abs")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(family="topk", d_sae=10, k=11), "k must be at most d_sae"),
+    (dict(family="topk", d_sae=10), "k must be given"),
+    (dict(family="relu", d_sae=10, penalty=-0.1), "penalty must be >= 0"),
+    (dict(family="relu", d_sae=10, k=2), "k is for families"),
+    (dict(family="topk", d_sae=10, k=2, penalty=0.1), "penalty is for families"),
+    (dict(family="matryoshka", d_sae=10, k=2, prefixes=(5, 3)), "prefixes must increase"),
+    (dict(family="nope", d_sae=10), "family must be one of relu, topk"),
+    (dict(family="relu", d_sae=0), "d_sae must be an integer >= 1"),
+])
+def test_config_errors(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        SAEConfig(**kwargs)
+
+
+def test_config_round_trip():
+    c = SAEConfig("matryoshka", 64, k=4, prefixes=(8, 16), seed=2)
+    assert SAEConfig.from_dict(c.to_dict()) == c
+
+
+def test_folder_round_trip(tmp_path):
+    src = sources.independent(20, 8, 0.1, seed=0)
+    configs = [SAEConfig(f, 24, k=2) if f in ("topk", "batchtopk") else SAEConfig(f, 24, penalty=0.01)
+               for f in ("relu", "topk", "batchtopk", "jumprelu")]
+    training = SAETraining(steps=20, batch_size=32, log_every=10)
+    trained = train(src, configs, training)
+    write_saes(tmp_path / "a", trained)
+    write_saes(tmp_path / "b", trained)
+    back = read_saes(tmp_path / "a")
+    h, _ = src.sample(50, torch.Generator().manual_seed(5))
+    for a, b in zip(trained, back):
+        torch.testing.assert_close(a(h), b(h))
+    assert back.log_steps == trained.log_steps
+    assert is_complete(tmp_path / "a", src.describe(), configs, training)
+    assert not is_complete(tmp_path / "a", src.describe(), configs[:2], training)
+    for f in (tmp_path / "a").rglob("*.safetensors"):
+        assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()
