@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from . import families
@@ -74,12 +75,6 @@ def aux_entries(pre: Tensor, dead: Tensor, aux_k: Tensor) -> Sparse:
     keep = (torch.arange(kmax).view(1, 1, kmax) < aux_k.view(S, 1, 1)) & torch.isfinite(vals)
     b = torch.arange(B).view(1, B, 1).expand(S, B, kmax)
     return _entries(S, B, d_sae, b, idx, vals.masked_fill(~torch.isfinite(vals), 0.0), keep)
-
-
-def _decode(code: Sparse, W_dec_flat: Tensor, rows: int, base: Tensor | None = None) -> Tensor:
-    """Σ over entries of val · W_dec row, per batch row ``[rows, d_in]`` (+ ``base``)."""
-    out = torch.zeros(rows, W_dec_flat.shape[1]) if base is None else base.clone()
-    return out.index_add_(0, code.sb, code.val[:, None] * W_dec_flat[code.sj])
 
 
 class Bank:
@@ -212,55 +207,67 @@ def _dense(bank: Bank, x: Tensor, xc: Tensor, pre: Tensor):
     return loss, grads, on.any(1), torch.full((S,), math.inf)
 
 
+def segment_sum(key: Tensor, n: int, idx: Tensor, table: Tensor, weight: Tensor, is_sorted: bool = False
+                ) -> Tensor:
+    """``out [n, d]`` with out[key_e] += weight_e · table[idx_e] over the entries e: one ``embedding_bag`` over
+    the entries sorted by key (much faster on the CPU than ``index_add_`` of gathered rows)."""
+    if not is_sorted:
+        order = torch.argsort(key)
+        key, idx, weight = key[order], idx[order], weight[order]
+    offsets = torch.zeros(n, dtype=torch.long)
+    offsets[1:] = torch.bincount(key, minlength=n).cumsum(0)[:-1]
+    return F.embedding_bag(idx, table, offsets, mode="sum", per_sample_weights=weight)
+
+
+def _backward_entries(code: Sparse, g_table: Tensor, g_idx: Tensor, W_dec: Tensor, xcf: Tensor, n: int
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+    """For kept entries whose ∂L/∂x̂ row is ``g_table[g_idx]``: ``(dW_dec, dW_encT, db_enc)`` flattened over the
+    bank's latents."""
+    dval = (F.embedding(g_idx, g_table) * F.embedding(code.sj, W_dec)).sum(1) * code.live
+    order = torch.argsort(code.sj)
+    sj, gi, sb = code.sj[order], g_idx[order], code.sb[order]
+    dW = segment_sum(sj, n, gi, g_table, code.val[order], is_sorted=True)
+    dWe = segment_sum(sj, n, sb, xcf, dval[order], is_sorted=True)
+    return dW, dWe, torch.bincount(code.sj, weights=dval, minlength=n)
+
+
 def _ranked(bank: Bank, x: Tensor, xc: Tensor, pre: Tensor, dead: Tensor):
     p, (S, B, d_in), d_sae = bank.p, xc.shape, bank.d_sae
-    code = topk_entries(pre, bank.k) if bank.family == "topk" else batch_topk_entries(pre, bank.k)
+    topk = bank.family == "topk"
+    code = topk_entries(pre, bank.k) if topk else batch_topk_entries(pre, bank.k)
     W_dec = p["W_dec"].reshape(S * d_sae, d_in)
-    rows = S * B
+    rows, n = S * B, S * d_sae
     xf = x.repeat(S, 1)
     b_dec = p["b_dec"].repeat_interleave(B, 0)
     G = len(bank.groups)
     if G == 1:
-        x_hat = _decode(code, W_dec, rows, b_dec)
+        x_hat = segment_sum(code.sb, rows, code.sj, W_dec, code.val, is_sorted=topk) + b_dec
         r = x_hat - xf
         loss = (r * r).sum(1).view(S, B).mean(1)
-        g = r * (2.0 / B)
-        g_entry = g[code.sb]
-        g_bias = g
+        g_table, g_idx, g_bias = r * (2.0 / B), code.sb, None
     else:  # matryoshka: prefix t reconstructs from groups 0..t; a latent of group t feeds losses t..G-1
-        grp = bank.group_of[code.sj % d_sae]
-        parts = torch.zeros(G * rows, d_in).index_add_(0, grp * rows + code.sb, code.val[:, None] * W_dec[code.sj])
-        x_hats = parts.view(G, rows, d_in).cumsum(0) + b_dec
+        key = bank.group_of[code.sj % d_sae] * rows + code.sb
+        x_hats = segment_sum(key, G * rows, code.sj, W_dec, code.val).view(G, rows, d_in).cumsum(0) + b_dec
         r_all = x_hats - xf
         loss = (r_all * r_all).sum(2).view(G, S, B).mean(2).sum(0)
-        g_all = r_all * (2.0 / B)
-        suffix = g_all.flip(0).cumsum(0).flip(0)
-        g_entry = suffix.view(G * rows, d_in)[grp * rows + code.sb]
-        g_bias = suffix[0]
-        x_hat, r = x_hats[-1], r_all[-1]
-    dW = torch.zeros_like(W_dec).index_add_(0, code.sj, code.val[:, None] * g_entry)
-    dval = (g_entry * W_dec[code.sj]).sum(1) * code.live
-    sj, dv, sb = code.sj, dval, code.sb
-    use_aux = bank.aux_coef > 0
-    has_aux = dead.any(1) & use_aux & (bank.aux_k > 0)
+        suffix = (r_all * (2.0 / B)).flip(0).cumsum(0).flip(0)
+        g_table, g_idx, g_bias = suffix.view(G * rows, d_in), key, suffix[0]
+        r = r_all[-1]
+    xcf = xc.reshape(rows, d_in)
+    dW, dWe, db_enc = _backward_entries(code, g_table, g_idx, W_dec, xcf, n)
+    has_aux = dead.any(1) & (bank.aux_coef > 0) & (bank.aux_k > 0)
     if bool(has_aux.any()):
         aux = aux_entries(pre, dead & has_aux[:, None], bank.aux_k)
-        e = -r.detach()
-        e_hat = _decode(aux, W_dec, rows)
-        ra = e_hat - e
-        coef = bank.aux_coef.repeat_interleave(B)
+        ra = segment_sum(aux.sb, rows, aux.sj, W_dec, aux.val, is_sorted=True) + r.detach()  # ê − e, e = x − x̂
         loss = loss + bank.aux_coef * has_aux * (ra * ra).sum(1).view(S, B).mean(1)
-        ga = ra * (2.0 / B) * coef[:, None]
-        ga_entry = ga[aux.sb]
-        dW.index_add_(0, aux.sj, aux.val[:, None] * ga_entry)
-        dva = (ga_entry * W_dec[aux.sj]).sum(1) * aux.live
-        sj, dv, sb = torch.cat([sj, aux.sj]), torch.cat([dv, dva]), torch.cat([sb, aux.sb])
-    xcf = xc.reshape(rows, d_in)
-    dWe = torch.zeros(S * d_sae, d_in).index_add_(0, sj, dv[:, None] * xcf[sb])
-    db_enc = torch.zeros(S * d_sae).index_add_(0, sj, dv).view(S, d_sae)
+        ga = ra * (2.0 / B) * bank.aux_coef.repeat_interleave(B)[:, None]
+        aW, aWe, ab = _backward_entries(aux, ga, aux.sb, W_dec, xcf, n)
+        dW, dWe, db_enc = dW + aW, dWe + aWe, db_enc + ab
+    db_enc = db_enc.view(S, d_sae)
     grads = {"W_dec": dW.view(S, d_sae, d_in), "W_encT": dWe.view(S, d_sae, d_in), "b_enc": db_enc}
-    _finish(bank, xc, db_enc, g_bias.view(S, B, d_in).sum(1), grads)
-    fired = torch.zeros(S * d_sae).index_add_(0, code.sj, code.live).view(S, d_sae) > 0
+    g_sum = (g_table if g_bias is None else g_bias).view(S, B, d_in).sum(1)
+    _finish(bank, xc, db_enc, g_sum, grads)
+    fired = torch.bincount(code.sj, weights=code.live, minlength=n).view(S, d_sae) > 0
     pos = torch.where(code.live > 0, code.val, torch.tensor(math.inf))
     kept_min = torch.full((S,), math.inf).scatter_reduce(0, code.sb // B, pos, "amin")
     return loss, grads, fired, kept_min
