@@ -10,7 +10,7 @@ import torch
 
 from tms.errors import ConfigError
 from tms.sae import SAEConfig, SAETraining, sources, train
-from tms.sae import families
+from tms.sae import families, fast
 from tms.sae.fast import Bank, gradients
 from tms.sae.folder import is_complete, read_saes, write_saes
 
@@ -40,9 +40,11 @@ def _bank(configs, seed=0):
     return Bank(list(configs), params), params
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_fast_gradients_match_autograd(case):
-    configs = CASES[case]
+@pytest.mark.parametrize("case", sorted(CASES) + ["relu-sparse", "relu-tied-sparse", "jumprelu-sparse"])
+def test_fast_gradients_match_autograd(case, monkeypatch):
+    # relu and jumprelu take a dense or a sparse path by the share of active entries: test both
+    monkeypatch.setattr(fast, "SPARSE_BELOW", 1.0 if case.endswith("-sparse") else 0.0)
+    configs = CASES[case.removesuffix("-sparse")]
     bank, params = _bank(configs)
     g = torch.Generator().manual_seed(1)
     x = torch.relu(torch.randn(B, D_IN, generator=g))
@@ -202,3 +204,10 @@ def test_folder_round_trip(tmp_path):
     assert not is_complete(tmp_path / "a", src.describe(), configs[:2], training)
     for f in (tmp_path / "a").rglob("*.safetensors"):
         assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()
+
+
+def test_hierarchy_unit_values():
+    src = sources.hierarchy(torch.eye(3, 5), [0.5, 0.5, 0.3], [-1, 0, -1], values="one")
+    _, x = src.sample(1000, torch.Generator().manual_seed(0))
+    assert set(x.unique().tolist()) == {0.0, 1.0}
+    assert sources.from_description(src.describe()).spec["values"] == "one"

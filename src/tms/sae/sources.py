@@ -105,14 +105,18 @@ def independent_features(p: Tensor, batch: int, generator: torch.Generator) -> T
     return torch.rand(batch, len(p), generator=generator) * active
 
 
-def hierarchy_features(p: Tensor, parents: Tensor, batch: int, generator: torch.Generator) -> Tensor:
+def hierarchy_features(p: Tensor, parents: Tensor, batch: int, generator: torch.Generator, values: str = "uniform"
+                       ) -> Tensor:
     """Features whose ``parents[i] >= 0`` fire only when that parent fires: p_i is then the child's probability
     *given* its parent (so its marginal is p_i p_parent); features with ``parents[i] = -1`` are independent.
-    Parents must precede their children. Active values U[0, 1)."""
+    Parents must precede their children. Active values U[0, 1) (``values='uniform'``) or 1 (``'one'``, Chanin et
+    al.'s toy)."""
     u = torch.rand(batch, len(p), generator=generator) < p
     active = u.clone()
     for i in torch.nonzero(parents >= 0).flatten().tolist():
         active[:, i] = u[:, i] & active[:, int(parents[i])]
+    if values == "one":
+        return active.float()
     return torch.rand(batch, len(p), generator=generator) * active
 
 
@@ -160,7 +164,8 @@ class SyntheticSource:
         if self.kind == "independent":
             return independent_features(self.args["p"], batch, generator)
         if self.kind == "hierarchy":
-            return hierarchy_features(self.args["p"], self.args["parents"], batch, generator)
+            return hierarchy_features(self.args["p"], self.args["parents"], batch, generator,
+                                      self.spec.get("values", "uniform"))
         if self.kind == "sharkey":
             return copula_features(self.args["p"], self.args["chol"], batch, generator)
         raise ConfigError(f"synthetic source kind must be independent, hierarchy or sharkey, got {self.kind!r}")
@@ -204,9 +209,12 @@ def independent(n: int, d: int, p: float, seed: int = 0, orthonormal: bool = Fal
                            {"p": torch.full((n,), float(p))}, spec)
 
 
-def hierarchy(directions: Tensor, p: list[float], parents: list[int], spec: dict[str, Any] | None = None
-              ) -> SyntheticSource:
-    """Given directions ``[n, d]``; p_i (a child's given its parent), parents[i] (−1: none; must precede i)."""
+def hierarchy(directions: Tensor, p: list[float], parents: list[int], spec: dict[str, Any] | None = None,
+              values: str = "uniform") -> SyntheticSource:
+    """Given directions ``[n, d]``; p_i (a child's given its parent), parents[i] (−1: none; must precede i);
+    active values U[0, 1) (``values='uniform'``) or exactly 1 (``'one'``)."""
+    if values not in ("uniform", "one"):
+        raise ConfigError(f"values must be uniform or one, got {values!r}")
     n = directions.shape[0]
     if len(p) != n or len(parents) != n:
         raise ConfigError(f"p and parents must have one entry per direction ({n}), got {len(p)} and {len(parents)}")
@@ -215,7 +223,8 @@ def hierarchy(directions: Tensor, p: list[float], parents: list[int], spec: dict
     for i, par in enumerate(parents):
         if not -1 <= par < i:
             raise ConfigError(f"parents[{i}] must be -1 or an earlier feature (0..{i - 1}), got {par}")
-    spec = spec or {"kind": "hierarchy", "directions": directions.tolist(), "p": list(p), "parents": list(parents)}
+    spec = spec or {"kind": "hierarchy", "directions": directions.tolist(), "p": list(p), "parents": list(parents),
+                    "values": values}
     return SyntheticSource(directions, "hierarchy", {"p": torch.tensor(p, dtype=torch.float32),
                                                      "parents": torch.tensor(parents)}, spec)
 
@@ -248,5 +257,5 @@ def from_description(d: dict[str, Any]) -> ActivationSource:
     if kind == "sharkey":
         return sharkey(d["n"], d["d"], d["mean_active"], d["decay"], d["seed"])
     if kind == "hierarchy":
-        return hierarchy(torch.tensor(d["directions"]), d["p"], d["parents"], d)
+        return hierarchy(torch.tensor(d["directions"]), d["p"], d["parents"], d, d.get("values", "uniform"))
     raise ConfigError(f"source kind must be run, independent, hierarchy or sharkey, got {kind!r}")
