@@ -236,6 +236,10 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
     ns.add_argument("--dir", type=Path, default=Path("."), help="folder to write NAME/ into (default: here)")
     ns.add_argument("--suite", default="mine", help="the suite it belongs to (default: mine)")
 
+    from .sae.command import add_parsers as add_sae_parsers
+
+    add_sae_parsers(sub, _positive_int)
+
     rep = sub.add_parser("report", help="build report.html and REPORT.md from stored runs (no training)")
     rep.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
     rep.add_argument("-v", "--verbose", action="store_true")
@@ -459,8 +463,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
+        from .sae.command import cmd_sae, cmd_sae_eval
+
         handler = {"train": cmd_train, "reproduce": cmd_reproduce, "robustness": cmd_robustness, "plot": cmd_plot,
-                   "report": cmd_report, "new-section": cmd_new_section}
+                   "report": cmd_report, "new-section": cmd_new_section, "sae": cmd_sae, "sae-eval": cmd_sae_eval}
         return handler[args.command](args)
     except _UsageError as e:
         sys.stderr.write(f"{e}\n")
