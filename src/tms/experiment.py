@@ -93,13 +93,18 @@ class Experiment:
         """The configs to train, with ``overrides`` applied (a parameter the experiment does not take is an
         error naming the ones it does)."""
         overrides = overrides or Overrides()
+        return {sub: overrides.apply(cfg) for sub, cfg in self.configs(quick, **self.parameters(overrides)).items()}
+
+    def parameters(self, overrides: Overrides | None = None) -> dict[str, int]:
+        """``{parameter: value}``: the defaults with ``overrides``' parameters applied (a parameter the experiment
+        does not take is an error naming the ones it does)."""
         params = self.defaults()
-        for key, value in overrides.params:
+        for key, value in (overrides or Overrides()).params:
             if key not in params:
                 raise ConfigError(f"experiment {self.name} takes no parameter {key!r}"
                                   + (f"; it takes {', '.join(params)}" if params else ""))
             params[key] = value
-        return {sub: overrides.apply(cfg) for sub, cfg in self.configs(quick, **params).items()}
+        return params
 
     def defaults(self) -> dict[str, int]:
         """``{parameter: default}``."""

@@ -138,9 +138,11 @@ def check(exp: Experiment, folder: ExperimentFolder, quick: bool = False) -> lis
     return out
 
 
-def conclude(exp: Experiment, folder: Path, quick: bool = False) -> tuple[list[Path], list[ClaimResult]]:
-    """Stages 2 to 4 on trained run folders: (figures, claim results)."""
-    ef = ExperimentFolder(folder)
+def conclude(exp: Experiment, folder: Path, quick: bool = False, overrides: Overrides | None = None
+             ) -> tuple[list[Path], list[ClaimResult]]:
+    """Stages 2 to 4 on trained run folders: (figures, claim results). The analyses see ``quick`` and the
+    experiment's parameters after ``overrides`` on the folder (:class:`ExperimentFolder`)."""
+    ef = ExperimentFolder(folder, quick=quick, params=exp.parameters(overrides))
     analyze(exp, ef)
     figures = draw(exp, ef)
     return figures, check(exp, ef, quick)
@@ -152,7 +154,7 @@ def run_experiment(exp: Experiment, folder: Path, *, quick: bool = False, overri
     runtime = runtime or Runtime()
     tasks = experiment_tasks(exp, folder, exp.run_configs(quick, overrides), quick=quick, runtime=runtime)
     spent = trained_seconds(tasks, train_tasks(tasks, runtime))
-    figures, results = conclude(exp, folder, quick)
+    figures, results = conclude(exp, folder, quick, overrides)
     return spent, figures, results
 
 

@@ -223,7 +223,7 @@ def _conclude(planned: Plan, exp: Experiment, tasks: list[RunTask], results: lis
               ) -> tuple[dict[str, float], list[Path], list[ClaimResult]]:
     """One experiment after its runs: (seconds per run trained now, figures, claims); its first failed run raised."""
     spent = trained_seconds(tasks, results)
-    figures, claim_results = conclude(exp, planned.out / exp.name, planned.quick)
+    figures, claim_results = conclude(exp, planned.out / exp.name, planned.quick, planned.overrides.get(exp.name))
     return spent, figures, claim_results
 
 

@@ -62,12 +62,18 @@ class ExperimentFolder(Tables):
 
     With ``step``, the folder as it was after that many training steps: every run is read from its snapshot at
     that step (:meth:`tms.runs.Run.at_step`) and the tables and figures go to ``steps/<step>/tables`` and
-    ``steps/<step>/figures`` inside it, beside the final ones.
+    ``steps/<step>/figures`` inside it, beside the final ones. ``quick`` and ``params`` tell an analysis that does
+    work of its own (trains SAEs, runs SGLD chains) which version to do: the pipeline passes the reproduction's.
     """
 
-    def __init__(self, path: Path | str, step: int | None = None):
+    def __init__(self, path: Path | str, step: int | None = None, *, quick: bool = False,
+                 params: Mapping[str, int] | None = None):
         super().__init__(path)
         self.step = step
+        # a quick reproduction: an analysis that trains something itself (SAEs, SGLD chains) trains its quick version
+        self.quick = quick
+        # the experiment's parameters (tms.experiment.Param) after the command's overrides
+        self.params = dict(params or {})
         self._runs: dict[str, Run] = {}
 
     @property
