@@ -40,3 +40,31 @@ def test_sae_l1_claims_pass(sae_results):
     assert set(claims) == {"SAE-3", "SAE-3b", "SAE-3c", "SAE-3d"}
     failed = [f"{c.id}: {c.measured} vs {c.threshold} ({c.note})" for c in claims.values() if not c.passed]
     assert not failed, "\n".join(failed)
+
+
+def test_sae_sharkey_claims_pass(sae_results):
+    claims = _claims(sae_results, "sae-sharkey")
+    assert set(claims) == {"SAE-4a", "SAE-4b", "SAE-4c", "SAE-4d", "SAE-4e"}
+    assert claims["SAE-4a"].measured >= 0.95 and claims["SAE-4b"].measured >= 0.88
+    failed = [f"{c.id}: {c.measured} vs {c.threshold} ({c.note})" for c in claims.values() if not c.passed]
+    assert not failed, "\n".join(failed)
+    out = sae_results[0] / "sae-sharkey"
+    for name in ("sharkey_mmcs", "sharkey_dead", "sharkey_features"):
+        assert (out / "figures" / f"{name}.png").is_file()
+
+
+def test_sae_absorption_claims_pass(sae_results):
+    from tms.analysis.folder import ExperimentFolder
+    from tms.sections.sae_absorption.analysis import FAMILIES, SAES
+
+    claims = _claims(sae_results, "sae-absorption")
+    assert set(claims) == {"SAE-5a", "SAE-5b", "SAE-5c"}
+    assert claims["SAE-5a"].measured <= 0.05 and claims["SAE-5b"].measured >= 0.9
+    assert claims["SAE-5c"].measured <= 0.1
+    failed = [f"{c.id}: {c.measured} vs {c.threshold} ({c.note})" for c in claims.values() if not c.passed]
+    assert not failed, "\n".join(failed)
+    folder = ExperimentFolder(sae_results[0] / "sae-absorption")
+    untied = [r for r in folder.read(SAES) if r["setting"] == "hierarchy" and not r["tied"] and r["family"] == "relu"]
+    # the spec's pattern: the child's latent is (parent + child)/√2, the parent's latent is the parent's direction
+    assert all(abs(r["child_latent_parent_cos"] - 0.7071) < 0.02 and r["parent_cos"] > 0.99 for r in untied)
+    assert len(folder.read(FAMILIES)) == 5
