@@ -1,0 +1,85 @@
+"""Batched SAE training against a plain eager loop and SAELens's toy trainer (issue 22): CPU time per SAE-step for
+16 TopK SAEs of 30 → 400 (k = 4) at batch 1024 on the hidden activations of a 400 → 30 toy model at p = 0.01,
+
+- ours: ``tms.sae.train(engine='fast')``, the 16 SAEs as one bank (hand-written gradients, sparse after the
+  encoder), one activation batch per step;
+- eager: the same SAEs one at a time through autograd and torch.optim.Adam (``engine='eager'``, the reference);
+- SAELens: ``sae_lens.synthetic.train_toy_sae`` on one ``TopKTrainingSAE`` (k = 4, its AuxK on), fed by a
+  ``FeatureDictionary`` holding the same model's represented directions and an ``ActivationGenerator`` at its
+  densities with U(0, 1) magnitudes (:mod:`tms.sae.saelens`), i.e. the same activations' distribution.
+
+CPU time (``time.process_time``, user + system of this process) on one torch thread, all three in one run, so the
+ratios hold on a shared machine. Run from the repository root::
+
+    python benchmarks/bench_sae.py              # about two minutes on an idle core
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from bench_engine import machine  # noqa: E402  (same folder)
+
+from tms.config import Recipe, RunConfig
+from tms.runs import save_run
+from tms.sae import SAEConfig, SAETraining, train
+from tms.sae.sources import RunSource
+from tms.train import train as train_model
+
+N_SAES, D_SAE, K, BATCH = 16, 400, 4, 1024
+
+
+def source(folder: Path) -> RunSource:
+    cfg = RunConfig.uniform(400, 30, [0.01], 1.0, recipe=Recipe(steps=2000))
+    save_run(folder / "run", cfg, train_model(cfg, threads=1))
+    return RunSource(folder / "run")
+
+
+def ours(src: RunSource, engine: str, steps: int) -> float:
+    """CPU seconds per SAE-step of 16 SAEs trained together."""
+    configs = [SAEConfig("topk", D_SAE, k=K, lr=3e-4, seed=s) for s in range(N_SAES)]
+    t = time.process_time()
+    train(src, configs, SAETraining(steps=steps, batch_size=BATCH), engine=engine)
+    return (time.process_time() - t) / (steps * N_SAES)
+
+
+def saelens(src: RunSource, steps: int) -> float:
+    """CPU seconds per SAE-step of SAELens's toy trainer on one TopK SAE."""
+    from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
+    from sae_lens.synthetic import train_toy_sae
+
+    from tms.sae.saelens import activation_generator, feature_dictionary
+
+    sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=src.d_in, d_sae=D_SAE, k=K))
+    fd = feature_dictionary(src.directions)
+    gen = activation_generator(src.density[0, src.represented])
+    torch.manual_seed(0)
+    t = time.process_time()
+    train_toy_sae(sae, fd, gen, training_samples=steps * BATCH, batch_size=BATCH, lr=3e-4)
+    return (time.process_time() - t) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=100)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = source(Path(tmp))
+        ours(src, "fast", 5)  # warm-up
+        fast = ours(src, "fast", args.steps)
+        eager = ours(src, "eager", args.steps)
+        lens = saelens(src, args.steps)
+    print(f"# {datetime.date.today()} {machine()}")
+    print(f"ours (16 SAEs batched): {1e3 * fast:.2f} ms CPU per SAE-step")
+    print(f"eager loop:             {1e3 * eager:.2f} ms  ({eager / fast:.1f}x ours)")
+    print(f"SAELens train_toy_sae:  {1e3 * lens:.2f} ms  ({lens / fast:.1f}x ours)")
+
+
+if __name__ == "__main__":
+    main()
