@@ -18,7 +18,7 @@ def test_sae_sections_quick(tmp_path):
                    ("sae-l1", "SAE-3"), ("sae-l1", "SAE-3b"), ("sae-l1", "SAE-3c"), ("sae-l1", "SAE-3d")}
     rec, l1 = ExperimentFolder(tmp_path / "sae-recovery"), ExperimentFolder(tmp_path / "sae-l1")
     assert {r["family"] for r in rec.read(MAP)} == {"topk", "batchtopk", "jumprelu", "relu", "matryoshka"}
-    assert len(rec.read(SAE1)) == 2 and len(l1.read(SAES)) == 13
+    assert len(rec.read(SAE1)) == 2 and len(l1.read(SAES)) == 11
     for name in ("sae_recovery_map", "sae1_cosines"):
         assert (tmp_path / "sae-recovery" / "figures" / f"{name}.png").is_file()
     for name in ("sae_l1_sweep", "sae_l1_shrinkage"):

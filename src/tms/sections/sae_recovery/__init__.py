@@ -14,7 +14,7 @@ from .claims import CLAIMS
 from tms.config import Recipe, RunConfig
 from tms.experiment import Experiment, FigureSpec, Param, load_notes
 
-MODEL_STEPS = 5000
+MODEL_STEPS = 3000
 """The toy models' training steps (the paper recipe otherwise): every feature of the 400 → 30 model at p = 0.01
 is represented after 2 000 (measured here)."""
 

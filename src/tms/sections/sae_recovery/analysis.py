@@ -36,9 +36,10 @@ LR = 3e-3
 L1_PENALTY = 0.1
 """relu's λ in the map (BEYOND.md: every λ from 0.01 to 1 fails on the §4 model; SAE-3 sweeps it)."""
 JUMP_PENALTY, JUMP_THRESHOLD, JUMP_BANDWIDTH = 0.1, 0.1, 0.05
-"""jumprelu's L0 coefficient, initial θ and kernel width ε (calibrated on the §4 model: L0 near the true L0)."""
-MAP_STEPS, MAP_BATCH = 1500, 512
-SAE1_STEPS, SAE1_BATCH, SAE1_SEEDS = 3000, 1024, 2
+"""jumprelu's L0 coefficient, initial θ and kernel width ε (on the §4 model, 2 000 steps: λ 0.05 gives L0 10,
+λ 0.2 L0 1.9; θ and ε of 0.01 or 0.001 gave L0 20-66)."""
+MAP_STEPS, MAP_BATCH = 1000, 512
+SAE1_STEPS, SAE1_BATCH, SAE1_SEEDS = 2500, 1024, 2
 QUICK_STEPS = 40
 EVAL_BATCHES, QUICK_EVAL_BATCHES = 8, 1
 """Fresh batches of 4096 samples each SAE is scored on (quick: one)."""
