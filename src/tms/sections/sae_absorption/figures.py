@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from tms.analysis.folder import ExperimentFolder
 from tms.sae.folder import read_saes
-from .analysis import FAMILIES, LAMBDAS, SAES, sources
+from .analysis import ALIGNED, FAMILIES, LAMBDAS, SAES, sources
 from .claims import CONTROL_MAX, TIED_STRICT_MAX, UNTIED_MIN
 
 GROUPS = (("control", False), ("control", True), ("hierarchy", False), ("hierarchy", True))
@@ -49,7 +49,8 @@ def runs(exp: ExperimentFolder) -> Figure | None:
         ax.scatter([], [], color=c, s=28, label=f"λ = {lam:g}")
     ax.scatter([], [], facecolor="none", edgecolor="crimson", s=70, label="strict (parent latent aligned)")
     ax.legend(fontsize=8, frameon=False, loc="center left")
-    ax.set_title("Absorption: every untied run on the hierarchy, no control run, no strict tied run", fontsize=10)
+    ax.set_title("Absorption rate of every run (groups: seeds; colour: λ; circles: strict absorption, tied)",
+                 fontsize=10)
     _clean(ax)
     return fig
 
@@ -77,7 +78,9 @@ def decoders(exp: ExperimentFolder) -> Figure | None:
                         color="white" if abs(cos[i, j]) > 0.6 else "black")
         ax.set_xticks(range(cos.shape[1]), [f"latent {int(j)}" for j in order], fontsize=7)
         ax.set_yticks(range(len(FEATURES)), FEATURES if p == 0 else [""] * len(FEATURES), fontsize=8)
-        ax.set_title(f"{setting}, {'tied' if tied else 'untied'} (λ = {lam:g}, seed 0)", fontsize=9)
+        rotated = float(np.abs(cos[0]).max()) < ALIGNED
+        ax.set_title(f"{setting}, {'tied' if tied else 'untied'} (λ = {lam:g}, seed 0)"
+                     + (": a 45° basis" if rotated else ""), fontsize=9)
     fig.suptitle("Decoder rows against the true directions (cos): untied, the child's latent is (parent + child)/√2",
                  fontsize=10)
     return fig
