@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..engines.threads import call
 from ..tables import Column, Schema
 from . import metrics
 from .sources import ActivationSource
@@ -31,10 +32,16 @@ def config_columns(sae: SAE) -> dict[str, Any]:
     return {"family": c.family, "d_sae": c.d_sae, "k": c.k, "penalty": c.penalty, "seed": c.seed, "init": c.init}
 
 
-@torch.no_grad()
 def evaluate(saes: Sequence[SAE], source: ActivationSource, batches: int = 8, batch_size: int = 4096,
              seed: int = 12345) -> list[dict[str, Any]]:
-    """One row per SAE (:data:`EVAL`'s columns) from ``batches`` fresh batches of the source."""
+    """One row per SAE (:data:`EVAL`'s columns) from ``batches`` fresh batches of the source (in a worker thread
+    with one intra-op thread, as :func:`tms.sae.train.train`)."""
+    return call(lambda workers: _evaluate(saes, source, batches, batch_size, seed), 1)
+
+
+@torch.no_grad()
+def _evaluate(saes: Sequence[SAE], source: ActivationSource, batches: int, batch_size: int, seed: int
+              ) -> list[dict[str, Any]]:
     gen = torch.Generator().manual_seed(seed)
     F = source.directions.float()
     n = len(saes)

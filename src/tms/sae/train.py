@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import Tensor
 
+from ..engines.threads import call
 from ..errors import ConfigError
 from . import families
 from .config import SAEConfig, SAETraining
@@ -238,13 +239,22 @@ def _banks(source: ActivationSource, configs: list[SAEConfig]) -> list[tuple[lis
 
 
 def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAETraining | None = None,
-          engine: str = "fast", progress: bool = False) -> TrainedSAEs:
+          engine: str = "fast", progress: bool = False, threads: int = 1) -> TrainedSAEs:
     """Train one SAE per config on fresh activations from ``source`` (one shared batch per step).
 
     ``engine``: 'fast' (banks of SAEs with hand-written gradients, :mod:`tms.sae.fast`) or 'eager' (autograd and
-    torch.optim.Adam per SAE, the reference); both give the same updates up to float rounding."""
+    torch.optim.Adam per SAE, the reference); both give the same updates up to float rounding. It runs in a worker
+    thread whose torch ops use ``threads`` intra-op threads (the caller's setting is left alone): at these sizes
+    one thread is fastest, and on a shared machine more threads spin at OpenMP barriers."""
     training = training or SAETraining()
     configs = _check(source, configs, engine)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    return call(lambda workers: _train(source, configs, training, engine, progress), threads)
+
+
+def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str,
+           progress: bool) -> TrainedSAEs:
     gen = torch.Generator().manual_seed(training.seed)
     steps, log_steps, log_rows = training.steps, [], []
     bar = None
