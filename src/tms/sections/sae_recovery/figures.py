@@ -38,6 +38,8 @@ def recovery_map(exp: ExperimentFolder) -> Figure | None:
         ax.set_xlabel("density p")
         ax.set_title(SAE_FAMILIES.label(family), fontsize=10)
     axes[0].set_ylabel("features per dimension n / m")
+    for ax in axes[1:]:
+        ax.tick_params(labelleft=False)
     fig.colorbar(image, ax=list(axes), label="share recovered at |cos| ≥ 0.99", shrink=0.85)
     fig.suptitle(f"Recovery of a trained model's features, m = {rows[0]['m']} (text: MMCS and the true L0)",
                  fontsize=10)
