@@ -3,11 +3,12 @@
 Directions are rows, as in SAELens and :mod:`tms.sae` (``W_dec [latent, hidden]``, a source's ``directions
 [feat, hidden]``): the true features ``F [feat, hidden]`` (a toy model's represented columns W_i, transposed by
 :func:`represented`, or a synthetic dictionary), an SAE's decoder ``D [latent, hidden]``, or many SAEs trained at
-once on one stream, ``D [sae, latent, hidden]``; every function then gives one value per SAE. Activations are rows: true feature values ``x [batch, feat]``, hidden activations ``h [batch, hidden]``,
-codes ``c [batch, latent]`` or ``[sae, batch, latent]`` and reconstructions ``ĥ`` shaped like codes. Shapes that
-cannot go together raise a one-line :class:`~tms.errors.ConfigError` naming the argument.
+once on one stream, ``D [sae, latent, hidden]``; every function then gives one value per SAE. Activations are
+rows: true feature values ``x [batch, feat]``, hidden activations ``h [batch, hidden]``, codes ``c [batch, latent]``
+or ``[sae, batch, latent]`` and reconstructions ``ĥ`` shaped like codes. Shapes that cannot go together raise a
+one-line :class:`~tms.errors.ConfigError` naming the argument.
 
-- MMCS (Sharkey, Braun & Millidge 2022): the mean over true features of the best |cos| with any decoder column;
+- MMCS (Sharkey, Braun & Millidge 2022): the mean over true features of the best |cos| with any decoder row;
 - MCC: a one-to-one matching (Hungarian, :func:`scipy.optimize.linear_sum_assignment`) of true features to
   latents on |cos|, the mean over matched pairs (as ``sae_lens.synthetic.mean_correlation_coefficient``); pass
   the represented features only (:func:`represented`);

@@ -50,7 +50,8 @@ def sae_5c(tables: Tables) -> Measurement:
         f"tied, the same hierarchy, {_seeds(rows)}: the largest strict absorption (parent latent aligned, |cos| ≥ "
         f"{ALIGNED:g}, and silent on parent-and-child samples) is {worst['strict_absorption']:.3f}. Recovery, "
         f"reported apart and not claimed: {clean} of {len(rows)} runs recover the parent cleanly (|cos| ≥ "
-        f"{CLEAN:g}); {rotated} {'settles' if rotated == 1 else 'settle'} on a rotated basis (no latent within |cos| {ALIGNED:g} of the parent; their "
+        f"{CLEAN:g}); {rotated} {'settles' if rotated == 1 else 'settle'} on a rotated basis (no latent within "
+        f"|cos| {ALIGNED:g} of the parent; their "
         f"naive absorption rate, largest {max((r['absorption'] for r in rows if r['rotated']), default=0.0):.3f}, "
         "is not absorption)"))
 
