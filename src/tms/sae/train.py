@@ -226,7 +226,8 @@ def _bank_resample(bank: Bank, s: int, x: Tensor, gen: torch.Generator) -> int:
         x_hat = torch.relu(pre) @ p["W_dec"][s] + p["b_dec"][s]
         moments = [st[n][s] for n in ("W_encT", "W_dec", "b_enc") if n in p for st in (bank.m, bank.v)]
         dead = bank.dead[s]
-        n = resample(x, x_hat, None if bank.tied else p["W_encT"][s], p["W_dec"][s], p["b_enc"][s], p["b_dec"][s], moments, dead, gen)
+        W_encT = None if bank.tied else p["W_encT"][s]
+        n = resample(x, x_hat, W_encT, p["W_dec"][s], p["b_enc"][s], p["b_dec"][s], moments, dead, gen)
         bank.since_fired[s][dead] = 0
     return n
 

@@ -67,10 +67,10 @@ def sae3_shrinks(tables: Tables) -> Measurement:
     rows = _rows(tables)
     every = ", ".join(f"λ {r['penalty']:g}: {r['shrinkage']:.3f}" for r in rows
                       if r["family"] == "relu" and r["init"] == "random")
+    shown = ", ".join(f"{r['family']}: {r['shrinkage']:.3f}" for r in others)
     return Measurement(l1["shrinkage"], note=(
         f"Σ‖ĥ‖ / Σ‖h‖ of ReLU + L1 at λ {l1['penalty']:g} (L0 {l1['l0']:.1f}, the sweep's nearest to the true "
-        f"{l1['true_l0']:.2f}); over the sweep: {every}; " + ", ".join(f"{r['family']}: {r['shrinkage']:.3f}"
-                                                                     for r in others)))
+        f"{l1['true_l0']:.2f}); over the sweep: {every}; {shown}"))
 
 
 def sae3_less(tables: Tables) -> Measurement:
