@@ -11,9 +11,10 @@
       sae_000/sae_weights.safetensors  W_enc [d_in, d_sae], W_dec [d_sae, d_in], b_enc, b_dec (+ threshold)
       sae_000/tms_state.safetensors    since_fired [d_sae] (steps since each latent last fired)
 
-Architectures: relu → "standard"; topk → "topk" (k, no decoder-norm rescaling); jumprelu → "jumprelu" (its θ);
-batchtopk and matryoshka → "jumprelu" with their learned batch threshold as every latent's θ, which is how they
-encode at inference (as SAELens converts its own BatchTopK SAEs). ``sae_lens.SAE.load_from_disk(sae_000)`` loads
+Each SAE's files are :func:`tms.sae.saelens.saelens_files`' (the format lives there): relu → "standard"; topk →
+"topk" (k, no decoder-norm rescaling); jumprelu → "jumprelu" (its θ); batchtopk and matryoshka → "jumprelu" with
+their learned batch threshold as every latent's θ, which is how they encode at inference (as SAELens converts its
+own BatchTopK SAEs). ``sae_lens.SAE.load_from_disk(sae_000)`` loads
 each (tests/test_sae_saelens.py). Written atomically (:func:`tms.files.atomic_folder`); :func:`is_complete`
 says whether a folder holds exactly a given training, so a rerun skips it.
 """
@@ -32,39 +33,14 @@ from ..errors import RunFolderError
 from ..files import atomic_folder
 from ..tables import Column, Schema
 from .config import SAEConfig, SAETraining
+from .saelens import CFG_FILE, WEIGHTS_FILE, saelens_files
 from .train import SAE, TrainedSAEs
 
 FORMAT, FORMAT_VERSION = "tms-saes", 1
 META_FILE = "saes.json"
 LOG = Schema("train_log.csv", (Column("step", "int"), Column("sae", "int"), Column("loss", "float")))
-SAELENS_VERSION = "6.54.12"
-"""The SAELens version whose on-disk format the folders follow (cfg.json's ``metadata.sae_lens_version``)."""
-ARCHITECTURE = {"relu": "standard", "topk": "topk", "jumprelu": "jumprelu", "batchtopk": "jumprelu",
-                "matryoshka": "jumprelu"}
-
-
 def sae_dir(i: int) -> str:
     return f"sae_{i:03d}"
-
-
-def saelens_cfg(sae: SAE, d_in: int) -> dict[str, Any]:
-    """The SAE's ``cfg.json`` in SAELens 6.x's format."""
-    cfg: dict[str, Any] = {"d_in": d_in, "d_sae": sae.config.d_sae, "dtype": "float32", "device": "cpu",
-                           "apply_b_dec_to_input": True, "normalize_activations": "none",
-                           "reshape_activations": "none", "metadata": {"sae_lens_version": SAELENS_VERSION}}
-    arch = ARCHITECTURE[sae.config.family]
-    if arch == "topk":
-        cfg.update(k=sae.config.k, rescale_acts_by_decoder_norm=False)
-    cfg["architecture"] = arch
-    return cfg
-
-
-def _weights(sae: SAE) -> dict[str, torch.Tensor]:
-    w = {n: getattr(sae, n).detach().float().contiguous() for n in ("W_enc", "W_dec", "b_enc", "b_dec")}
-    if ARCHITECTURE[sae.config.family] == "jumprelu":
-        thr = sae.threshold
-        w["threshold"] = (thr if thr is not None else torch.zeros(sae.config.d_sae)).float().contiguous()
-    return w
 
 
 def meta(trained: TrainedSAEs) -> dict[str, Any]:
@@ -79,13 +55,13 @@ def write_saes(path: Path | str, trained: TrainedSAEs) -> Path:
     from safetensors.torch import save_file
 
     path = Path(path)
-    d_in = trained[0].W_dec.shape[1]
     with atomic_folder(path) as tmp:
         for i, s in enumerate(trained):
             sub = tmp / sae_dir(i)
             sub.mkdir()
-            (sub / "cfg.json").write_text(json.dumps(saelens_cfg(s, d_in)) + "\n", encoding="utf-8")
-            save_file(_weights(s), str(sub / "sae_weights.safetensors"))
+            cfg, tensors = saelens_files(s)
+            (sub / CFG_FILE).write_text(json.dumps(cfg) + "\n", encoding="utf-8")
+            save_file({n: t.float().contiguous() for n, t in tensors.items()}, str(sub / WEIGHTS_FILE))
             save_file({"since_fired": s.since_fired.long().contiguous()}, str(sub / "tms_state.safetensors"))
         LOG.write(tmp, ({"step": st, "sae": i, "loss": float(v)} for k, st in enumerate(trained.log_steps)
                         for i, v in enumerate(trained.log_loss[k].tolist())))
@@ -117,7 +93,7 @@ def read_saes(path: Path | str) -> TrainedSAEs:
         for entry in m["saes"]:
             cfg = SAEConfig.from_dict(entry["config"])
             sub = path / entry["dir"]
-            w = load_file(str(sub / "sae_weights.safetensors"))
+            w = load_file(str(sub / WEIGHTS_FILE))
             since = load_file(str(sub / "tms_state.safetensors"))["since_fired"]
             thr = w.get("threshold") if cfg.family != "relu" and cfg.family != "topk" else None
             if thr is not None and cfg.family != "jumprelu" and entry.get("batch_threshold") is None:
