@@ -211,3 +211,17 @@ def test_hierarchy_unit_values():
     _, x = src.sample(1000, torch.Generator().manual_seed(0))
     assert set(x.unique().tolist()) == {0.0, 1.0}
     assert sources.from_description(src.describe()).spec["values"] == "one"
+
+
+def test_folder_saes_load_in_saelens(tmp_path):
+    sae_lens = pytest.importorskip("sae_lens")
+    src = sources.independent(20, 8, 0.1, seed=0)
+    configs = [SAEConfig("relu", 24, penalty=0.01), SAEConfig("topk", 24, k=2), SAEConfig("batchtopk", 24, k=2),
+               SAEConfig("jumprelu", 24, penalty=0.01), SAEConfig("matryoshka", 24, k=2, prefixes=(6,))]
+    trained = train(src, configs, SAETraining(steps=20, batch_size=32))
+    write_saes(tmp_path / "f", trained)
+    h, _ = src.sample(50, torch.Generator().manual_seed(1))
+    for i, ours in enumerate(trained):
+        theirs = sae_lens.SAE.load_from_disk(str(tmp_path / "f" / f"sae_{i:03d}"))
+        torch.testing.assert_close(theirs.encode(h), ours.encode(h))
+        torch.testing.assert_close(theirs.decode(ours.encode(h)), ours.decode(ours.encode(h)))
