@@ -19,7 +19,7 @@ LAYERS = [
     ("_version", "errors", "layout", "files", "tables", "text", "stats", "kinds"),
     ("config",),
     ("data",),
-    ("model", "metrics", "theory", "geometry", "attack"),
+    ("model", "metrics", "theory", "exact", "geometry", "attack"),
     ("results",),
     ("engines",),
     ("train",),
