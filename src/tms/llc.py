@@ -38,8 +38,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .engines import threads
 from .errors import ConfigError, RunFolderError
-from .files import atomic_folder
+from .files import atomic_folder, atomic_write
 from .tables import Column, Schema
 
 Params = dict[str, Tensor]
@@ -110,20 +111,22 @@ class Potential(Protocol):
 
 @dataclass
 class TiedReLU:
-    """The tied toy model x' = ReLU(WᵀW x + b) on a fixed dataset ``x [n, feat]``, loss mean over samples of
-    Σ_i I_i (x_i − x'_i)² (Chen et al.'s loss). Params ``W [chains, hidden, feat]``, ``b [chains, feat]``;
-    ``importance`` is ``[feat]`` or ``[chains, feat]`` (default 1)."""
+    """The tied toy model x' = ReLU(WᵀW x + b) on a fixed dataset, loss mean over samples of Σ_i I_i (x_i − x'_i)²
+    (Chen et al.'s loss). Params ``W [chains, hidden, feat]``, ``b [chains, feat]``; the dataset ``x`` is
+    ``[n, feat]`` shared by every chain or ``[chains, n, feat]``; ``importance`` ``[feat]`` or ``[chains, feat]``
+    (default 1)."""
 
     x: Tensor
     importance: Tensor | None = None
 
     @property
     def n(self) -> int:
-        return self.x.shape[0]
+        return self.x.shape[-2]
 
     def _forward(self, params: Params, idx: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        x = self.x if idx is None else self.x[idx]
-        h = torch.einsum("bf,chf->cbh", x, params["W"])
+        x = self.x if idx is None else self.x[..., idx, :]
+        data = "bf" if x.ndim == 2 else "cbf"
+        h = torch.einsum(f"{data},chf->cbh", x, params["W"])
         z = torch.einsum("cbh,chf->cbf", h, params["W"]) + params["b"][:, None, :]
         return x, h, z, torch.relu(z) - x
 
@@ -140,9 +143,10 @@ class TiedReLU:
         wr = self._weight() * r
         loss = (wr * r).sum(-1).mean(-1)
         # d loss / d z = 2 I r / batch where z > 0 (ReLU'); z enters through b, W's decoder use and its encoder use
-        gz = torch.where(z > 0, wr, torch.zeros((), dtype=r.dtype)) * (2.0 / x.shape[0])
+        gz = torch.where(z > 0, wr, torch.zeros((), dtype=r.dtype)) * (2.0 / x.shape[-2])
         back = torch.einsum("cbf,chf->cbh", gz, params["W"])  # d loss / d h
-        gW = torch.einsum("cbh,cbf->chf", h, gz) + torch.einsum("cbh,bf->chf", back, x)
+        data = "bf" if x.ndim == 2 else "cbf"
+        gW = torch.einsum("cbh,cbf->chf", h, gz) + torch.einsum(f"cbh,{data}->chf", back, x)
         return loss, {"W": gW, "b": gz.sum(1)}
 
 
@@ -370,7 +374,9 @@ def sample(potential: Potential, center: Params, config: SGLD = SGLD(), eager: b
     models = next(iter(center.values())).shape[0]
     chained = replicate(center, config.chains)
     init = potential.loss(chained)[:: config.chains]  # each model's L_n(w*), on the full data
-    traces = sgld_traces(potential, chained, config, generator, eager).reshape(models, config.chains, config.draws)
+    # small tensors: one intra-op thread (a worker thread's own setting; the caller's is left alone)
+    traces = threads.call(lambda _: sgld_traces(potential, chained, config, generator, eager), 1)
+    traces = traces.reshape(models, config.chains, config.draws)
     nbeta = config.resolved_nbeta(potential.n)
     return Estimates(config=config, n=potential.n, traces=traces,
                      estimates=tuple(summarize(traces[m], float(init[m]), nbeta) for m in range(models)))
@@ -418,3 +424,128 @@ def reference_estimate(W: Tensor, b: Tensor, x: Tensor, config: SGLD) -> dict[st
     chains = [float(out[f"llc-chain/{i}"]) for i in range(config.chains)]
     return {"llc": float(out["llc/mean"]), "std": float(out["llc/std"]), "chain_llc": chains,
             "traces": torch.as_tensor(np.asarray(out["loss/trace"]), dtype=torch.float32), "init_loss": init}
+
+
+# ------------------------------------------------------------------------------------------------ storage
+ESTIMATES = Schema("estimates.csv", (
+    Column("model", "int", "the model's index (a run's instance)"), Column("llc"), Column("std"), Column("stderr"),
+    Column("init_loss", doc="L_n(w*)"), Column("nbeta"), Column("kept", "int"), Column("escaped", "int"),
+    Column("first_half"), Column("second_half"), Column("drift"), Column("ess", doc="mean over chains")),
+    doc="One LLC estimate per model, with its diagnostics.")
+CHAINS = Schema("chains.csv", (
+    Column("model", "int"), Column("chain", "int"), Column("llc"), Column("kept", "bool"), Column("ess"),
+    Column("below", doc="share of draws below L_n(w*)")), doc="Every chain's λ̂ and diagnostics.")
+CONFIG_FILE, TRACES_FILE = "llc.json", "traces.safetensors"
+
+
+def estimate_rows(est: Estimates) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of estimates.csv and chains.csv."""
+    rows, chains = [], []
+    for m, e in enumerate(est.estimates):
+        rows.append({"model": m, "llc": e.llc, "std": e.std, "stderr": e.stderr, "init_loss": e.init_loss,
+                     "nbeta": e.nbeta, "kept": sum(e.kept), "escaped": e.escaped, "first_half": e.first_half,
+                     "second_half": e.second_half, "drift": e.drift, "ess": float(np.mean(e.ess))})
+        below = (est.traces[m] < e.init_loss).double().mean(-1)
+        chains += [{"model": m, "chain": c, "llc": e.chain_llc[c], "kept": e.kept[c], "ess": e.ess[c],
+                    "below": float(below[c])} for c in range(len(e.kept))]
+    return rows, chains
+
+
+def write_estimates(folder: Path | str, est: Estimates, meta: dict[str, Any]) -> Path:
+    """The estimates as a folder, written atomically: ``llc.json`` (``meta``: what was estimated, and the
+    sampler's hyper-parameters), ``traces.safetensors`` (``traces [models, chains, draws]``, ``init_loss
+    [models]``), ``estimates.csv`` and ``chains.csv``."""
+    from safetensors.torch import save_file
+
+    rows, chains = estimate_rows(est)
+    tensors = {"traces": est.traces.float().contiguous(),
+               "init_loss": torch.tensor([e.init_loss for e in est.estimates], dtype=torch.float64)}
+    with atomic_folder(folder) as tmp:
+        ESTIMATES.write(tmp, rows)
+        CHAINS.write(tmp, chains)
+        atomic_write(tmp / TRACES_FILE, lambda path: save_file(tensors, str(path)))
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return Path(folder)
+
+
+def meta_of(config: SGLD, **what: Any) -> dict[str, Any]:
+    """What an estimate folder records: the sampler's hyper-parameters and what was estimated (JSON values)."""
+    return {"sgld": asdict(config), **what}
+
+
+def is_complete(folder: Path | str, meta: dict[str, Any]) -> bool:
+    """Whether ``folder`` holds estimates made with exactly ``meta``."""
+    folder = Path(folder)
+    try:
+        stored = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return stored == json.loads(json.dumps(meta)) and all(
+        (folder / f).is_file() for f in (TRACES_FILE, ESTIMATES.file, CHAINS.file))
+
+
+def read_traces(folder: Path | str) -> Tensor:
+    """The stored traces ``[models, chains, draws]``; RunFolderError when the folder holds none."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(Path(folder) / TRACES_FILE))["traces"]
+    except (OSError, KeyError, Exception) as e:  # safetensors raises its own error type for a corrupt file
+        raise RunFolderError(f"{folder}: no LLC traces ({e.__class__.__name__})") from None
+
+
+# ------------------------------------------------------------------------------------------- runs (CLI, API)
+LLC_FOLDER = "llc"
+"""Where ``tms llc RUN`` writes the estimates: a folder beside the run's files."""
+
+
+def run_potential(results: Any, n: int, data_seed: int, chains: int) -> tuple[TiedReLU, Params]:
+    """Each model's fixed dataset of ``n`` samples from its own data distribution (its densities, feature sets),
+    drawn with ``data_seed``, replicated for its chains, and its parameters ``[models, ...]``. A family other
+    than the tied ReLU model is a ConfigError."""
+    from .data import get_distribution
+
+    configs = {block.config for block in results._blocks()}
+    for cfg in configs:
+        if cfg.model != "relu":
+            raise ConfigError(f"tms llc estimates the tied ReLU model (model 'relu'), got model {cfg.model!r}")
+    if len(configs) != 1:
+        raise ConfigError("estimate the models of one run at a time")
+    (cfg,) = configs
+    if n < 2:
+        raise ConfigError(f"n (samples in the fixed dataset) must be an integer >= 2, got {n}")
+    sampler = get_distribution(cfg.data).bind(cfg.feature_sets)
+    x = sampler(results.density.float(), n, torch.Generator().manual_seed(data_seed))
+    potential = TiedReLU(x.repeat_interleave(chains, 0), results.importance.float().repeat_interleave(chains, 0))
+    return potential, {"W": results.W.float(), "b": results.b.float()}
+
+
+def estimate(run: Any, config: SGLD = SGLD(), n: int = 1000, data_seed: int = 0) -> Estimates:
+    """The LLC of every model of a run (a run folder's path, a loaded run, a training result or a selection):
+    SGLD at its weights on ``n`` samples of its own data, all models' chains in one batch (the notebook API of
+    ``tms llc``)."""
+    config.check()
+    if isinstance(run, (str, Path)):
+        from .runs import load_run
+
+        run = load_run(run)
+    potential, center = run_potential(run, n, data_seed, config.chains)
+    return sample(potential, center, config)
+
+
+def estimate_run_folder(path: Path | str, config: SGLD = SGLD(), n: int = 1000, data_seed: int = 0,
+                        force: bool = False) -> tuple[Path, bool]:
+    """``tms llc RUN``: the estimates of a run folder's models written to ``RUN/llc/`` (idempotent: a folder
+    made with the same hyper-parameters is left as it is unless ``force``). Returns (folder, whether it was
+    written now)."""
+    from .runs import check_run, load_run
+
+    config.check()
+    path = Path(path)
+    check_run(path)
+    out = path / LLC_FOLDER
+    meta = meta_of(config, n=n, data_seed=data_seed, loss="mean over samples of the sum over features of "
+                   "I_i (x_i - x'_i)^2", estimator="nbeta * (mean draw loss - L_n(w*)) over the kept chains")
+    if not force and is_complete(out, meta):
+        return out, False
+    return write_estimates(out, estimate(load_run(path), config, n, data_seed), meta), True
