@@ -163,3 +163,25 @@ def test_single_feature_gradient_is_the_finite_difference_of_the_loss():
 def test_bad_input_names_the_field(call, field):
     with pytest.raises(ConfigError, match=field):
         call()
+
+
+def test_llc_1_holds_on_the_kgon_table_and_fails_off_it(tmp_path):
+    from tms.analysis.folder import ExperimentFolder
+    from tms.sections.llc import kgons
+
+    exp = ExperimentFolder(tmp_path / "llc")
+    kgons.analyze_kgons(exp)
+    rows = exp.read(kgons.KGONS)
+    assert [r["kgon"] for r in rows] == list(kgons.KGON_NAMES)
+    result = kgons.LLC_1.check(exp)
+    assert result.passed and result.measured < 1e-5, result.note
+    assert all(r["grad_norm"] < 1e-6 for r in rows)
+    moved = [{c.name: r[c.name] for c in kgons.KGONS.columns} for r in rows]
+    moved[0]["exact_loss"] += 2e-4  # a loss off the published one by more than the tolerance
+    exp.write(kgons.KGONS, moved)
+    assert not kgons.LLC_1.check(exp).passed
+    moved[0]["exact_loss"] -= 2e-4
+    moved[2]["grad_norm"] = 1e-3  # not a critical point
+    exp.write(kgons.KGONS, moved)
+    off = kgons.LLC_1.check(exp)
+    assert not off.passed and "NO" in off.note
