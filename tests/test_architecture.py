@@ -25,7 +25,7 @@ LAYERS = [
     ("train",),
     ("runs",),
     ("folders",),
-    ("analysis",),
+    ("analysis", "llc"),
     ("claims", "plotting"),
     ("experiment",),
     ("sections",),

@@ -413,14 +413,18 @@ def reference_estimate(W: Tensor, b: Tensor, x: Tensor, config: SGLD) -> dict[st
     loader = DataLoader(TensorDataset(x), batch_size=config.batch_size or x.shape[0], shuffle=False)
     with torch.no_grad():
         init = float(evaluate(model, (x,)))
-    with warnings.catch_warnings(), torch.random.fork_rng():
-        warnings.simplefilter("ignore")
-        out = estimate_learning_coeff_with_summary(
-            model, loader, evaluate=evaluate, sampling_method=DevSGLD,
-            optimizer_kwargs={"lr": config.step_size, "localization": config.gamma,
-                              "nbeta": config.resolved_nbeta(x.shape[0])},
-            num_draws=config.draws, num_chains=config.chains, num_burnin_steps=config.burn_in,
-            init_loss=init, seed=config.seed, cores=1, verbose=False)
+
+    def run(_: Any) -> dict[str, Any]:
+        with warnings.catch_warnings(), torch.random.fork_rng():
+            warnings.simplefilter("ignore")
+            return estimate_learning_coeff_with_summary(
+                model, loader, evaluate=evaluate, sampling_method=DevSGLD,
+                optimizer_kwargs={"lr": config.step_size, "localization": config.gamma,
+                                  "nbeta": config.resolved_nbeta(x.shape[0])},
+                num_draws=config.draws, num_chains=config.chains, num_burnin_steps=config.burn_in,
+                init_loss=init, seed=config.seed, cores=1, verbose=False)
+
+    out = threads.call(run, 1)  # one intra-op thread, as ours: small tensors (the caller's setting is kept)
     chains = [float(out[f"llc-chain/{i}"]) for i in range(config.chains)]
     return {"llc": float(out["llc/mean"]), "std": float(out["llc/std"]), "chain_llc": chains,
             "traces": torch.as_tensor(np.asarray(out["loss/trace"]), dtype=torch.float32), "init_loss": init}
