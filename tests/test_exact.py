@@ -16,6 +16,15 @@ from tms.errors import ConfigError
 F64 = torch.float64
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: torch's intra-op threads only cost time (ten times the CPU on a busy host)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _random_model(n: int, m: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     W = torch.randn(m, n, generator=g, dtype=F64) * 0.8
