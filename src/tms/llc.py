@@ -253,6 +253,12 @@ def descend(potential: Potential, params: Params, lr: float, steps: int, generat
     loss ``[chains]``)."""
     if not (lr > 0 and steps >= 0):
         raise ConfigError(f"lr must be positive and steps >= 0, got {lr} and {steps}")
+    # small tensors: one intra-op thread (a worker thread's own setting; the caller's is left alone)
+    return threads.call(lambda _: _descend(potential, params, lr, steps, generator, batch_size, every), 1)
+
+
+def _descend(potential: Potential, params: Params, lr: float, steps: int, generator: torch.Generator,
+             batch_size: int | None, every: int) -> tuple[Params, list[tuple[int, Params, Tensor]]]:
     w = {k: v.clone() for k, v in params.items()}
     batches = _batches(potential.n, batch_size, generator)
     kept = []

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from tms import llc
 from tms.analysis.folder import ExperimentFolder
-from .analysis import GAMMAS, KGON_TABLE, KGONS, N, SENSITIVITY_TABLE
+from .analysis import GAMMAS, KGON_TABLE, KGONS, LENGTHS, N, SENSITIVITY_TABLE
 
 
 def traces(exp: ExperimentFolder) -> Figure | None:
@@ -72,6 +72,8 @@ def sensitivity(exp: ExperimentFolder) -> Figure | None:
                 d, v, e = map(np.array, zip(*pts))
                 ax.errorbar(d, v, yerr=np.where(np.isfinite(e), e, 0.0), marker="o", ms=3, label=f"{name}-gon")
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(LENGTHS, [str(L) for L in LENGTHS], fontsize=7)
         ax.set_title(f"γ = {gamma:g}", fontsize=9)
         ax.set_xlabel("draws")
     axes[0].set_ylabel("λ̂")
