@@ -194,3 +194,16 @@ def test_llc_1_holds_on_the_kgon_table_and_fails_off_it(tmp_path):
     exp.write(kgons.KGONS, moved)
     off = kgons.LLC_1.check(exp)
     assert not off.passed and "NO" in off.note
+
+
+def test_minimise_finds_the_section3_candidate_and_its_closed_form_loss():
+    # dense enough that the extra feature is dropped (theory): W = [1, 0], b = [0, p/2], loss r (p/3 - p²/4)
+    p, r = 0.5, 0.2
+    start = torch.tensor([[0.9, 0.05]], dtype=F64), torch.tensor([0.05, 0.1], dtype=F64)
+    m = exact.minimise(*start, p, [1.0, r])
+    assert m.grad_max < 1e-8
+    assert m.loss == pytest.approx(float(theory.candidate_loss(theory.candidates(2)[0], r, p)), abs=1e-12)
+    assert torch.allclose(m.W, torch.tensor([[1.0, 0.0]], dtype=F64), atol=1e-6)
+    assert torch.allclose(m.b, torch.tensor([0.0, p / 2], dtype=F64), atol=1e-6)
+    held = exact.minimise(*start, p, [1.0, r], frozen=(1,))  # feature 1's column and bias stay as given
+    assert float(held.W[0, 1]) == 0.05 and float(held.b[1]) == 0.1 and held.loss > m.loss

@@ -4,7 +4,7 @@ minimised by L-BFGS from that geometry, and the r* where the pentagon's and the 
 
 Geometries (the fifth feature last):
 
-- ``pentagon``: start from a regular pentagon of length 1.1, bias −0.15, the fifth feature pointing up;
+- ``pentagon``: start from a regular pentagon of length 1.1, bias −0.15 (features in angular order);
 - ``digons``: features 0-3 as two orthogonal antipodal pairs of length 1, bias 0; the fifth feature nearly
   dropped (‖W_4‖ = 0.05, between the pairs, so that a saddle is left rather than kept), bias p₄/2 (its mean);
 - ``digons_dead``: the same with the fifth feature's column held at 0 and its bias at −0.5 (its output dead).
@@ -16,9 +16,9 @@ L-BFGS spends its steps on the last digits.)
 
 Tables (written once: skipped when present for the same grid and settings):
 
-- ``nonuniform_exact.csv``: per relative density (the trained grid's and the paper's snap, 0.4) and geometry the minimum's loss (the paper's sum over features,
-  and the trainer's mean), its QMC error bound, largest gradient entry, label and the fifth feature's norm and
-  bias;
+- ``nonuniform_exact.csv``: per relative density (the trained grid's and the paper's snap, 0.4) and geometry
+  the minimum's loss (the paper's sum over features, and the trainer's mean), its QMC error bound, largest
+  gradient entry, label and the fifth feature's norm and bias;
 - ``nonuniform_exact_crossing.csv``: r* against the digons and against the digons with a dead fifth output
   (Brent's method on the difference of the two minimised losses), the losses there and the settings.
 """
@@ -78,7 +78,7 @@ def start(geometry: str, r: float) -> tuple[torch.Tensor, torch.Tensor, tuple[in
     f64 = torch.float64
     if geometry == PENTAGON:
         angle = math.pi / 2 + 2 * math.pi * torch.arange(N_FEATURES, dtype=f64) / N_FEATURES
-        angle = torch.roll(angle, 1)  # the fifth (last) feature at π/2
+        angle = torch.roll(angle, 1)  # feature 1 at π/2, the fifth at π/2 + 216° (in a regular pentagon any order)
         return 1.1 * torch.stack([torch.cos(angle), torch.sin(angle)]), torch.full((5,), -0.15, dtype=f64), ()
     W = torch.tensor([[1.0, 0.0, -1.0, 0.0, 0.0], [0.0, 1.0, 0.0, -1.0, 0.0]], dtype=f64)
     b = torch.zeros(N_FEATURES, dtype=f64)
