@@ -93,9 +93,10 @@ def test_plateaus_and_llc_6_on_a_hand_made_trajectory():
         return {"seed": 0, "epoch": epoch, "loss": loss, "exact_loss": exact_loss or loss, "kgon": kgon, "llc": llc}
 
     rows = [row(0, 0.30, "", 1.0), row(40, 0.0972, "4++", 5.0), row(80, 0.0972, "4++", 5.4),
-            row(120, 0.08, "", 6.0), row(160, 0.0618, "5+", 9.0), row(200, 0.0618, "5+", 9.2)]
+            row(120, 0.08, "", 6.0), row(121, 0.08, "", 6.1),  # two snapshots one epoch apart: no plateau
+            row(160, 0.0618, "5+", 9.0), row(240, 0.0618, "5+", 9.2)]
     plats = dynamics.plateaus(rows)
-    assert [(p["kgon"], p["first"], p["last"]) for p in plats] == [("4++", 40, 80), ("5+", 160, 200)]
+    assert [(p["kgon"], p["first"], p["last"]) for p in plats] == [("4++", 40, 80), ("5+", 160, 240)]
     assert plats[0]["llc"] == pytest.approx(5.2) and plats[1]["critical_loss"] == pytest.approx(0.0618, abs=1e-4)
 
     class T:

@@ -32,7 +32,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -247,10 +247,11 @@ def sgld_traces(potential: Potential, center: Params, config: SGLD, generator: t
 
 
 def descend(potential: Potential, params: Params, lr: float, steps: int, generator: torch.Generator,
-            batch_size: int | None = None, every: int = 0) -> tuple[Params, list[tuple[int, Params, Tensor]]]:
+            batch_size: int | None = None, every: int | Sequence[int] = 0
+            ) -> tuple[Params, list[tuple[int, Params, Tensor]]]:
     """Plain SGD on the fixed dataset with the SGLD's gradient code (γ = 0, no noise): ``w ← w − lr ∇L_batch``.
-    Returns the final parameters and, every ``every`` steps (and at 0 and the end), (step, parameters, full-data
-    loss ``[chains]``)."""
+    Returns the final parameters and, every ``every`` steps (and at 0 and the end) or at the listed steps (and
+    the end), (step, parameters, full-data loss ``[chains]``)."""
     if not (lr > 0 and steps >= 0):
         raise ConfigError(f"lr must be positive and steps >= 0, got {lr} and {steps}")
     # small tensors: one intra-op thread (a worker thread's own setting; the caller's is left alone)
@@ -258,12 +259,13 @@ def descend(potential: Potential, params: Params, lr: float, steps: int, generat
 
 
 def _descend(potential: Potential, params: Params, lr: float, steps: int, generator: torch.Generator,
-             batch_size: int | None, every: int) -> tuple[Params, list[tuple[int, Params, Tensor]]]:
+             batch_size: int | None, every: int | Sequence[int]) -> tuple[Params, list[tuple[int, Params, Tensor]]]:
     w = {k: v.clone() for k, v in params.items()}
     batches = _batches(potential.n, batch_size, generator)
     kept = []
+    listed = set(every) if not isinstance(every, int) else set()
     for step in range(steps + 1):
-        if step == steps or (every and step % every == 0):
+        if step == steps or step in listed or (isinstance(every, int) and every and step % every == 0):
             kept.append((step, {k: v.clone() for k, v in w.items()}, potential.loss(w)))
         if step == steps:
             break

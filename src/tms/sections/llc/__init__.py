@@ -60,7 +60,7 @@ EXPERIMENTS.append(
         section="LLC", order=42.0, suite="beyond", uses=("llc",),
         summary=(f"SGD on n = 1 000 fixed samples (batch {dynamics.RECIPE.batch}, lr {dynamics.RECIPE.lr}), "
                  f"{dynamics.RECIPE.seeds} seeds × {dynamics.RECIPE.epochs} epochs (the paper: 4 500), a snapshot "
-                 f"every {dynamics.RECIPE.every} epochs with its loss, k-gon and LLC."),
+                 f"at {dynamics.RECIPE.snapshots} log-spaced epochs with its loss, k-gon and LLC."),
         configs=lambda quick: {},
         analyses=(dynamics.analyze_dynamics,),
         figures=(FigureSpec("llc_dynamics", dynamics.figure),),
