@@ -204,7 +204,9 @@ def one_hot_data(n: int, features: int, generator: torch.Generator) -> Tensor:
 # ------------------------------------------------------------------------------------------------- sampling
 def _batches(n: int, batch: int | None, generator: torch.Generator):
     """Index tensors, one per step: None (full batch) forever, or consecutive slices of a fresh permutation per
-    epoch (the tail shorter than a batch is dropped, as devinterp cycles a DataLoader with drop_last)."""
+    epoch, the tail shorter than a batch dropped (devinterp cycles the user's DataLoader as it is: in a fixed
+    order unless it shuffles, with a short last batch unless it drops it; the full batch, the default here and
+    Chen et al.'s, is the same in both)."""
     if batch is None or batch >= n:
         while True:
             yield None
