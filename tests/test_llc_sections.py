@@ -131,3 +131,15 @@ def test_cli_llc_writes_beside_the_run_once_and_refuses_bad_values(tmp_path, cap
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1
     assert (run / "llc" / "traces.safetensors").stat().st_mtime_ns == stamp  # nothing half-written
+
+
+def test_the_notebook_api_is_tms_llc_estimate(tmp_path):
+    import subprocess
+
+    code = ("import tms, sys; from tms.runs import save_run; "
+            "cfg = tms.RunConfig.uniform(4, 2, [0.2], 1.0, recipe=tms.Recipe(steps=100)); "
+            f"p = save_run({str(tmp_path / 'run')!r}, cfg, tms.train(cfg)); "
+            "est = tms.llc.estimate(p, tms.llc.SGLD(draws=20, chains=2)); "
+            "print(len(est), est[0].llc == est[0].llc, 'llc' in tms.__all__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", "True", "True"]
