@@ -38,7 +38,7 @@ class Recipe:
     init_std: float = 0.5
     snapshots: int = 36
     """Snapshots at log-spaced epochs from 5 to ``epochs`` (and at 0)."""
-    sgld: llc.SGLD = llc.SGLD(step_size=1e-3, gamma=1.0, draws=300, chains=4, seed=5)
+    sgld: llc.SGLD = llc.SGLD(step_size=1e-3, gamma=1.0, draws=300, chains=8, seed=5)
 
     def quick(self) -> "Recipe":
         return replace(self, seeds=2, epochs=20, snapshots=4, sgld=replace(self.sgld, draws=50, chains=2))
