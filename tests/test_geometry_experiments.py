@@ -146,12 +146,14 @@ def test_nonuniform_labels_snap_and_claims(tmp_path):
     assert "median relative deviation 0.000" in res["S4-6"].note  # ‖W_i‖² = 1 − b_i exactly here
     assert res["S4-4"].note.startswith("all 3 checks hold. Checks: ") and "(1 change)" in res["S4-4"].note
     assert res["S4-5"].note.startswith("both checks hold. Checks: ")
+    assert "cross at r* = 0.2691" in res["S4-12"].note and res["S4-12"].measured < 1  # the snap here: ~0.3
 
 
 def test_nonuniform_claims_fail_off_the_papers_snap(tmp_path):
     # snapping at 0.7 (1.4x sparser) is not "about 2.5x"
     res = {c.id: c.check(nonuniform_run(tmp_path / "a", snap_at=0.7)) for c in nu_claims.CLAIMS}
     assert not res["S4-4"].passed and "within [0.2, 0.5]" in res["S4-4"].note
+    assert not res["S4-12"].passed and res["S4-12"].measured > 2  # the snap (0.61) is 3 grid steps from r* = 0.269
     assert res["S4-5"].passed and res["S4-6"].passed
 
 

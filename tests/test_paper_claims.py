@@ -4,7 +4,8 @@
 - every claim passes;
 - its measured value is the pinned one (tests/pinned_claims.json): bit for bit on a kind of machine it was pinned
   on (an Intel Xeon and an AMD EPYC host, the two kinds CI runs on), and on every machine within a tolerance
-  derived from how far the pinned hosts differ (:func:`tolerance`): a change that moves a number shows here;
+  derived from how far the pinned hosts differ (:func:`tolerance`): a change that moves a number shows here; a
+  claim added later and pinned on only some hosts so far has an explicit tolerance (:data:`PARTLY_PINNED`);
 - the results folder holds exactly the files tms reproduce writes (tests/layout_expected.py);
 - negative controls: the linear §2 models, trained alongside, show none of the ReLU model's superposition.
 """
@@ -27,7 +28,7 @@ PINNED = json.loads((Path(__file__).parent / "pinned_claims.json").read_text())
 IDS = {"intro": ["INTRO-1", "INTRO-2", "INTRO-3"], "section2": ["S2-1", "S2-2", "S2-3", "S2-4"],
        "section2-large": ["S2-5"], "phase-2-1": ["S3-1", "S3-2", "S3-3", "S3-4"],
        "phase-3-2": ["S3-1", "S3-2", "S3-3", "S3-4"], "geometry": ["S4-1", "S4-2", "S4-3"],
-       "nonuniform": ["S4-4", "S4-5", "S4-6"], "correlated": ["S4-7", "S4-8", "S4-9", "S4-10", "S4-11"],
+       "nonuniform": ["S4-4", "S4-5", "S4-6", "S4-12"], "correlated": ["S4-7", "S4-8", "S4-9", "S4-10", "S4-11"],
        "dynamics": ["S5-1", "S5-2", "S5-3"], "adversarial": ["S6-1", "S6-2"],
        "privileged": ["S7-1", "S7-2", "S7-3"], "computation": ["S8-1", "S8-2", "S8-3", "S8-4"]}
 
@@ -85,20 +86,32 @@ def test_tolerance_is_the_spread_of_the_pinned_hosts():
     assert lo == pytest.approx(2.5 - 2.5e-6) and hi == pytest.approx(2.5 + 2.5e-6)
 
 
+PARTLY_PINNED = {"nonuniform/S4-12": 1.0}
+"""Claims pinned on some hosts only (added after the others were measured there), each with an absolute tolerance
+beyond the pinned values' range where it is not pinned. S4-12 measures the grid steps between the trained snap and
+the exact r*: r* is deterministic (float64 exact loss, one thread) but the snap is the geometric mean of two grid
+points, so where training rounds differently it may move by a whole grid step: 1."""
+
+
 def test_measured_values_are_the_pinned_ones(results):
     _, claims = results
     measured = {f"{c.experiment}/{c.id}": c.measured for c in claims}
     hosts = PINNED["hosts"]
-    assert all(set(h["claims"]) == set(measured) for h in hosts)
+    assert all(set(h["claims"]) <= set(measured) for h in hosts), "a pinned claim is no longer measured"
+    partly = {key for key in measured if any(key not in h["claims"] for h in hosts)}
+    assert all(any(key in h["claims"] for h in hosts) for key in measured), "a claim pinned on no host"
+    assert partly <= set(PARTLY_PINNED), f"pinned on some hosts only, without an explicit tolerance: {partly}"
     same_kind = [h for h in hosts if h["machine"] == machine()]
     if same_kind:  # the same seed gives the same numbers on the same kind of machine
-        assert measured == same_kind[0]["claims"]
+        assert {key: measured[key] for key in same_kind[0]["claims"]} == same_kind[0]["claims"]
     off = []
     for key, value in measured.items():
-        lo, hi = tolerance([h["claims"][key] for h in hosts])
-        if not lo <= value <= hi:
-            off.append(f"{key}: {value!r} outside [{lo!r}, {hi!r}] (pinned: "
-                       + ", ".join(f"{h['machine']['vendor']} {h['claims'][key]!r}" for h in hosts) + ")")
+        lo, hi = tolerance([h["claims"][key] for h in hosts if key in h["claims"]])
+        slack = PARTLY_PINNED[key] if key in partly else 0.0
+        if not lo - slack <= value <= hi + slack:
+            off.append(f"{key}: {value!r} outside [{lo - slack!r}, {hi + slack!r}] (pinned: "
+                       + ", ".join(f"{h['machine']['vendor']} {h['claims'][key]!r}" for h in hosts
+                                   if key in h["claims"]) + ")")
     assert not off, "\n".join(off)
 
 

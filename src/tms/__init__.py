@@ -44,7 +44,7 @@ from .runs import Run, load_run, save_run  # noqa: E402
 #: itself): importing any tms module imports this root first, and reading results (``tms.runs``, the report) must
 #: load neither the trainer and its engines nor the figures' matplotlib (:mod:`tms.plot`).
 _LAZY = {"train": ("train", "train"), "TrainResult": ("train", "TrainResult"), "sweep": ("sweeps", "sweep"),
-         "plot": ("plot", None), "runtime": ("runtime", None), "Runtime": ("runtime", "Runtime")}
+         "plot": ("plot", None), "runtime": ("runtime", None), "Runtime": ("runtime", "Runtime"), "llc": ("llc", None)}
 
 
 def __getattr__(name: str) -> Any:
@@ -72,6 +72,7 @@ __all__ = [
     "OutputError",
     "RunFolderError",
     "TMSError",
+    "llc",
     "load_run",
     "metrics",
     "plot",

@@ -239,11 +239,32 @@ def build_parser(params: dict[str, str] | None = None) -> argparse.ArgumentParse
     from .sae.command import add_parsers as add_sae_parsers
 
     add_sae_parsers(sub, _positive_int)
+    _add_llc(sub)
 
     rep = sub.add_parser("report", help="build report.html and REPORT.md from stored runs (no training)")
     rep.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
     rep.add_argument("-v", "--verbose", action="store_true")
     return parser
+
+
+def _add_llc(sub) -> None:
+    from .llc import SGLD
+
+    d = SGLD()
+    q = sub.add_parser("llc", help="estimate the local learning coefficient of a run's models by SGLD "
+                                   "(devinterp's sampler; written to RUN/llc/)")
+    q.add_argument("path", type=Path, metavar="RUN")
+    q.add_argument("--chains", type=int, default=d.chains, help=f"chains per model (default {d.chains})")
+    q.add_argument("--draws", type=int, default=d.draws, help=f"draws per chain (default {d.draws})")
+    q.add_argument("--burn-in", type=int, default=d.burn_in, help=f"steps before the first draw (default {d.burn_in})")
+    q.add_argument("--step-size", type=float, default=d.step_size, help=f"SGLD step size ε (default {d.step_size:g})")
+    q.add_argument("--gamma", type=float, default=d.gamma, help=f"localization γ (default {d.gamma:g})")
+    q.add_argument("--nbeta", type=float, default=None, help="inverse temperature nβ (default n / ln n)")
+    q.add_argument("--batch-size", type=int, default=None, help="SGLD batch (default: the full dataset)")
+    q.add_argument("--samples", type=int, default=1000, help="n, the fixed dataset's size (default 1000)")
+    q.add_argument("--seed", type=int, default=0, help="the chains' seed; the dataset's too (default 0)")
+    q.add_argument("--force", action="store_true", help="estimate again even when RUN/llc/ holds these settings")
+    q.add_argument("-v", "--verbose", action="store_true")
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -413,6 +434,20 @@ def cmd_new_section(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_llc(args: argparse.Namespace) -> int:
+    from .llc import ESTIMATES, SGLD, estimate_run_folder
+
+    config = SGLD(step_size=args.step_size, gamma=args.gamma, nbeta=args.nbeta, draws=args.draws,
+                  burn_in=args.burn_in, chains=args.chains, batch_size=args.batch_size, seed=args.seed).check()
+    folder, wrote = estimate_run_folder(args.path, config, n=args.samples, data_seed=args.seed, force=args.force)
+    for row in ESTIMATES.read(folder):
+        sys.stdout.write(f"model {row.model}: llc {row.llc:.3f} ± {row.stderr:.3f} ({row.kept} chains kept, "
+                         f"{row.escaped} escaped; halves {row.first_half:.3f} → {row.second_half:.3f}; ESS "
+                         f"{row.ess:.0f})\n")
+    sys.stdout.write(f"{folder}{'' if wrote else ' (already complete)'}\n")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if not args.out.is_dir():
         raise RunFolderError(f"results folder {args.out} does not exist; run `tms reproduce --out {args.out}` first")
@@ -466,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .sae.command import cmd_sae, cmd_sae_eval
 
         handler = {"train": cmd_train, "reproduce": cmd_reproduce, "robustness": cmd_robustness, "plot": cmd_plot,
-                   "report": cmd_report, "new-section": cmd_new_section, "sae": cmd_sae, "sae-eval": cmd_sae_eval}
+                   "report": cmd_report, "new-section": cmd_new_section, "sae": cmd_sae, "sae-eval": cmd_sae_eval,
+                   "llc": cmd_llc}
         return handler[args.command](args)
     except _UsageError as e:
         sys.stderr.write(f"{e}\n")

@@ -11,11 +11,14 @@ from matplotlib.ticker import NullFormatter
 
 from tms.analysis.folder import ExperimentFolder
 from .analysis import DIGONS, FITS, LABELS, OTHER, PENTAGON, POINTS, SUMMARY
+from .optimal import CROSSING, DEAD, EXACT
 from tms.plotting.common import mappable, square_frame
 
 LABEL_COLORS = {PENTAGON: "#1f77b4", DIGONS: "#d62728", OTHER: "0.6"}
 LABEL_TEXT = {PENTAGON: "pentagon", DIGONS: "two digons, fifth feature dropped", OTHER: "other"}
 DENSITY_CMAP = "coolwarm"
+EXACT_TEXT = {PENTAGON: "pentagon", DIGONS: "two digons", DEAD: "two digons, fifth output dead"}
+EXACT_STYLE = {PENTAGON: ("#0b3d91", "--"), DIGONS: ("#7f0000", "--"), DEAD: ("#7f0000", ":")}
 
 
 def embeddings(exp: ExperimentFolder) -> Figure | None:
@@ -58,8 +61,10 @@ def _circle():
 
 def losses(exp: ExperimentFolder) -> Figure | None:
     """Every fit's loss against the relative density, coloured by geometry, with each geometry's lowest loss
-    per density joined: the pentagon's and the digons' curves cross where the best fit snaps. Left: the losses;
-    right: each relative to the lowest loss at its density, which shows the crossing across the whole axis."""
+    per density joined: the pentagon's and the digons' curves cross where the best fit snaps. Dashed: each
+    geometry's exact loss-optimal curve (:mod:`.optimal`, where the minimum keeps the geometry) and their crossing
+    r*. Left: the losses; right: each relative to the lowest trained loss at its density (the exact curves to the
+    lower exact one), which shows the crossing across the whole axis."""
     if not exp.has(FITS) or not exp.has(POINTS):
         return None
     fits, points = exp.read(FITS), exp.read(POINTS)
@@ -81,6 +86,7 @@ def losses(exp: ExperimentFolder) -> Figure | None:
                 xs, ys = zip(*curve)
                 ax.plot(xs, ys, "-", color=LABEL_COLORS[label], lw=1.5, label=f"lowest loss: {LABEL_TEXT[label]}")
                 top = max(top, max(ys))
+        top = max(top, _exact_curves(exp, ax, relative))
         if snap is not None:
             ax.axvline(snap, color="black", lw=0.8, ls=":", label=f"snap: relative density {snap:.2f}")
         ax.set_xscale("log")
@@ -103,3 +109,32 @@ def losses(exp: ExperimentFolder) -> Figure | None:
     fig.suptitle("The pentagon's and the digons' loss curves cross where the geometry snaps (first order)",
                  fontsize=10.5)
     return fig
+
+
+def _exact_curves(exp: ExperimentFolder, ax, relative: bool) -> float:
+    """Draw the exact loss-optimal curves (the trainer's normalisation: mean over features) where each minimum kept
+    its geometry, and r*; with ``relative``, each over the lower of the pentagon's and the digons' exact losses at
+    that density (the trained losses' lowest is biased low: the least of 20 noisy evaluations). Returns the
+    highest value drawn."""
+    if not exp.has(EXACT):
+        return 1.0
+    curves = {}
+    for geometry in (PENTAGON, DIGONS, DEAD):
+        keep = PENTAGON if geometry == PENTAGON else DIGONS
+        curves[geometry] = {row["relative_density"]: row["loss_mean"] for row in exp.read(EXACT)
+                            if row["geometry"] == geometry and row["label"] == keep}
+    floor = {r: min(c[r] for c in (curves[PENTAGON], curves[DIGONS]) if r in c)
+             for r in set(curves[PENTAGON]) | set(curves[DIGONS])}
+    top = 1.0
+    for geometry, curve in curves.items():
+        rows = sorted((r, y / floor[r] if relative else y) for r, y in curve.items() if r in floor)
+        if rows:
+            xs, ys = zip(*rows)
+            color, ls = EXACT_STYLE[geometry]
+            text = "exact optimum" + (" / lower exact optimum" if relative else "")
+            ax.plot(xs, ys, ls=ls, color=color, lw=1.1, label=f"{text}: {EXACT_TEXT[geometry]}")
+            top = max(top, max(ys))
+    star = {row["against"]: row["r_star"] for row in exp.read(CROSSING)} if exp.has(CROSSING) else {}
+    if star.get(DIGONS) is not None:
+        ax.axvline(star[DIGONS], color="#2ca02c", lw=0.9, ls="--", label=f"exact crossing r* = {star[DIGONS]:.3f}")
+    return top
