@@ -35,7 +35,7 @@ def test_every_getter_refuses_an_unknown_name_in_one_line():
 
     with pytest.raises(ConfigError, match=r"^model must be one of relu, linear, hidden-relu, untied-abs, got 'tanh'$"):
         get_family("tanh")
-    with pytest.raises(ConfigError, match=r"^data must be one of independent, sets, signed, got 'gaussian'$"):
+    with pytest.raises(ConfigError, match=r"^data must be one of independent, sets, signed, alt, got 'gaussian'$"):
         get_distribution("gaussian")
     with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, got 'jit'$"):
         get_engine("jit")

@@ -9,7 +9,9 @@ A :class:`Distribution` draws ``[inst, batch, feat]`` batches from per-instance,
 - ``signed``: as ``independent`` but active values U[−1, 1] (PAPER.md §8's computation of |x|);
 - ``sets``: correlated and anticorrelated feature sets (:class:`tms.config.FeatureSet`), the other features
   independent (PAPER.md §4). A correlated set shares one zero/non-zero draw; an anticorrelated set has at most
-  one active member, member i with probability p_i. Active values are U[0, 1], independent of everything else.
+  one active member, member i with probability p_i. Active values are U[0, 1], independent of everything else;
+- ``alt``: Roe & Goldstein 2025's data (BEYOND.md ALT): one target feature per sample, U[0, 1], every other
+  feature on with probability p_i and then 0.1·U[0, 1]; :func:`sample_alt` also gives each sample's target.
 
 The eager engine trains on any member; the fast engine draws the members it lists itself (:mod:`tms.engines`).
 
@@ -108,6 +110,30 @@ def sample_sets(density: Tensor, batch_size: int, generator: torch.Generator | N
     return values * active
 
 
+ALT_NOISE = 0.1
+"""The amplitude of the non-target features in data 'alt': Roe & Goldstein's train_linear.py scales them by 0.1."""
+
+
+def sample_alt(density: Tensor, batch_size: int, generator: torch.Generator | None = None,
+               noise: float = ALT_NOISE) -> tuple[Tensor, Tensor]:
+    """Roe & Goldstein's linear-model data (BEYOND.md ALT): ``(x [inst, batch, feat], target [inst, batch])``.
+
+    Each sample has exactly one target feature t, uniform over the features, with x_t ~ U[0, 1); every other
+    feature i is on with probability ``density[:, i]`` (their ``SPARSITY``, 0.95) and then ``noise`` · U[0, 1).
+    As in their train_linear.py one uniform per element gives the values and the target's on/off draw is
+    overridden, so the target is on whatever its Bernoulli draw. The target index is returned because it
+    cannot be read off x: x_t falls below the largest noise value in about one sample in ten.
+    """
+    inst, feat = density.shape
+    shape = (inst, batch_size, feat)
+    values = torch.rand(shape, generator=generator, device=density.device)
+    target = torch.randint(0, feat, (inst, batch_size), generator=generator, device=density.device)
+    on = torch.rand(shape, generator=generator, device=density.device) < density[:, None, :]
+    scale = on.to(values.dtype).mul_(noise)
+    scale.scatter_(2, target[..., None], 1.0)
+    return values.mul_(scale), target
+
+
 Sampler = Callable[[Tensor, int, "torch.Generator | None"], Tensor]
 """``sample(density [inst, feat], batch_size, generator) -> x [inst, batch, feat]``."""
 
@@ -143,10 +169,17 @@ def _sets(sets: Sequence[FeatureSet]) -> Sampler:
     return lambda density, batch_size, generator=None: sample_sets(density, batch_size, generator, sets)
 
 
+def _alt(sets: Sequence[FeatureSet]) -> Sampler:
+    if sets:
+        raise ConfigError("feature_sets need data 'sets', got data 'alt'")
+    return lambda density, batch_size, generator=None: sample_alt(density, batch_size, generator)[0]
+
+
 DISTRIBUTIONS: dict[str, Distribution] = {
     "independent": Distribution("independent", _independent),
     "sets": Distribution("sets", _sets),
     "signed": Distribution("signed", _signed),
+    "alt": Distribution("alt", _alt),
 }
 """The implementation of every name in :data:`tms.kinds.DATA`, by name."""
 
