@@ -14,6 +14,8 @@ def test_each_implementation_covers_exactly_its_names():
 
     assert set(FAMILIES) == set(kinds.MODELS)
     assert set(DISTRIBUTIONS) == set(kinds.DATA)
+    from tms.losses import LOSS_FUNCTIONS
+    assert set(LOSS_FUNCTIONS) == set(kinds.LOSSES) and kinds.TARGETED_DATA <= set(kinds.DATA)
     assert set(ENGINES) | {kinds.AUTO_ENGINE} == set(kinds.ENGINES) and kinds.AUTO_ENGINE not in ENGINES
     for engine in ENGINES.values():  # what an engine says it trains are registered names
         assert set(engine.models or ()) <= set(kinds.MODELS) and set(engine.data or ()) <= set(kinds.DATA)
@@ -24,7 +26,7 @@ def test_each_implementation_covers_exactly_its_names():
 
 def test_config_re_exports_the_same_registries():
     # one object per kind: code that reads config.MODELS and code that reads kinds.MODELS see the same entries
-    for name in ("MODELS", "DATA", "CORRELATIONS", "INITS", "OPTIMIZERS", "ENGINES"):
+    for name in ("MODELS", "DATA", "CORRELATIONS", "INITS", "OPTIMIZERS", "ENGINES", "SCHEDULES", "LOSSES"):
         assert getattr(config, name) is getattr(kinds, name)
 
 
@@ -39,7 +41,7 @@ def test_every_getter_refuses_an_unknown_name_in_one_line():
         get_distribution("gaussian")
     with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, got 'jit'$"):
         get_engine("jit")
-    with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, got 'zeros'$"):
+    with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, scaling, got 'zeros'$"):
         init_weights(1, 2, 3, "zeros")
 
 

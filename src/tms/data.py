@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .config import FeatureSet
+from .config import FeatureSet, RunConfig
 from .errors import ConfigError
 from .kinds import DATA, Entry
 
@@ -145,6 +145,10 @@ class Distribution:
     name: str
     bind: Callable[[Sequence[FeatureSet]], Sampler]
     """``bind(feature_sets)``: the sampler of a run with those sets (the config has checked that they fit)."""
+    bind_run: "Callable[[RunConfig], Callable[..., Tensor | tuple[Tensor, Tensor]]] | None" = None
+    """``bind_run(config)``: the run's sampler where it needs more of the config than its feature sets, or gives
+    each sample's target feature too (``(x, target)``, the distributions of :data:`tms.kinds.TARGETED_DATA`);
+    :func:`run_sampler` prefers it to :attr:`bind`."""
 
     @property
     def entry(self) -> Entry:
@@ -179,7 +183,8 @@ DISTRIBUTIONS: dict[str, Distribution] = {
     "independent": Distribution("independent", _independent),
     "sets": Distribution("sets", _sets),
     "signed": Distribution("signed", _signed),
-    "alt": Distribution("alt", _alt),
+    "alt": Distribution("alt", _alt, bind_run=lambda config: lambda density, batch_size, generator=None: sample_alt(
+        density, batch_size, generator, getattr(config, "noise", ALT_NOISE))),
 }
 """The implementation of every name in :data:`tms.kinds.DATA`, by name."""
 
@@ -187,3 +192,44 @@ DISTRIBUTIONS: dict[str, Distribution] = {
 def get_distribution(name: str) -> Distribution:
     """The distribution called ``name``, or a ConfigError listing the known ones."""
     return DISTRIBUTIONS[DATA.check(name)]
+
+
+def run_sampler(config: RunConfig) -> Callable[[Tensor, int, "torch.Generator | None"], tuple[Tensor, Tensor | None]]:
+    """The sampler of a run: ``sample(density, batch_size, generator) -> (x, target)``. The distribution's draw
+    (:attr:`Distribution.bind_run` where it has one, else :attr:`Distribution.bind` with the run's feature sets), its
+    values times ``config.value_max`` (for the paper's members exactly U[0, value_max] or U[−value_max, value_max]),
+    then, with ``config.normalize``, every sample divided by its length (an all-zero sample stays zero). ``target``
+    is the distribution's target index for :data:`tms.kinds.TARGETED_DATA`, else None."""
+    dist = get_distribution(config.data)
+    sample = dist.bind_run(config) if dist.bind_run is not None else dist.bind(config.feature_sets)
+    value_max, normalize = config.value_max, config.normalize
+
+    def draw(density: Tensor, batch_size: int, generator: torch.Generator | None = None
+             ) -> tuple[Tensor, Tensor | None]:
+        drawn = sample(density, batch_size, generator)
+        x, target = drawn if isinstance(drawn, tuple) else (drawn, None)
+        if value_max != 1.0:
+            x = x * value_max
+        if normalize:
+            norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+            x = x / torch.where(norm > 0, norm, torch.ones((), device=x.device))
+        return x, target
+
+    return draw
+
+
+def draw_dataset(sample: Callable[[Tensor, int, "torch.Generator | None"], tuple[Tensor, Tensor | None]],
+                 density: Tensor, size: int, generator: torch.Generator | None = None
+                 ) -> tuple[Tensor, Tensor | None]:
+    """A finite dataset (:attr:`tms.config.RunConfig.train_size`): ``size`` examples per instance drawn once,
+    ``(x [inst, size, feat], target [inst, size] or None)``."""
+    return sample(density, size, generator)
+
+
+def epoch_batches(size: int, batch_size: int, generator: torch.Generator | None = None) -> list[Tensor]:
+    """One epoch over a finite dataset of ``size`` examples: the whole set as one batch when ``batch_size >= size``
+    (full batch, in order), else a fresh permutation cut into batches of ``batch_size`` (the last one shorter)."""
+    if batch_size >= size:
+        return [torch.arange(size)]
+    order = torch.randperm(size, generator=generator, device=generator.device if generator else "cpu").cpu()
+    return list(order.split(batch_size))

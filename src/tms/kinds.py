@@ -154,7 +154,7 @@ LOSSES = Kind("loss", (
 ))
 """Training losses (:attr:`tms.config.Recipe.loss`, implemented in :data:`tms.losses.LOSS_FUNCTIONS`)."""
 
-TARGETED_DATA: frozenset[str] = frozenset()
+TARGETED_DATA: frozenset[str] = frozenset({"alt"})
 """The data distributions whose samplers also give each sample's target feature (``(x, target)``, target
 ``[inst, batch]`` int64): the ones a loss that needs a target (``target-only``) trains on."""
 
