@@ -90,3 +90,28 @@ def test_same_seed_same_batch_and_the_registry_gives_x():
     assert torch.equal(a, b) and torch.equal(ta, tb) and not torch.equal(a, c)
     x = get_distribution("alt").bind(())(density, 64, torch.Generator().manual_seed(7))
     assert torch.equal(x, a)
+
+
+def test_the_run_field_noise_reaches_the_sampler_and_only_alt_takes_it():
+    from tms.config import RunConfig
+    from tms.data import run_sampler
+    from tms.errors import ConfigError
+
+    cfg = RunConfig.uniform(10, 2, [0.95], model="linear", data="alt", noise=0.5)
+    assert cfg.to_dict()["noise"] == 0.5 and RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert "noise" not in RunConfig.uniform(10, 2, [0.95], model="linear", data="alt").to_dict()
+    x, t = run_sampler(cfg)(torch.tensor(cfg.density), 5000, torch.Generator().manual_seed(0))
+    is_target = torch.zeros_like(x, dtype=torch.bool).scatter_(2, t[..., None], True)
+    assert 0.45 < x[~is_target].max().item() < 0.5
+    with pytest.raises(ConfigError, match="^noise is the amplitude of data 'alt'"):
+        RunConfig.uniform(10, 2, [0.5], data="independent", noise=0.5)
+    with pytest.raises(ConfigError, match=r"^noise must be in \[0, 1000\]"):
+        RunConfig.uniform(10, 2, [0.5], data="alt", model="linear", noise=-1)
+
+
+def test_init_normal_draws_W_and_b_from_a_standard_normal():
+    from tms.model import get_family
+
+    p = get_family("linear").init(4, 2, 2000, "normal", torch.Generator().manual_seed(0), 4)
+    for v in (p["W"], p["b"]):
+        assert abs(v.mean().item()) < 5 / math.sqrt(v.numel()) and abs(v.std().item() - 1) < 5 / math.sqrt(2 * v.numel())

@@ -41,7 +41,7 @@ def test_every_getter_refuses_an_unknown_name_in_one_line():
         get_distribution("gaussian")
     with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, got 'jit'$"):
         get_engine("jit")
-    with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, scaling, got 'zeros'$"):
+    with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, scaling, normal, got 'zeros'$"):
         init_weights(1, 2, 3, "zeros")
 
 

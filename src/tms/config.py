@@ -156,7 +156,7 @@ RECIPE_DEFAULTS = {"schedule": "constant", "warmup_steps": 0, "lr_floor": 0.05, 
 """The recipe fields added after the paper's, at their defaults: config.json leaves out each field at its default, so
 every run folder written before them (and the paper's pinned runs) reads and writes byte for byte as before."""
 
-RUN_DEFAULTS = {"value_max": 1.0, "train_size": None, "normalize": False}
+RUN_DEFAULTS = {"value_max": 1.0, "train_size": None, "normalize": False, "noise": 0.1}
 """The same for the run's fields added after the paper's."""
 
 
@@ -243,6 +243,9 @@ class RunConfig:
     normalize: bool = False
     """Scale every example (training, test and evaluation) to unit length; an all-zero example stays zero
     (Henighan et al. 2023)."""
+    noise: float = 0.1
+    """Data 'alt' only: the amplitude of the non-target features, on with their density and then noise · U[0, 1]
+    (Roe & Goldstein 2025 use 0.1, :data:`tms.data.ALT_NOISE`)."""
 
     def __post_init__(self) -> None:
         _check_int("features", self.n_features, 1)
@@ -270,6 +273,10 @@ class RunConfig:
             _check_int("train_size", self.train_size, 1)
         if not isinstance(self.normalize, bool):
             raise ConfigError(f"normalize must be true or false, got {self.normalize!r}")
+        object.__setattr__(self, "noise", _check_float("noise", self.noise, 0.0, 1e3))
+        if self.data != "alt" and self.noise != RUN_DEFAULTS["noise"]:
+            raise ConfigError(f"noise is the amplitude of data 'alt''s non-target features, got data {self.data!r}; "
+                              "leave noise at 0.1 or use data alt")
         if self.recipe.gamma is not None and self.model == "untied-abs":
             raise ConfigError("gamma acts on the tied W: use model relu, linear or hidden-relu, got 'untied-abs'")
         if self.recipe.loss == "target-only" and self.data not in TARGETED_DATA:

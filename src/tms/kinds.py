@@ -126,6 +126,7 @@ INITS = Kind("init", (
     Entry("per_model", "per_model", "Xavier-normal per model: std = sqrt(2 / (m + n))"),
     Entry("scaling", "scaling",
           "W ~ N(0, 1/m) and b ~ N(0, 1), as Liu, Liu & Gore 2025's code (the scaling section)"),
+    Entry("normal", "normal", "W and b from N(0, 1) (Roe & Goldstein 2025's torch.randn)"),
 ))
 """Initialisations (:attr:`tms.config.Recipe.init`, implemented in :func:`tms.model.init_weights`)."""
 
