@@ -39,7 +39,7 @@ def test_every_getter_refuses_an_unknown_name_in_one_line():
         get_family("tanh")
     with pytest.raises(ConfigError, match=r"^data must be one of independent, sets, signed, alt, got 'gaussian'$"):
         get_distribution("gaussian")
-    with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, got 'jit'$"):
+    with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, sparse, got 'jit'$"):
         get_engine("jit")
     with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, scaling, normal, got 'zeros'$"):
         init_weights(1, 2, 3, "zeros")

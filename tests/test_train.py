@@ -90,7 +90,7 @@ def test_diverged_training_is_refused_not_stored(monkeypatch):
         def train_chunk(self, job):
             job.params["W"].fill_(float("nan"))
 
-    monkeypatch.setattr(trainer, "get_engine", lambda name, model, data, extensions=(): Exploding())
+    monkeypatch.setattr(trainer, "get_engine", lambda name, model, data, *more: Exploding())
     with pytest.raises(TMSError, match="training diverged: the final loss is not finite for 2 of 2"):
         train(small(steps=1))
 

@@ -233,3 +233,69 @@ def epoch_batches(size: int, batch_size: int, generator: torch.Generator | None 
         return [torch.arange(size)]
     order = torch.randperm(size, generator=generator, device=generator.device if generator else "cpu").cpu()
     return list(order.split(batch_size))
+
+
+#: :func:`sample_sparse` draws a feature densely when some instance gives it a density above this, else by counts.
+DENSE_ABOVE = 1.0 / 32
+
+
+@dataclass(frozen=True)
+class SparseBatch:
+    """A batch of independent features ``[inst, batch, feat]`` as its active entries: entry k is instance
+    ``inst[k]``, sample ``row[k]``, feature ``feat[k]``, value ``value[k]`` (every other entry is 0; no entry twice)."""
+
+    inst: Tensor
+    row: Tensor
+    feat: Tensor
+    value: Tensor
+    shape: tuple[int, int, int]
+
+    def dense(self) -> Tensor:
+        """The batch as ``[inst, batch, feat]``."""
+        out = torch.zeros(self.shape, device=self.value.device)
+        out[self.inst, self.row, self.feat] = self.value
+        return out
+
+
+def _distinct_rows(keys_base: Tensor, batch_size: int, generator: torch.Generator | None) -> Tensor:
+    """Rows for activations whose (instance, feature) pair is ``keys_base`` (pair × batch_size): uniform, and
+    distinct within a pair; a row drawn twice for one pair is drawn again until none is (rejection, so each pair's
+    rows are a uniformly random subset of its count)."""
+    device = keys_base.device
+    rows = torch.randint(0, batch_size, keys_base.shape, generator=generator, device=device)
+    while True:
+        keys = keys_base + rows
+        order = torch.argsort(keys, stable=True)
+        sorted_keys = keys[order]
+        again = order[1:][sorted_keys[1:] == sorted_keys[:-1]]
+        if again.numel() == 0:
+            return rows
+        rows[again] = torch.randint(0, batch_size, again.shape, generator=generator, device=device)
+
+
+def sample_sparse(density: Tensor, batch_size: int, generator: torch.Generator | None = None,
+                  value_max: float = 1.0, dense_above: float = DENSE_ABOVE) -> SparseBatch:
+    """Data 'independent' (x_i = 0 with probability 1 − p_i, else U[0, value_max]) as a :class:`SparseBatch`, drawn
+    in time proportional to the active entries where most features are rare (Liu, Liu & Gore 2025's frequency law,
+    BEYOND.md SCALE). A feature with a density above ``dense_above`` (in some instance) is drawn densely, one
+    uniform per entry; a rare feature gets its count of active samples c ~ Binomial(batch, p_i), and then c
+    distinct samples uniformly at random, which is the same distribution as batch independent Bernoulli(p_i)
+    draws. Values U[0, 1) × value_max. Not the same random numbers as :func:`sample_features`."""
+    inst, feat = density.shape
+    device = density.device
+    frequent = density.max(dim=0).values > dense_above
+    cols = frequent.nonzero().flatten()
+    rare = (~frequent).nonzero().flatten()
+    u = torch.rand((inst, batch_size, cols.numel()), generator=generator, device=device)
+    on = u < density[:, cols][:, None, :]
+    di, dr, dc = on.nonzero(as_tuple=True)
+    dense_values = u[di, dr, dc] / density[di, cols[dc]]  # u/p given u < p is U[0, 1), as sample_features_one_draw
+    counts = torch.binomial(torch.full((inst, rare.numel()), float(batch_size), device=device),
+                            density[:, rare].contiguous(), generator=generator).long()
+    pair = torch.arange(inst * rare.numel(), device=device).repeat_interleave(counts.flatten())
+    ri = torch.div(pair, max(rare.numel(), 1), rounding_mode="floor")
+    rf = rare[pair - ri * rare.numel()] if rare.numel() else pair
+    rr = _distinct_rows(pair * batch_size, batch_size, generator)
+    rare_values = torch.rand(pair.shape, generator=generator, device=device)
+    return SparseBatch(torch.cat([di, ri]), torch.cat([dr, rr]), torch.cat([cols[dc], rf]),
+                       torch.cat([dense_values, rare_values]) * value_max, (inst, batch_size, feat))

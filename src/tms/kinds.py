@@ -166,5 +166,7 @@ ENGINES = Kind("engine", (
     Entry("fast", "fast", "hand-written gradients, a fused optimizer and its own samplers: the eager updates, faster"),
     Entry("eager", "eager", "the reference: the family's forward pass, autograd and torch.optim, for every model "
                             "and data"),
+    Entry("sparse", "sparse", "hand-written gradients on sparse batches (rare features as counts) for the tied ReLU "
+                              "or linear model on independent data, AdamW, schedules and gamma: the scaling runs"),
 ))
 """Training engines (implemented in :data:`tms.engines.ENGINES`, every name but :data:`AUTO_ENGINE`)."""

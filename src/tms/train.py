@@ -216,7 +216,7 @@ def train(
     True (a tqdm bar on stderr) or a callback ``(done, total)`` in steps summed over chunks.
     """
     dev = resolve_device(device)
-    chosen = get_engine(engine, config.model, config.data, config.extensions())
+    chosen = get_engine(engine, config.model, config.data, config.extensions(), config.recipe.optimizer)
     if threads is None:
         threads = torch.get_num_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -326,7 +326,7 @@ def _train_chunk(engine, config: RunConfig, params: Params, importance: Tensor, 
         data=config.data, feature_sets=config.feature_sets, recipe=config.recipe,
         generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
         on_log=on_log, on_steps=on_steps, snapshot_steps=tuple(snaps), on_snapshot=on_snapshot,
-        threads=threads, sample=run_sampler(config),
+        threads=threads, sample=run_sampler(config), value_max=config.value_max,
     )
     if finite is not None:
         x, target, test_x, test_target = finite
