@@ -23,7 +23,7 @@ def test_fits_read_converged_models_only():
     # loss = 3 m^-1 exactly at m = 8, 16, 32; the unconverged m = 64 point lies far off the line and is left out
     models = [_model(-1.0, 1.5, m, 3.0 / m, overlap=0.5 / m) for m in (8, 16, 32)]
     models.append(_model(-1.0, 1.5, 64, 1.0, overlap=1.0, converged=False))
-    models.append(_model(0.3, 1.5, 16, 0.1))  # the γ sweep: one width, no fit
+    models.append(_model(0.1, 1.5, 16, 0.1))  # the γ sweep: one width, no fit
     (row,) = fit_rows(models)
     assert (row["gamma"], row["alpha"], row["models"], row["converged"]) == (-1.0, 1.5, 4, 3)
     assert row["loss_exponent"] == pytest.approx(1.0) and row["overlap_exponent"] == pytest.approx(-1.0)
@@ -32,7 +32,7 @@ def test_fits_read_converged_models_only():
 
 def test_the_default_grid_and_the_papers_grid():
     default = configs(False)
-    assert len(default) == 11 and all(c.recipe.gamma is not None for c in default.values())
+    assert len(default) == 12 and all(c.recipe.gamma is not None for c in default.values())
     strong = default["gamma-1/m64"]
     assert strong.n_features == 1000 and strong.value_max == 2.0 and strong.recipe.warmup_steps == 300
     assert sum(strong.density[0]) == pytest.approx(1.0) and strong.density[0][0] / strong.density[0][1] == \
@@ -77,4 +77,4 @@ def test_the_measured_exponents_are_the_papers(default_run):
     assert fits[(-1.0, 1.5)].overlap_exponent == pytest.approx(-1.0, abs=0.15)
     models = exp.read(MODELS)
     assert all(r.phi_half == 1.0 for r in models if r.gamma == -1.0)
-    assert all(r.phi_half < 0.25 for r in models if r.gamma == 0.3 and r.converged)
+    assert all(r.phi_half < 0.25 for r in models if r.gamma == 0.1 and r.converged)

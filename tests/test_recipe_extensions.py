@@ -261,40 +261,9 @@ def test_target_only_trains_on_data_with_targets():
 def test_auto_picks_eager_for_fields_the_fast_engine_does_not_implement():
     assert get_engine("auto", "relu", "independent").name == "fast"
     for field in ("schedule", "gamma", "train_size", "loss", "value_max", "normalize"):
-        assert get_engine("auto", "relu", "independent", (field,)).name == "eager"
+        # the sparse engine trains the scaling runs' fields; every other goes to the eager reference
+        expected = "sparse" if field in ("schedule", "gamma", "value_max") else "eager"
+        assert get_engine("auto", "relu", "independent", (field,)).name == expected
+        assert get_engine("auto", "hidden-relu", "independent", (field,)).name == "eager"
         with pytest.raises(ConfigError, match=f"^engine fast does not implement {field}; use engine eager or auto$"):
             get_engine("fast", "relu", "independent", (field,))
-
-
-# -- the command line ---------------------------------------------------------------------------------------------
-
-def test_tms_train_takes_the_new_fields_as_flags(tmp_path, capsys):
-    from tms.cli import main
-
-    out = tmp_path / "run"
-    code = main(["train", "-n", "30", "-m", "3", "--power-law", "1.5", "--gamma", "-1", "--schedule", "cosine",
-                 "--warmup-steps", "5", "--value-max", "2", "--init", "scaling", "--steps", "20", "--batch-size", "16",
-                 "--train-size", "12", "--normalize", "--threads", "1", "--out", str(out)])
-    assert code == 0
-    config = json.loads((out / "config.json").read_text())["config"]
-    assert config["recipe"]["gamma"] == -1.0 and config["recipe"]["schedule"] == "cosine"
-    assert config["train_size"] == 12 and config["normalize"] is True and config["value_max"] == 2.0
-    assert config["density"][0] == pytest.approx(list(power_law_densities(30, 1.5)))
-
-
-@pytest.mark.parametrize("argv,match", [
-    (["--densities", "0.1", "--steps", "20", "--warmup-steps", "20"], "warmup_steps must be fewer than steps"),
-    (["--densities", "0.1", "--train-size", "0"], "train-size must be an integer >= 1"),
-    (["--power-law", "-1"], r"alpha must be in \[0, 100\]"),
-    (["--densities", "0.1", "--loss", "l1"], "invalid choice: 'l1'"),
-    (["--densities", "0.1", "--expected-active", "2"], "expected-active needs --power-law"),
-])
-def test_tms_train_refuses_bad_new_values_in_one_line(tmp_path, capsys, argv, match):
-    import re
-
-    from tms.cli import main
-
-    code = main(["train", "-n", "10", "-m", "2", *argv, "--out", str(tmp_path / "run")])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and re.search(match, err)
-    assert not (tmp_path / "run").exists()

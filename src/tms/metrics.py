@@ -199,7 +199,10 @@ def relative_change(steps: list[int] | Tensor, losses: Tensor, tail: float = CON
     L_end, with L_before the mean logged loss over steps in ((1 − tail) T, (1 − tail/2) T] and L_end over steps in
     ((1 − tail/2) T, T]. Means over windows rather than single logged batches, so that a training batch's noise
     does not read as a change. ``losses`` is ``[len(steps), inst]``; nan where a window holds no logged step.
-    About 0 (or below): converged; 0.1: the loss still fell 10 % within the last tenth."""
+    About 0 (or below): converged; 0.1: the loss still fell 10 % within the last tenth. Under a schedule that decays
+    the learning rate (cosine to a floor) the last tenth moves little whatever the loss would still gain, so a small
+    change there is necessary for convergence, not sufficient (measured: a scaling model at m = 64 read 0.001 after
+    3 000 steps and ended 2.8x lower after 6 000)."""
     s = torch.as_tensor(list(steps), dtype=torch.float64)
     T = float(s.max())
     before = (s > (1 - tail) * T) & (s <= (1 - tail / 2) * T)
