@@ -20,7 +20,7 @@ IDS = {"DD-1", "DD-2", "DD-3", "ALT-1", "ALT-2"}
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("beyond_dd_alt")
-    return out, reproduce(NAMES, out, report=False)
+    return out, reproduce(NAMES, out, report=False, threads=1)  # tiny ops: 2 threads thrash on a busy host
 
 
 @pytest.mark.slow
@@ -51,7 +51,7 @@ def test_the_measured_values_are_the_papers_and_the_posts(default_run):
 
 
 def test_both_sections_run_end_to_end_quick(tmp_path):
-    claims = reproduce(NAMES, tmp_path, quick=True, report=False)
+    claims = reproduce(NAMES, tmp_path, quick=True, report=False, threads=1)
     assert {c.id for c in claims} == IDS and all(c.passed is None for c in claims)
     dd = ExperimentFolder(tmp_path / "double-descent").read(DD_MODELS)
     assert sorted({r.train_size for r in dd}) == [3, 30, 100]
@@ -70,9 +70,9 @@ def test_polygon_by_hand():
     t = torch.deg2rad(torch.tensor([0.0, 72.0, 144.0, 216.0, 288.0]))
     pentagon = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
     k, regular, worst = polygon(torch.cat([pentagon * 2.0, 0.1 * pentagon]))  # the small ones are not counted
-    assert (k, regular) == (5, True) and worst == pytest.approx(0, abs=1e-9)
+    assert (k, regular) == (5, True) and worst == pytest.approx(0, abs=1e-5)  # float32 angles
     bent = pentagon.clone()
     bent[1] = torch.tensor([math.cos(math.radians(100)), math.sin(math.radians(100))])  # gaps 100 and 44 degrees
     k, regular, worst = polygon(bent)
-    assert (k, regular) == (5, False) and worst == pytest.approx(28 / 72)
+    assert (k, regular) == (5, False) and worst == pytest.approx(28 / 72, abs=1e-5)
     assert polygon(pentagon[:2])[:2] == (2, False)
