@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from tms.analysis.folder import ExperimentFolder
 from .analysis import FITS, MODELS
@@ -21,6 +22,14 @@ def _by_alpha(rows: list[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
     for r in sorted(rows, key=lambda r: r["m"]):
         out.setdefault(r["alpha"], []).append(r)
     return out
+
+
+def _width_axis(ax, widths) -> None:
+    """Log x axis with a tick at each trained width (matplotlib's minor labels overlap between 30 and 40)."""
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(widths))
+    ax.set_xticklabels([str(m) for m in sorted(widths)])
+    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def _points(ax, rows: list[dict[str, Any]], y: str, color: str, label: str, scale: float = 1.0) -> None:
@@ -57,8 +66,8 @@ def loss_against_width(exp: ExperimentFolder) -> Figure | None:
                 logs = np.log([r["loss"] * n for r in good]) + fit["loss_exponent"] * np.log(m)
                 ax.plot(m, np.exp(logs.mean()) * m ** -fit["loss_exponent"], color=color, lw=1.0)
         regime = "strong" if gamma == STRONG else ("weak" if WEAK_RANGE[0] <= gamma <= WEAK_RANGE[1] else "")
-        ax.set_xscale("log")
         ax.set_yscale("log")
+        _width_axis(ax, {r["m"] for r in models if r["gamma"] == gamma})
         ax.set_xlabel("width m")
         ax.set_ylabel("loss (sum over features)")
         ax.set_title(f"γ = {gamma:g}" + (f" ({regime} superposition)" if regime else ""), fontsize=10)
@@ -111,8 +120,8 @@ def overlap_against_width(exp: ExperimentFolder) -> Figure | None:
     grid = np.geomspace(ms.min(), ms.max(), 50)
     ax.plot(grid, (n - grid) / (grid * (n - 1)), "k--", lw=1.0, label="Welch bound (n − m)/(m (n − 1))")
     ax.plot(grid, 1.0 / grid, color="0.5", lw=1.0, label="1/m")
-    ax.set_xscale("log")
     ax.set_yscale("log")
+    _width_axis(ax, ms.astype(int).tolist())
     ax.set_xlabel("width m")
     ax.set_ylabel("mean squared overlap (Ŵ_i · Ŵ_j)²")
     ax.set_title(f"Strong superposition (γ = {STRONG:g}): overlap of the {n} feature vectors", fontsize=10)
