@@ -29,9 +29,9 @@ from tms.tables import Column, Schema
 from tms.data import run_sampler
 from tms.train import finite_data
 
-LARGE = 0.5
+LARGE = 0.7
 """A vector (a point's h_t or a feature's W_i) is large when its norm is at least this share of the largest."""
-POLYGON_TOL = 0.35
+POLYGON_TOL = 0.4
 """A regular polygon: norms within this share of their mean, gaps within this share of 360°/k."""
 TEST_SAMPLES = 4096
 """Fresh draws for each model's test loss, drawn by the analysis from :data:`TEST_SEED` + the run's seed (the

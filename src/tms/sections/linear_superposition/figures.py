@@ -95,6 +95,7 @@ def gaps(exp: ExperimentFolder) -> Figure | None:
         ax.legend(fontsize=7, frameon=False)
         _clean(ax)
     fig.suptitle("Target-only loss: the directions' gaps against uniform random angles", fontsize=10)
+    fig.subplots_adjust(top=0.84, wspace=0.28)
     return fig
 
 
@@ -121,6 +122,9 @@ def noise(exp: ExperimentFolder) -> Figure | None:
             label="tight-frame theory r = √((1/12) / (1/12 + (n/2 − 1) Var x_j))")
     ax.axhline(0.5, color="0.6", ls=":", lw=1)
     ax.set_xscale("log")
+    levels = sorted({r.noise for r in rows})
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.minorticks_off()
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("amplitude of the non-target features (theirs: 0.1)")
     ax.set_ylabel("feature norm")
