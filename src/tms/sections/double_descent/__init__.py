@@ -23,7 +23,7 @@ QUICK_SIZES = (3, 30, 100)
 MODELS = 3
 STEPS, WARMUP, LR = 2_500, 250, 1e-2
 """Our recipe: 2 500 full-batch AdamW steps at lr 1e-2 (250 of linear warm-up, then cosine to 0), weight decay
-1e-2. ARENA's (``--dd-recipe 2``): 50 000 steps, 2 500 of warm-up, lr 1e-3, 5 models, T up to 2 000."""
+1e-2. ARENA's (``--dd_recipe 2``): 50 000 steps, 2 500 of warm-up, lr 1e-3, 5 models, T up to 2 000."""
 
 
 def recipe(T: int, quick: bool, arena: bool) -> Recipe:
