@@ -97,3 +97,14 @@ def test_the_sparse_engine_trains_the_same_numbers_on_any_number_of_threads():
         init="scaling", steps=20, batch_size=32, lr=1e-2, gamma=-1.0, schedule="cosine", warmup_steps=2))
     one, two = (train_module.train(cfg, engine="sparse", threads=t) for t in (1, 2))
     assert torch.equal(one.params["W"], two.params["W"]) and torch.equal(one.log_losses, two.log_losses)
+
+
+def test_the_sparse_engine_refuses_what_it_does_not_train_in_one_line():
+    from tms.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="^engine sparse trains with the optimizers adamw, not 'sgd'; use engine eager"):
+        get_engine("sparse", "relu", "independent", (), "sgd")
+    with pytest.raises(ConfigError, match="^engine sparse does not implement train_size; use engine eager or auto$"):
+        get_engine("sparse", "relu", "independent", ("train_size",))
+    with pytest.raises(ConfigError, match="^engine sparse trains the models relu, linear"):
+        get_engine("sparse", "hidden-relu", "independent")

@@ -152,12 +152,12 @@ def get_engine(name: str, model: str = "relu", data: str = "independent", extens
     missing = [e for e in extensions if not engine.supports(model, data, (e,))]
     if missing and engine.supports(model, data):
         raise ConfigError(f"engine {name} does not implement {', '.join(missing)}; use engine eager or auto")
-    if not engine.supports(model, data, (), optimizer):
-        raise ConfigError(f"engine {name} trains with the optimizers {', '.join(engine.optimizers or ('any',))}, not "
-                          f"{optimizer!r}; use engine eager or auto")
     if not engine.supports(model, data):
         raise ConfigError(
             f"engine {name} trains the models {', '.join(engine.models or ('any',))} on the data "
             f"{', '.join(engine.data or ('any',))}, not model {model!r} on data {data!r}; use engine eager or auto"
         )
+    if engine.optimizers is not None and optimizer not in engine.optimizers:
+        raise ConfigError(f"engine {name} trains with the optimizers {', '.join(engine.optimizers)}, not "
+                          f"{optimizer!r}; use engine eager or auto")
     return engine
