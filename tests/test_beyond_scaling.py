@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from tms.analysis.folder import ExperimentFolder
 from tms.reproduce import reproduce
@@ -59,12 +60,18 @@ def default_run(tmp_path_factory):
     return out, reproduce(["scaling"], out, report=False)
 
 
+XFAIL = {}
+"""Claims that fail at the default run, with the measured numbers (strict: CI flags when one starts passing)."""
+
+
 @pytest.mark.slow
-def test_every_claim_passes_at_the_default_recipe(default_run):
+@pytest.mark.parametrize("claim_id", [pytest.param(i, marks=pytest.mark.xfail(strict=True, reason=XFAIL[i]))
+                                      if i in XFAIL else i for i in sorted(IDS)])
+def test_every_claim_passes_at_the_default_recipe(default_run, claim_id):
     _, claims = default_run
     assert {c.id for c in claims} == IDS
-    failed = [f"{c.id}: measured {c.measured} ({c.threshold}); {c.note}" for c in claims if not c.passed]
-    assert not failed, "\n".join(failed)
+    (c,) = [c for c in claims if c.id == claim_id]
+    assert c.passed, f"{c.id}: measured {c.measured} ({c.threshold}); {c.note}"
 
 
 @pytest.mark.slow
@@ -78,3 +85,22 @@ def test_the_measured_exponents_are_the_papers(default_run):
     models = exp.read(MODELS)
     assert all(r.phi_half == 1.0 for r in models if r.gamma == -1.0)
     assert all(r.phi_half < 0.25 for r in models if r.gamma == 0.1 and r.converged)
+
+
+def test_the_convergence_check_is_paired():
+    # both losses on the same evaluation batches: identical weights read exactly 0 however noisy a batch is (α = 2:
+    # rare features), and a model that halves every output's error reads the change from the direct evaluations
+    from tms.config import RunConfig
+    from tms.sections.scaling import recipe
+    from tms.sections.scaling.analysis import check_step, convergence_change
+    from tms.train import evaluate
+
+    config = RunConfig.power_law(50, 4, [1.5, 2.0], value_max=2.0, recipe=recipe(-1.0, quick=True))
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(2, 4, 50, generator=g) / 2
+    final = {"W": W, "b": torch.zeros(2, 50)}
+    assert convergence_change(config, final, final).tolist() == [0.0, 0.0]
+    before = {"W": W * 0.5, "b": torch.zeros(2, 50)}
+    lb, le = evaluate(config, before, torch.device("cpu")), evaluate(config, final, torch.device("cpu"))
+    assert convergence_change(config, before, final) == pytest.approx(((lb - le) / le).tolist(), rel=1e-5)
+    assert check_step(3000) == 2700 and check_step(300) == 270

@@ -16,7 +16,7 @@ import dataclasses
 from tms.config import Recipe, RunConfig
 from tms.experiment import Experiment, FigureSpec, Param, load_notes
 from . import figures
-from .analysis import CONVERGED, analyze_scaling
+from .analysis import CONVERGED, analyze_scaling, check_step
 from .claims import CLAIMS, STRONG, WEAK_PHI
 
 N_FEATURES = 1000
@@ -87,6 +87,7 @@ EXPERIMENTS = [
                  f"and cosine decay, {STEPS} steps of {BATCH}. Loss exponents α_m, φ½ and the mean squared overlap "
                  "against the Welch bound, over converged models."),
         configs=configs,
+        snapshots=lambda run, config: [check_step(config.recipe.steps)],
         analyses=(analyze_scaling,),
         figures=(FigureSpec("scaling_loss", figures.loss_against_width),
                  FigureSpec("scaling_phi", figures.phi_against_gamma),

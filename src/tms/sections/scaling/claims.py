@@ -18,8 +18,10 @@ EXPONENT_TOL = 0.2
 """SCALE-1, SCALE-2: |α_m − expected| ≤ 0.2."""
 OVERLAP_TOL = 0.15
 """SCALE-3: the overlap's exponent within 0.15 of −1."""
-WELCH_FACTOR = 1.5
-"""SCALE-3: 'near the Welch bound': the mean squared overlap at most 1.5 times the bound at every width."""
+WELCH_FACTOR = 2.0
+"""SCALE-3: 'near the Welch bound': the mean squared overlap at most twice the bound at every width (notes.md: the
+paper's converged models sit at 1.0x; a collapsed geometry, the weak runs', at 2-8x; our fixed-step widest models
+drift above 1 as the spec's measured slope −0.88 says: (64/8)^0.12 = 1.28 across our widths)."""
 WEAK_PHI = 0.25
 """SCALE-2: 'φ½ small': at most a quarter of the features represented in the weak runs (strong: 1)."""
 MIN_POINTS = 3
@@ -33,7 +35,7 @@ def _fits(tables: Tables, weak: bool) -> list[dict[str, Any]]:
 
 def _enough(f: dict[str, Any]) -> tuple[str, bool]:
     return (f"γ = {f['gamma']:g}, α = {f['alpha']:g}: {f['converged']} of {f['models']} widths converged (loss change "
-            f"over the last tenth ≤ {CONVERGED:g}), ≥ {MIN_POINTS} needed", f["converged"] >= MIN_POINTS)
+            f"from 0.9 T to T ≤ {CONVERGED:g}), ≥ {MIN_POINTS} needed", f["converged"] >= MIN_POINTS)
 
 
 def _exponent_check(f: dict[str, Any], expected: float) -> tuple[str, bool]:
