@@ -19,7 +19,7 @@ LAYERS = [
     ("_version", "errors", "layout", "files", "tables", "text", "stats", "kinds"),
     ("config",),
     ("data",),
-    ("model", "metrics", "theory", "exact", "geometry", "attack"),
+    ("model", "metrics", "theory", "exact", "geometry", "attack", "losses", "schedule", "fits"),
     ("results",),
     ("engines",),
     ("train",),

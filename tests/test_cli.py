@@ -25,7 +25,7 @@ def run_cli(capsys, *argv):
     (["train", "-n", "5", "-m", "2", "--densities", "x", "--out", "{out}"], "density must be a number, got 'x'"),
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--model", "tanh", "--out", "{out}"], "invalid choice: 'tanh'"),
     (["train", "-n", "5", "-m", "2", "--densities", "1,x", "--out", "{out}"], "density must be a number, got 'x'"),
-    (["train", "-n", "5", "-m", "2", "--out", "{out}"], "train needs --densities (or --config FILE.json)"),
+    (["train", "-n", "5", "-m", "2", "--out", "{out}"], "train needs --densities or --power-law (or --config FILE.json)"),
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--steps", "10", "--snapshots", "0,11", "--out", "{out}"],
      "snapshot steps must be integers in [0, 10]"),
     (["train", "-n", "5", "-m", "2", "--densities", "1", "--snapshots", "often", "--out", "{out}"],

@@ -14,6 +14,8 @@ def test_each_implementation_covers_exactly_its_names():
 
     assert set(FAMILIES) == set(kinds.MODELS)
     assert set(DISTRIBUTIONS) == set(kinds.DATA)
+    from tms.losses import LOSS_FUNCTIONS
+    assert set(LOSS_FUNCTIONS) == set(kinds.LOSSES) and kinds.TARGETED_DATA <= set(kinds.DATA)
     assert set(ENGINES) | {kinds.AUTO_ENGINE} == set(kinds.ENGINES) and kinds.AUTO_ENGINE not in ENGINES
     for engine in ENGINES.values():  # what an engine says it trains are registered names
         assert set(engine.models or ()) <= set(kinds.MODELS) and set(engine.data or ()) <= set(kinds.DATA)
@@ -24,7 +26,7 @@ def test_each_implementation_covers_exactly_its_names():
 
 def test_config_re_exports_the_same_registries():
     # one object per kind: code that reads config.MODELS and code that reads kinds.MODELS see the same entries
-    for name in ("MODELS", "DATA", "CORRELATIONS", "INITS", "OPTIMIZERS", "ENGINES"):
+    for name in ("MODELS", "DATA", "CORRELATIONS", "INITS", "OPTIMIZERS", "ENGINES", "SCHEDULES", "LOSSES"):
         assert getattr(config, name) is getattr(kinds, name)
 
 
@@ -35,11 +37,11 @@ def test_every_getter_refuses_an_unknown_name_in_one_line():
 
     with pytest.raises(ConfigError, match=r"^model must be one of relu, linear, hidden-relu, untied-abs, got 'tanh'$"):
         get_family("tanh")
-    with pytest.raises(ConfigError, match=r"^data must be one of independent, sets, signed, got 'gaussian'$"):
+    with pytest.raises(ConfigError, match=r"^data must be one of independent, sets, signed, alt, got 'gaussian'$"):
         get_distribution("gaussian")
-    with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, got 'jit'$"):
+    with pytest.raises(ConfigError, match=r"^engine must be one of auto, fast, eager, sparse, got 'jit'$"):
         get_engine("jit")
-    with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, got 'zeros'$"):
+    with pytest.raises(ConfigError, match=r"^init must be one of paper, per_model, scaling, normal, got 'zeros'$"):
         init_weights(1, 2, 3, "zeros")
 
 

@@ -90,7 +90,7 @@ def test_diverged_training_is_refused_not_stored(monkeypatch):
         def train_chunk(self, job):
             job.params["W"].fill_(float("nan"))
 
-    monkeypatch.setattr(trainer, "get_engine", lambda name, model, data: Exploding())
+    monkeypatch.setattr(trainer, "get_engine", lambda name, model, data, *more: Exploding())
     with pytest.raises(TMSError, match="training diverged: the final loss is not finite for 2 of 2"):
         train(small(steps=1))
 
@@ -144,6 +144,8 @@ def test_auto_engine_takes_the_reference_where_the_fast_one_does_not_apply(monke
 
     assert get_engine("auto", "relu", "independent").name == "fast"
     monkeypatch.setitem(ENGINES, "fast", Engine("fast", "fast", models=("relu",), data=("independent",)))
-    assert get_engine("auto", "linear", "independent").name == "eager"
+    assert get_engine("auto", "hidden-relu", "independent").name == "eager"
+    # auto tries the engines in AUTO_ORDER: the sparse engine (the scaling runs') trains the linear model too
+    assert get_engine("auto", "linear", "independent").name == "sparse"
     with pytest.raises(ConfigError, match="engine fast trains the models relu .* not model 'linear'"):
         get_engine("fast", "linear", "independent")

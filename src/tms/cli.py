@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 from ._version import __version__
 from .config import Overrides, Recipe, RunConfig
 from .errors import ConfigError, RunFolderError, TMSError
-from .kinds import AUTO_ENGINE, CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS
+from .kinds import AUTO_ENGINE, CORRELATIONS, DATA, ENGINES, INITS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
 from .layout import (
     CLAIMS_FILE,
     DEFAULT_QUICK_RESULTS,
@@ -163,6 +163,29 @@ def _add_train(sub) -> None:
                    help=OPTIMIZERS.help(default=Recipe.optimizer))
     t.add_argument("--momentum", type=_number("momentum"), default=None,
                    help=f"SGD's momentum (default {Recipe.momentum})")
+    t.add_argument("--schedule", choices=list(SCHEDULES), default=None,
+                   help="learning-rate schedule: " + SCHEDULES.help(default=Recipe.schedule))
+    t.add_argument("--warmup-steps", type=_positive_int("warmup-steps", 0), default=None,
+                   help="steps of linear warm-up, fewer than --steps (default 0)")
+    t.add_argument("--lr-floor", type=_number("lr-floor"), default=None,
+                   help=f"the cosine schedule's last lr as a share of --lr (default {Recipe.lr_floor})")
+    t.add_argument("--gamma", type=_number("gamma"), default=None,
+                   help="Liu, Liu & Gore 2025's decay of W, may be negative (< 0 pulls each feature's norm towards 1: "
+                        "strong superposition); replaces --weight-decay (default: none, AdamW's own decay)")
+    t.add_argument("--loss", choices=list(LOSSES), default=None, help=LOSSES.help(default=Recipe.loss))
+    t.add_argument("--loss-penalty", type=_number("loss-penalty"), default=None,
+                   help="λ of the target-only loss (default 0)")
+    t.add_argument("--power-law", type=_number("power-law"), nargs="+", default=None, metavar="ALPHA",
+                   help="instead of --densities: p_i ∝ i^-ALPHA summing to --expected-active (Liu, Liu & Gore "
+                        "2025's α; their code's a is α - 1), one setting per value")
+    t.add_argument("--expected-active", type=_number("expected-active"), default=None,
+                   help="with --power-law: the expected number of active features per sample (default 1)")
+    t.add_argument("--value-max", type=_number("value-max"), default=None,
+                   help="active values U[0, VALUE_MAX] instead of U[0, 1] (default 1)")
+    t.add_argument("--train-size", type=_positive_int("train-size"), default=None, metavar="T",
+                   help="train on T fixed examples (full batch when --batch-size >= T, else in epochs); test loss on "
+                        "fresh draws (default: fresh batches every step)")
+    t.add_argument("--normalize", action="store_true", default=None, help="scale every example to unit length")
     t.add_argument("--log-every", type=_positive_int("log-every"), default=None, help=f"default {Recipe.log_every}")
     t.add_argument("--seed", type=_positive_int("seed", 0), default=None, help="default 0")
     t.add_argument("--snapshots", default=None, metavar="log|STEPS",
@@ -271,9 +294,13 @@ def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
 
-_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts", "sets", "data")
+_RUN_FLAGS = ("value_max", "train_size", "normalize")
+_SHAPE_FLAGS = ("features", "hidden", "densities", "importance_decay", "model", "restarts", "sets", "data",
+                "power_law", "expected_active") + _RUN_FLAGS
 _RECIPE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
-                 "init": "init", "log_every": "log_every", "optimizer": "optimizer", "momentum": "momentum"}
+                 "init": "init", "log_every": "log_every", "optimizer": "optimizer", "momentum": "momentum",
+                 "schedule": "schedule", "warmup_steps": "warmup_steps", "lr_floor": "lr_floor", "gamma": "gamma",
+                 "loss": "loss", "loss_penalty": "loss_penalty"}
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -286,16 +313,27 @@ def _config(args: argparse.Namespace) -> RunConfig:
         config = read_config_file(args.config)
         return Overrides(recipe=tuple(recipe.items())).apply(
             config if args.seed is None else dataclasses.replace(config, seed=args.seed))
-    missing = [f"--{f}" for f in ("features", "hidden", "densities") if getattr(args, f) is None]
+    missing = [f"--{f}" for f in ("features", "hidden") if getattr(args, f) is None]
+    if args.densities is None and args.power_law is None:
+        missing.append("--densities or --power-law")
     if missing:
         raise ConfigError(f"train needs {', '.join(missing)} (or --config FILE.json)")
     if args.sets and args.data is not None:
         raise ConfigError(f"data: --set makes the data 'sets'; it cannot be combined with --data {args.data}")
+    common = dict(model=args.model or "relu", data="sets" if args.sets else args.data or "independent",
+                  feature_sets=tuple(args.sets or ()), restarts=args.restarts or 1, recipe=Recipe(**recipe),
+                  seed=args.seed or 0, **{f: getattr(args, f) for f in _RUN_FLAGS if getattr(args, f) is not None})
+    if args.power_law is not None:
+        if args.densities is not None or args.importance_decay is not None:
+            raise ConfigError("power-law: --power-law sets the densities (importance 1); it cannot be combined with "
+                              "--densities or --importance-decay")
+        return RunConfig.power_law(args.features, args.hidden, args.power_law,
+                                   1.0 if args.expected_active is None else args.expected_active, **common)
+    if args.expected_active is not None:
+        raise ConfigError("expected-active needs --power-law")
     return RunConfig.uniform(
         args.features, args.hidden, [p for group in args.densities for p in group],
-        1.0 if args.importance_decay is None else args.importance_decay, model=args.model or "relu",
-        data="sets" if args.sets else args.data or "independent", feature_sets=tuple(args.sets or ()),
-        restarts=args.restarts or 1, recipe=Recipe(**recipe), seed=args.seed or 0)
+        1.0 if args.importance_decay is None else args.importance_decay, **common)
 
 
 def read_config_file(path: Path) -> RunConfig:

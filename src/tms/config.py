@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from .errors import ConfigError
 # the names of each kind live in tms.kinds; config re-exports them (config.MODELS etc.) for code that reads them here
-from .kinds import CORRELATIONS, DATA, ENGINES, INITS, MODELS, OPTIMIZERS  # noqa: F401
+from .kinds import CORRELATIONS, DATA, ENGINES, INITS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES, TARGETED_DATA  # noqa: F401
 
 UNSUPPORTED_TARGETS = {
     "relu": {"signed": "its output ReLU cannot produce the negative half of the target x"},
@@ -81,6 +81,24 @@ class Recipe:
     """One of :data:`tms.kinds.OPTIMIZERS`: 'adamw' (the paper's), 'adam' or 'sgd'."""
     momentum: float = 0.9
     """SGD's momentum (other optimizers ignore it)."""
+    schedule: str = "constant"
+    """Learning-rate schedule, one of :data:`tms.kinds.SCHEDULES`: 'constant' (the paper's) or 'cosine' (decay
+    to ``lr_floor`` x lr at the last step), each after ``warmup_steps`` of linear warm-up
+    (:func:`tms.schedule.learning_rate`)."""
+    warmup_steps: int = 0
+    """Steps of linear warm-up from lr/warmup_steps to lr (0: none); fewer than ``steps``."""
+    lr_floor: float = 0.05
+    """The cosine schedule's last learning rate as a share of lr (Liu, Liu & Gore 2025: 0.05)."""
+    gamma: float | None = None
+    """Liu, Liu & Gore 2025's superposition knob γ on W, or None (the default) for the recipe's own weight decay.
+    When set, b is not decayed, ``weight_decay`` is not used, and before each Adam step (AdamW's update with no
+    decay of its own) every feature vector W_i (a column of W) becomes W_i (1 - lr γ) for γ >= 0 (weak
+    superposition) or W_i + lr γ W_i (1 - 1 / (‖W_i‖ + eps)) for γ < 0, which pulls ‖W_i‖ towards 1 (strong
+    superposition), with the step's scheduled lr and the recipe's eps (their adamw.py). Needs optimizer adamw."""
+    loss: str = "weighted-mse"
+    """Training and evaluation loss, one of :data:`tms.kinds.LOSSES` (:mod:`tms.losses`)."""
+    loss_penalty: float = 0.0
+    """λ of the 'target-only' loss: the weight of the largest non-target output (Roe & Goldstein 2025); >= 0."""
 
     def __post_init__(self) -> None:
         _check_int("steps", self.steps, 1)
@@ -105,11 +123,41 @@ class Recipe:
         if not 0.0 <= momentum < 1.0:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
         object.__setattr__(self, "momentum", momentum)
+        self._check_extensions()
+
+    def _check_extensions(self) -> None:
+        """The fields added after the paper's recipe (schedule, γ, loss), each left out of config.json at its
+        default (:data:`RECIPE_DEFAULTS`)."""
+        SCHEDULES.check(self.schedule)
+        _check_int("warmup_steps", self.warmup_steps, 0)
+        if self.warmup_steps and self.warmup_steps >= self.steps:
+            raise ConfigError(f"warmup_steps must be fewer than steps ({self.steps}), got {self.warmup_steps}")
+        object.__setattr__(self, "lr_floor", _check_float("lr_floor", self.lr_floor, 0.0, 1.0))
+        if self.gamma is not None:
+            object.__setattr__(self, "gamma", _check_float("gamma", self.gamma, -100.0, 100.0))
+            if self.optimizer != "adamw":
+                raise ConfigError(f"gamma needs optimizer adamw (an Adam step after the decay), got optimizer "
+                                  f"{self.optimizer!r}")
+        LOSSES.check(self.loss)
+        object.__setattr__(self, "loss_penalty", _check_float("loss_penalty", self.loss_penalty, 0.0, math.inf))
+        if self.loss_penalty and self.loss != "target-only":
+            raise ConfigError(f"loss_penalty needs loss 'target-only', got loss {self.loss!r}")
 
     def quick(self) -> "Recipe":
-        """The smoke-test version of this recipe (``--quick``): 300 steps at batch ≤ 256, otherwise the same."""
+        """The smoke-test version of this recipe (``--quick``): 300 steps at batch ≤ 256 (the warm-up scaled by
+        the same factor), otherwise the same."""
+        warmup = min(299, round(self.warmup_steps * 300 / self.steps))
         return dataclasses.replace(self, steps=300, batch_size=min(self.batch_size, 256), log_every=50,
-                                   eval_batches=2)
+                                   eval_batches=2, warmup_steps=warmup)
+
+
+RECIPE_DEFAULTS = {"schedule": "constant", "warmup_steps": 0, "lr_floor": 0.05, "gamma": None,
+                   "loss": "weighted-mse", "loss_penalty": 0.0}
+"""The recipe fields added after the paper's, at their defaults: config.json leaves out each field at its default, so
+every run folder written before them (and the paper's pinned runs) reads and writes byte for byte as before."""
+
+RUN_DEFAULTS = {"value_max": 1.0, "train_size": None, "normalize": False, "noise": 0.1}
+"""The same for the run's fields added after the paper's."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +233,19 @@ class RunConfig:
     """Optimisation recipe (paper recipe by default)."""
     seed: int = 0
     """Seeds init, training data and evaluation data."""
+    value_max: float = 1.0
+    """Active values are drawn on [0, value_max] (signed data: [-value_max, value_max]) instead of the paper's
+    [0, 1]; Liu, Liu & Gore 2025 use 2."""
+    train_size: int | None = None
+    """T: None (the paper's) draws a fresh batch every step; an integer trains on T fixed examples per instance,
+    drawn once from the seed, full batch when batch_size >= T, else in batches of a fresh permutation every epoch
+    (Henighan et al. 2023). The final loss and the logged test losses are on fresh draws."""
+    normalize: bool = False
+    """Scale every example (training, test and evaluation) to unit length; an all-zero example stays zero
+    (Henighan et al. 2023)."""
+    noise: float = 0.1
+    """Data 'alt' only: the amplitude of the non-target features, on with their density and then noise · U[0, 1]
+    (Roe & Goldstein 2025 use 0.1, :data:`tms.data.ALT_NOISE`)."""
 
     def __post_init__(self) -> None:
         _check_int("features", self.n_features, 1)
@@ -207,6 +268,20 @@ class RunConfig:
                 f"importance must have one row per density setting ({len(self.density)}), got {len(self.importance)}"
             )
         object.__setattr__(self, "feature_sets", self._sets(self.feature_sets))
+        object.__setattr__(self, "value_max", _check_float("value_max", self.value_max, 0.0, 1e6, lo_open=True))
+        if self.train_size is not None:
+            _check_int("train_size", self.train_size, 1)
+        if not isinstance(self.normalize, bool):
+            raise ConfigError(f"normalize must be true or false, got {self.normalize!r}")
+        object.__setattr__(self, "noise", _check_float("noise", self.noise, 0.0, 1e3))
+        if self.data != "alt" and self.noise != RUN_DEFAULTS["noise"]:
+            raise ConfigError(f"noise is the amplitude of data 'alt''s non-target features, got data {self.data!r}; "
+                              "leave noise at 0.1 or use data alt")
+        if self.recipe.gamma is not None and self.model == "untied-abs":
+            raise ConfigError("gamma acts on the tied W: use model relu, linear or hidden-relu, got 'untied-abs'")
+        if self.recipe.loss == "target-only" and self.data not in TARGETED_DATA:
+            raise ConfigError(f"loss 'target-only' needs data that names each sample's target feature "
+                              f"({', '.join(sorted(TARGETED_DATA)) or 'none registered'}), got data {self.data!r}")
 
     def _sets(self, sets: Any) -> tuple[FeatureSet, ...]:
         if isinstance(sets, (str, bytes, dict)) or not hasattr(sets, "__iter__"):
@@ -267,6 +342,13 @@ class RunConfig:
     def instance_importance(self) -> list[tuple[float, ...]]:
         return [row for row in self.importance for _ in range(self.restarts)]
 
+    def extensions(self) -> tuple[str, ...]:
+        """The fields added after the paper's recipe that this config sets away from their defaults (recipe fields
+        by their names, run fields too): what an engine must implement to train it
+        (:attr:`tms.engines.Engine.extensions`)."""
+        out = [k for k, v in RECIPE_DEFAULTS.items() if getattr(self.recipe, k) != v]
+        return tuple(out + [k for k, v in RUN_DEFAULTS.items() if getattr(self, k) != v])
+
     def training_key(self) -> dict[str, Any]:
         """What decides the trained weights: the config without how often the loss is logged and how many
         batches evaluate the final loss. Two configs with the same key train the same numbers."""
@@ -286,6 +368,12 @@ class RunConfig:
             del d["feature_sets"]
         if self.recipe.optimizer == "adamw" and self.recipe.momentum == 0.9:  # the paper's: written as before
             del d["recipe"]["optimizer"], d["recipe"]["momentum"]
+        for name, default in RECIPE_DEFAULTS.items():  # fields added later: written only when set
+            if d["recipe"][name] == default:
+                del d["recipe"][name]
+        for name, default in RUN_DEFAULTS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
@@ -337,6 +425,18 @@ class RunConfig:
             **kwargs,
         )
 
+    @classmethod
+    def power_law(cls, n_features: int, n_hidden: int, alphas: Sequence[float], expected_active: float = 1.0,
+                  **kwargs: Any) -> "RunConfig":
+        """One setting per frequency-law exponent α (:func:`power_law_densities`: p_i ∝ i^−α, Σ p_i =
+        ``expected_active``), every importance 1 (Liu, Liu & Gore 2025)."""
+        alphas = list(alphas)
+        if not alphas:
+            raise ConfigError("alphas must have at least one value")
+        rows = tuple(power_law_densities(n_features, a, expected_active) for a in alphas)
+        return cls(n_features=n_features, n_hidden=n_hidden, density=rows,
+                   importance=tuple((1.0,) * n_features for _ in rows), **kwargs)
+
 
 @dataclass(frozen=True)
 class Overrides:
@@ -387,3 +487,22 @@ class Overrides:
         if self.seed is not None:
             config = dataclasses.replace(config, seed=self.seed + config.seed)
         return config
+
+
+def power_law_densities(n_features: int, alpha: float, expected_active: float = 1.0) -> tuple[float, ...]:
+    """Per-feature densities of a frequency law (Liu, Liu & Gore 2025): p_i ∝ i^−α for i = 1..n, normalised so
+    that Σ p_i = ``expected_active``, the expected number of active features per sample.
+
+    ``alpha`` is the paper's exponent α (>= 0); their code writes i^−(1+a), so a = α − 1 (a ∈ [0, 1] there is
+    α ∈ [1, 2] here). A density above 1 (too many expected features for a steep law) is refused.
+    """
+    _check_int("features", n_features, 1)
+    alpha = _check_float("alpha", alpha, 0.0, 100.0)
+    expected = _check_float("expected_active", expected_active, 0.0, float(n_features), lo_open=True)
+    weights = [float(i) ** -alpha for i in range(1, n_features + 1)]
+    total = math.fsum(weights)
+    out = tuple(expected * w / total for w in weights)
+    if out[0] > 1.0:
+        raise ConfigError(f"expected_active {expected_active:g} is too many for alpha {alpha:g} over {n_features} "
+                          f"features: feature 1's density would be {out[0]:.3g} > 1")
+    return out

@@ -103,6 +103,9 @@ DATA = Kind("data", (
           "correlated and anticorrelated feature sets (RunConfig.feature_sets), the other features independent "
           "(PAPER.md §4)"),
     Entry("signed", "signed", "each feature 0 with probability 1 - p_i, else U[-1, 1], independently (PAPER.md §8)"),
+    Entry("alt", "one target + noise",
+          "one target feature per sample (uniform), U[0, 1]; every other feature on with probability p_i, then "
+          "0.1 U[0, 1] (Roe & Goldstein 2025, BEYOND.md ALT)"),
 ))
 """Data distributions (implemented in :data:`tms.data.DISTRIBUTIONS`)."""
 
@@ -121,6 +124,9 @@ INITS = Kind("init", (
     Entry("paper", "paper",
           "Xavier-normal over the instance batch, as the companion notebook: std = sqrt(2 / (m (n + settings)))"),
     Entry("per_model", "per_model", "Xavier-normal per model: std = sqrt(2 / (m + n))"),
+    Entry("scaling", "scaling",
+          "W ~ N(0, 1/m) and b ~ N(0, 1), as Liu, Liu & Gore 2025's code (the scaling section)"),
+    Entry("normal", "normal", "W and b from N(0, 1) (Roe & Goldstein 2025's torch.randn)"),
 ))
 """Initialisations (:attr:`tms.config.Recipe.init`, implemented in :func:`tms.model.init_weights`)."""
 
@@ -132,6 +138,27 @@ OPTIMIZERS = Kind("optimizer", (
 ))
 """Optimizers; both engines implement each exactly as its ``torch.optim`` class."""
 
+SCHEDULES = Kind("schedule", (
+    Entry("constant", "constant", "the learning rate stays at lr after the warm-up (the paper's recipe)"),
+    Entry("cosine", "cosine",
+          "after the warm-up, cosine decay from lr to lr_floor x lr at the last step (Liu, Liu & Gore 2025)"),
+))
+"""Learning-rate schedules (:attr:`tms.config.Recipe.schedule`, :func:`tms.schedule.learning_rate`); both start
+with ``Recipe.warmup_steps`` of linear warm-up (none by default)."""
+
+LOSSES = Kind("loss", (
+    Entry("weighted-mse", "importance-weighted MSE",
+          "mean over features and batch of I_i (x_i - x'_i)^2 (PAPER.md §0)"),
+    Entry("target-only", "target-only",
+          "per sample (x'_t - x_t)^2 + loss_penalty * max over j != t of x'_j, for the sample's one target "
+          "feature t, mean over the batch (Roe & Goldstein 2025); needs data that names a target per sample"),
+))
+"""Training losses (:attr:`tms.config.Recipe.loss`, implemented in :data:`tms.losses.LOSS_FUNCTIONS`)."""
+
+TARGETED_DATA: frozenset[str] = frozenset({"alt"})
+"""The data distributions whose samplers also give each sample's target feature (``(x, target)``, target
+``[inst, batch]`` int64): the ones a loss that needs a target (``target-only``) trains on."""
+
 AUTO_ENGINE = "auto"
 """The engine name that picks one: the fast engine where it trains the family and distribution, else eager."""
 ENGINES = Kind("engine", (
@@ -139,6 +166,8 @@ ENGINES = Kind("engine", (
     Entry("fast", "fast", "hand-written gradients, a fused optimizer and its own samplers: the eager updates, faster"),
     Entry("eager", "eager", "the reference: the family's forward pass, autograd and torch.optim, for every model "
                             "and data"),
+    Entry("sparse", "sparse", "hand-written gradients on sparse batches (rare features as counts) for the tied ReLU "
+                              "or linear model on independent data, AdamW, schedules and gamma: the scaling runs"),
 ))
 """Training engines (implemented in :data:`tms.engines.ENGINES`, every name but :data:`AUTO_ENGINE`)."""
 

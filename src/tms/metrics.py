@@ -137,3 +137,78 @@ def paper_loss(loss: Tensor | float, n_features: int) -> Tensor | float:
     if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
         raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
     return loss * n_features
+
+
+# -- the beyond suite's measures (BEYOND.md SCALE, DD) -------------------------------------------------------------
+
+def hidden_points(W: Tensor, x: Tensor) -> Tensor:
+    """The hidden vectors h_t = W x_t of data points ``x [inst, points, feat]`` (or ``[points, feat]`` with a single
+    ``W [hidden, feat]``): ``[inst, points, hidden]``."""
+    return torch.einsum("...hf,...pf->...ph", W, x)
+
+
+def data_dimensionality(h: Tensor) -> Tensor:
+    """Each data point's dimensionality (Henighan et al. 2023, the feature dimensionality formula applied to the
+    points' hidden vectors): D_t = ‖h_t‖² / Σ_s (ĥ_t · h_s)², for ``h [inst, points, hidden]`` or
+    ``[points, hidden]``; 0 for a point whose hidden vector is 0. ``k`` points spread as a regular polygon in 2
+    dimensions (k ≥ 3) have D_t = 2/k each; a point orthogonal to all others has 1."""
+    norms = torch.linalg.vector_norm(h, dim=-1)  # [..., points]
+    unit = h / norms.clamp_min(_EPS)[..., None]
+    proj = torch.einsum("...th,...sh->...ts", unit, h) ** 2  # (ĥ_t · h_s)²
+    out = norms**2 / proj.sum(dim=-1).clamp_min(_EPS)
+    return torch.where(norms > _EPS, out, torch.zeros_like(out))
+
+
+def share_represented(W: Tensor, threshold: float = 0.5) -> Tensor:
+    """φ½ (Liu, Liu & Gore 2025): the share of features whose vector has norm ‖W_i‖ above ``threshold`` (½), per
+    instance. 1 in strong superposition (every feature represented), small in weak superposition."""
+    Wb, single = _batched(W)
+    return _unbatch((feature_norms(Wb) > threshold).double().mean(dim=-1).float(), single)
+
+
+def mean_squared_overlap(W: Tensor, min_norm: float = 0.0) -> Tensor:
+    """Mean over ordered pairs i ≠ j of the squared overlap of the unit feature vectors, (Ŵ_i · Ŵ_j)², per instance
+    (Liu, Liu & Gore 2025), over the features with norm above ``min_norm`` (and above 0); nan for fewer than two.
+    Unit vectors in m dimensions cannot do better than the Welch bound (:func:`welch_bound`)."""
+    Wb, single = _batched(W)
+    norms = feature_norms(Wb)  # [inst, feat]
+    keep = norms > max(min_norm, _EPS)
+    unit = Wb / norms.clamp_min(_EPS)[:, None, :]
+    cos2 = torch.einsum("ihf,ihg->ifg", unit, unit) ** 2
+    pair = keep[:, :, None] & keep[:, None, :] & ~torch.eye(Wb.shape[-1], dtype=torch.bool, device=W.device)
+    count = pair.sum(dim=(1, 2))
+    total = (cos2 * pair).sum(dim=(1, 2))
+    out = torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, math.nan))
+    return _unbatch(out, single)
+
+
+def welch_bound(n: int, m: int) -> float:
+    """The least mean squared overlap of n unit vectors in m dimensions (Welch 1974): Σ_{i≠j} (ŵ_i·ŵ_j)² ≥ n²/m − n,
+    so the mean over the n(n − 1) ordered pairs is at least (n − m)/(m (n − 1)); 0 when n ≤ m."""
+    if n <= m:
+        return 0.0
+    return (n - m) / (m * (n - 1))
+
+
+#: The convergence check's window: the last tenth of training (BEYOND.md SCALE).
+CONVERGENCE_TAIL = 0.1
+
+
+def relative_change(steps: list[int] | Tensor, losses: Tensor, tail: float = CONVERGENCE_TAIL) -> Tensor:
+    """How much the loss still fell over the last ``tail`` of training (T steps), per instance: (L_before − L_end) /
+    L_end, with L_before the mean logged loss over steps in ((1 − tail) T, (1 − tail/2) T] and L_end over steps in
+    ((1 − tail/2) T, T]. Means over windows rather than single logged batches, so that a training batch's noise
+    does not read as a change. ``losses`` is ``[len(steps), inst]``; nan where a window holds no logged step.
+    About 0 (or below): converged; 0.1: the loss still fell 10 % within the last tenth. Under a schedule that decays
+    the learning rate (cosine to a floor) the last tenth moves little whatever the loss would still gain, so a small
+    change there is necessary for convergence, not sufficient (measured: a scaling model at m = 64 read 0.001 after
+    3 000 steps and ended 2.8x lower after 6 000)."""
+    s = torch.as_tensor(list(steps), dtype=torch.float64)
+    T = float(s.max())
+    before = (s > (1 - tail) * T) & (s <= (1 - tail / 2) * T)
+    end = s > (1 - tail / 2) * T
+    values = losses.double()
+    if not before.any() or not end.any():
+        return torch.full((values.shape[1],), math.nan)
+    lb, le = values[before].mean(dim=0), values[end].mean(dim=0)
+    return ((lb - le) / le.clamp_min(_EPS)).float()

@@ -44,13 +44,19 @@ def init_weights(
     instances train together. ``notebook_instances`` is that count (default ``n_instances``): the notebook
     trains one instance per setting, so a run with restarts passes its number of settings and each restart
     is initialised as one notebook run. 'per_model': Xavier-normal on each ``[hidden, feat]`` matrix alone,
-    std = sqrt(2 / (m + n)).
+    std = sqrt(2 / (m + n)). 'normal': std = 1, as Roe & Goldstein 2025's code (randn(2, 100)), b N(0, 1) too.
+    'scaling': std = 1/sqrt(m), as Liu, Liu & Gore 2025's code (randn(n, m)/sqrt(m));
+    their b is N(0, 1) too (:func:`_tied_init`).
     """
     if scheme == "paper":
         k = n_instances if notebook_instances is None else notebook_instances
         std = math.sqrt(2.0 / (n_hidden * (n_features + k)))
     elif scheme == "per_model":
         std = math.sqrt(2.0 / (n_hidden + n_features))
+    elif scheme == "scaling":
+        std = 1.0 / math.sqrt(n_hidden)
+    elif scheme == "normal":
+        std = 1.0
     else:
         raise INITS.error(scheme)
     return torch.randn((n_instances, n_hidden, n_features), generator=generator) * std
@@ -102,8 +108,11 @@ def _tied_shapes(inst: int, m: int, n: int) -> dict[str, tuple[int, ...]]:
 
 
 def _tied_init(inst: int, m: int, n: int, scheme: str, generator: torch.Generator, notebook: int) -> Params:
-    # b = 0 at the start (PAPER.md §0)
-    return {"W": init_weights(inst, m, n, scheme, generator, notebook), "b": torch.zeros(inst, n)}
+    # b = 0 at the start (PAPER.md §0); N(0, 1) in Liu, Liu & Gore 2025's and Roe & Goldstein 2025's code (inits
+    # 'scaling' and 'normal'), drawn after W
+    W = init_weights(inst, m, n, scheme, generator, notebook)
+    b = torch.randn((inst, n), generator=generator) if scheme in ("scaling", "normal") else torch.zeros(inst, n)
+    return {"W": W, "b": b}
 
 
 def _untied_shapes(inst: int, m: int, n: int) -> dict[str, tuple[int, ...]]:

@@ -65,6 +65,10 @@ INSTANCES = Schema(INSTANCES_FILE, (
     Column("loss", "float", "final loss on fresh samples"),
 ))
 TRAIN_LOG = Schema(TRAIN_LOG_FILE, (Column("step", "int"), Column("instance", "int"), Column("loss", "float32")))
+TRAIN_TEST_LOG = TRAIN_LOG.extend(TRAIN_LOG_FILE, Column("test_loss", "float32", "loss on a fixed batch of fresh draws "
+                                                         "after the step (finite datasets only)"))
+"""``train_log.csv`` of a run on a finite dataset (:attr:`tms.config.RunConfig.train_size`): the test loss beside
+the training loss."""
 
 
 @dataclass
@@ -121,6 +125,11 @@ class Run(Results):
     def train_log(self) -> tuple[list[int], Tensor]:
         """``(steps, losses [len(steps), inst])`` from ``train_log.csv``."""
         return read_train_log(self.path, self.config.n_instances)
+
+    def test_log(self) -> tuple[list[int], Tensor]:
+        """``(steps, test losses [len(steps), inst])`` of a run on a finite dataset (the loss on a fixed batch of
+        fresh draws after each logged step)."""
+        return read_train_log(self.path, self.config.n_instances, "test_loss")
 
     @cached_property
     def snapshots(self) -> Snapshots:
@@ -215,9 +224,15 @@ def save_run(path: Path | str, config: RunConfig, result: TrainResult, extra: di
         INSTANCES.write(tmp, ({"instance": i, "setting": i // config.restarts, "restart": i % config.restarts,
                                "density": _uniform(dens[i]), "loss": float(result.final_loss[i])}
                               for i in range(config.n_instances)))
-        TRAIN_LOG.write(tmp, ({"step": step, "instance": i, "loss": v}
-                              for k, step in enumerate(result.log_steps)
-                              for i, v in enumerate(result.log_losses[k].tolist())))
+        if result.log_test_losses is None:
+            TRAIN_LOG.write(tmp, ({"step": step, "instance": i, "loss": v}
+                                  for k, step in enumerate(result.log_steps)
+                                  for i, v in enumerate(result.log_losses[k].tolist())))
+        else:
+            TRAIN_TEST_LOG.write(tmp, ({"step": step, "instance": i, "loss": v, "test_loss": t}
+                                       for k, step in enumerate(result.log_steps)
+                                       for i, (v, t) in enumerate(zip(result.log_losses[k].tolist(),
+                                                                      result.log_test_losses[k].tolist()))))
         # config.json last: a folder with it is complete even if the rename were not atomic.
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
@@ -381,15 +396,24 @@ def _read_instances(path: Path, n_instances: int) -> list[dict[str, Any]]:
     return rows
 
 
-def read_train_log(path: Path | str, n_instances: int) -> tuple[list[int], Tensor]:
+def read_train_log(path: Path | str, n_instances: int, column: str = "loss") -> tuple[list[int], Tensor]:
+    """``(steps, values [len(steps), inst])`` of ``train_log.csv``'s ``column``: 'loss' (training) or, for a run on
+    a finite dataset, 'test_loss'."""
     path = Path(path)
-    try:
-        rows = TRAIN_LOG.read(path)
-    except RunFolderError:
-        raise _fail(path, f"{TRAIN_LOG_FILE} is malformed") from None
+    rows = None
+    for schema in (TRAIN_LOG, TRAIN_TEST_LOG):
+        try:
+            rows = schema.read(path)
+            break
+        except RunFolderError:
+            continue
+    if rows is None:
+        raise _fail(path, f"{TRAIN_LOG_FILE} is malformed")
+    if rows and column not in rows[0].columns:
+        raise _fail(path, f"{TRAIN_LOG_FILE} has no column {column} (a run without a finite dataset)")
     steps: dict[int, dict[int, float]] = {}
     for row in rows:
-        steps.setdefault(row["step"], {})[row["instance"]] = row["loss"]
+        steps.setdefault(row["step"], {})[row["instance"]] = row[column]
     order = sorted(steps)
     out = torch.full((len(order), n_instances), float("nan"))
     for k, s in enumerate(order):

@@ -16,10 +16,11 @@ import torch
 from torch import Tensor
 
 from .config import RunConfig
-from .data import get_distribution
+from .data import draw_dataset, run_sampler
 from .engines import ChunkJob, get_engine
 from .engines import threads as engine_threads
 from .errors import ConfigError, TrainingError
+from .losses import get_loss
 from .model import Params, get_family
 from .results import Block, Results
 
@@ -37,7 +38,7 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 21
 LOG_SNAPSHOTS = 40
 
 # Offsets that keep the init, training and evaluation random streams apart for the same seed.
-_STREAM_INIT, _STREAM_TRAIN, _STREAM_EVAL = 0, 1, 2
+_STREAM_INIT, _STREAM_TRAIN, _STREAM_EVAL, _STREAM_DATASET, _STREAM_TEST = 0, 1, 2, 3, 4
 
 
 @dataclass(repr=False)
@@ -65,6 +66,9 @@ class TrainResult(Results):
     snapshots: Params = field(default_factory=dict)
     """Parameters at those steps, by name: ``[len(snapshot_steps), inst, ...]``."""
     threads: int = 1
+    log_test_losses: Tensor | None = None
+    """With a finite dataset (:attr:`~tms.config.RunConfig.train_size`): ``[len(log_steps), inst]`` loss on a fixed
+    batch of fresh draws after each logged step; None otherwise."""
     config: RunConfig | None = None
     """The config the models were trained from (:func:`train` sets it); the names, selections and measures need
     it."""
@@ -158,7 +162,8 @@ def evaluate(
     Every op runs on one thread (``threads`` workers share the parts of each batch), so the loss does not
     depend on the thread count either."""
     family = get_family(config.model)
-    sample = get_distribution(config.data).bind(config.feature_sets)
+    sample = run_sampler(config)
+    loss_fn, penalty = get_loss(config.recipe.loss), config.recipe.loss_penalty
     density, importance = _tensors(config)
     size = chunk_size(config, max_elements)
     out = torch.empty(config.n_instances)
@@ -172,18 +177,19 @@ def evaluate(
             parts = [(a, min(a + step, hi - lo)) for a in range(0, hi - lo, step)]
             total = torch.zeros(hi - lo, device=device, dtype=torch.float64)
 
-            def draw(dc=dc, g=g) -> Tensor:
+            def draw(dc=dc, g=g) -> tuple[Tensor, Tensor | None]:
                 return sample(dc, config.recipe.batch_size, g)
 
             # Batches are drawn one after the other (the stream is the run's), the next while this one's
             # parts are computed.
             upcoming = workers.submit(draw)
             for k in range(config.recipe.eval_batches):
-                x = upcoming.result()
+                x, t = upcoming.result()
                 if k + 1 < config.recipe.eval_batches:
                     upcoming = workers.submit(draw)
                 losses = workers.run([
-                    lambda a=a, b=b, x=x: family.loss({n: v[a:b] for n, v in pc.items()}, x[a:b], ic[a:b]).double()
+                    lambda a=a, b=b, x=x, t=t: loss_fn(family, {n: v[a:b] for n, v in pc.items()}, x[a:b], ic[a:b],
+                                                       None if t is None else t[a:b], penalty).double()
                     for a, b in parts])
                 total += torch.cat(losses)
             out[lo:hi] = (total / config.recipe.eval_batches).float().cpu()
@@ -210,7 +216,7 @@ def train(
     True (a tqdm bar on stderr) or a callback ``(done, total)`` in steps summed over chunks.
     """
     dev = resolve_device(device)
-    chosen = get_engine(engine, config.model, config.data)
+    chosen = get_engine(engine, config.model, config.data, config.extensions(), config.recipe.optimizer)
     if threads is None:
         threads = torch.get_num_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -226,7 +232,9 @@ def train(
     total_steps = config.recipe.steps * len(chunks)
 
     on_steps, close = _step_counter(progress, total_steps, config)
+    finite = finite_data(config, density)
     log_rows: dict[int, Tensor] = {}
+    test_rows: dict[int, Tensor] = {}
     snap_rows: dict[int, Params] = {}
     log.info(
         "training %d instances (%d -> %d, %s, %s data) for %d steps on %s with the %s engine, %d thread(s), "
@@ -236,7 +244,7 @@ def train(
     try:
         for c, lo in enumerate(chunks):
             _train_chunk(chosen, config, params, importance, density, c, lo, min(lo + size, config.n_instances), dev,
-                         threads, snaps, log_rows, snap_rows, on_steps)
+                         threads, snaps, log_rows, snap_rows, on_steps, finite, test_rows)
     finally:
         close()
     final = evaluate(config, params, dev, threads=threads)
@@ -245,10 +253,30 @@ def train(
     log_steps = sorted(log_rows)
     log_losses = torch.stack([log_rows[s] for s in log_steps]) if log_steps else torch.empty(0, config.n_instances)
     snapshot_values = {k: torch.stack([snap_rows[s][k] for s in snaps]) for k in params} if snaps else {}
+    test_losses = torch.stack([test_rows[s] for s in log_steps]) if finite is not None and log_steps else None
     log.info("trained in %.1fs; mean final loss %.5f", seconds, final.mean().item())
     return TrainResult(params=params, final_loss=final, log_steps=log_steps, log_losses=log_losses,
                        seconds=seconds, device=str(dev), engine=chosen.name, snapshot_steps=snaps,
-                       snapshots=snapshot_values, threads=threads, config=config)
+                       snapshots=snapshot_values, threads=threads, config=config, log_test_losses=test_losses)
+
+
+FiniteData = tuple[Tensor, "Tensor | None", Tensor, "Tensor | None"]
+"""``(dataset [inst, T, feat], its targets [inst, T] or None, test batch [inst, batch, feat], its targets)``."""
+
+
+def finite_data(config: RunConfig, density: Tensor | None = None) -> FiniteData | None:
+    """A finite run's training set and the fixed test batch whose loss is logged (None for fresh batches every
+    step), on the CPU, each from its own stream of the run's seed, for all instances at once: the same T points
+    however the instances are chunked, and every epoch (:attr:`~tms.config.RunConfig.train_size`)."""
+    if config.train_size is None:
+        return None
+    if density is None:
+        density = _tensors(config)[0]
+    sample = run_sampler(config)
+    cpu = torch.device("cpu")
+    x, target = draw_dataset(sample, density, config.train_size, make_generator(config.seed, _STREAM_DATASET, 0, cpu))
+    test_x, test_target = sample(density, config.recipe.batch_size, make_generator(config.seed, _STREAM_TEST, 0, cpu))
+    return x, target, test_x, test_target
 
 
 def _step_counter(progress: bool | Callable[[int, int], None], total_steps: int, config: RunConfig
@@ -274,12 +302,17 @@ def _step_counter(progress: bool | Callable[[int, int], None], total_steps: int,
 
 def _train_chunk(engine, config: RunConfig, params: Params, importance: Tensor, density: Tensor, c: int, lo: int,
                  hi: int, dev: torch.device, threads: int, snaps: Sequence[int], log_rows: dict[int, Tensor],
-                 snap_rows: dict[int, Params], on_steps: Callable[[int], None]) -> None:
+                 snap_rows: dict[int, Params], on_steps: Callable[[int], None], finite: FiniteData | None = None,
+                 test_rows: dict[int, Tensor] | None = None) -> None:
     """Train instances ``lo:hi`` (chunk ``c``, with its own random stream) in place in ``params``, collecting their
-    logged losses and snapshots into the rows shared by every chunk."""
+    logged losses (and test losses) and snapshots into the rows shared by every chunk."""
 
     def on_log(step: int, losses: Tensor) -> None:
         row = log_rows.setdefault(step, torch.full((config.n_instances,), float("nan")))
+        row[lo:hi] = losses.detach().float().cpu()
+
+    def on_test(step: int, losses: Tensor) -> None:
+        row = test_rows.setdefault(step, torch.full((config.n_instances,), float("nan")))
         row[lo:hi] = losses.detach().float().cpu()
 
     def on_snapshot(step: int, values: Params) -> None:
@@ -293,8 +326,13 @@ def _train_chunk(engine, config: RunConfig, params: Params, importance: Tensor, 
         data=config.data, feature_sets=config.feature_sets, recipe=config.recipe,
         generator=make_generator(config.seed, _STREAM_TRAIN, c, dev),
         on_log=on_log, on_steps=on_steps, snapshot_steps=tuple(snaps), on_snapshot=on_snapshot,
-        threads=threads,
+        threads=threads, sample=run_sampler(config), value_max=config.value_max,
     )
+    if finite is not None:
+        x, target, test_x, test_target = finite
+        job.dataset, job.test_x, job.on_test = x[lo:hi].to(dev), test_x[lo:hi].to(dev), on_test
+        job.dataset_target = None if target is None else target[lo:hi].to(dev)
+        job.test_target = None if test_target is None else test_target[lo:hi].to(dev)
     engine.train_chunk(job)
     for k, v in job.params.items():
         params[k][lo:hi] = v.cpu()

@@ -63,6 +63,23 @@ class ChunkJob:
     threads: int = 1
     """CPU threads the engine may use (its own worker threads; the calling thread's settings are never
     changed)."""
+    value_max: float = 1.0
+    """:attr:`tms.config.RunConfig.value_max`, for an engine that draws the batches itself."""
+    sample: Callable[..., tuple[Tensor, Tensor | None]] | None = None
+    """The run's sampler, ``sample(density, batch_size, generator) -> (x, target or None)``
+    (:func:`tms.data.run_sampler`: value range, normalisation, targets), or None for the distribution's own
+    (:attr:`data`, :attr:`feature_sets`). The fast engine draws the paper's distributions itself."""
+    dataset: Tensor | None = None
+    """The finite training set ``[inst, T, feat]`` (:attr:`tms.config.RunConfig.train_size`), or None for fresh
+    batches every step."""
+    dataset_target: Tensor | None = None
+    """Its target features ``[inst, T]`` for data in :data:`tms.kinds.TARGETED_DATA`."""
+    test_x: Tensor | None = None
+    """With a finite dataset: a fixed batch of fresh draws ``[inst, batch, feat]`` whose loss is logged beside the
+    training loss (:attr:`on_test`)."""
+    test_target: Tensor | None = None
+    on_test: Callable[[int, Tensor], None] = _ignore
+    """``on_test(step, losses [inst])``: the loss on ``test_x`` after the logged steps (finite datasets only)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,11 @@ class Engine:
     """Families it trains (None: every one)."""
     data: tuple[str, ...] | None
     """Distributions it draws (None: every one)."""
+    optimizers: tuple[str, ...] | None = None
+    """Optimizers it implements (None: every one)."""
+    extensions: tuple[str, ...] = ()
+    """The fields added after the paper's recipe (:data:`tms.config.RECIPE_DEFAULTS`, :data:`tms.config.RUN_DEFAULTS`)
+    it implements away from their defaults; 'auto' picks the eager reference for a config that sets another."""
     chunk_elements: dict[str, int | None] = field(default_factory=dict)
     """Per device type ('cpu', 'cuda'), the most elements (instances x batch x widest layer) of one chunk the
     trainer hands it; None: no limit (the engine bounds its own memory). Missing types use the trainer's
@@ -87,8 +109,10 @@ class Engine:
         """The engine's name, label and description."""
         return ENGINE_NAMES[self.name]
 
-    def supports(self, model: str, data: str) -> bool:
-        return (self.models is None or model in self.models) and (self.data is None or data in self.data)
+    def supports(self, model: str, data: str, extensions: tuple[str, ...] = (), optimizer: str = "adamw") -> bool:
+        return ((self.models is None or model in self.models) and (self.data is None or data in self.data)
+                and (self.optimizers is None or optimizer in self.optimizers)
+                and (self.name == "eager" or all(e in self.extensions for e in extensions)))
 
     def train_chunk(self, job: ChunkJob) -> None:
         importlib.import_module(f"{__name__}.{self.module}").train_chunk(job)
@@ -103,20 +127,37 @@ ENGINES: dict[str, Engine] = {
                    data=("independent", "sets", "signed"),
                    chunk_elements={"cpu": None, "cuda": 1 << 26}),
     "eager": Engine("eager", "eager", models=None, data=None),
+    # Liu, Liu & Gore's scaling models: the frequency law's rare features as sparse batches (engines/sparse.py)
+    "sparse": Engine("sparse", "sparse", models=("relu", "linear"), data=("independent",), optimizers=("adamw",),
+                     extensions=("schedule", "warmup_steps", "lr_floor", "gamma", "value_max"),
+                     chunk_elements={"cpu": 1 << 24}),
 }
 """The implementation of every name in :data:`tms.kinds.ENGINES` but :data:`tms.kinds.AUTO_ENGINE`, by name."""
 
 
-def get_engine(name: str, model: str = "relu", data: str = "independent") -> Engine:
-    """The engine called ``name`` for this family and distribution; 'auto' is the fast engine where it applies
-    and the eager reference elsewhere. ConfigError for an unknown name or a pairing the engine does not train."""
+AUTO_ORDER = ("fast", "sparse", "eager")
+"""The engines 'auto' tries, in order: the first that trains the run."""
+
+
+def get_engine(name: str, model: str = "relu", data: str = "independent", extensions: tuple[str, ...] = (),
+               optimizer: str = "adamw") -> Engine:
+    """The engine called ``name`` for this family, distribution, optimizer and the later recipe fields a config sets
+    (``extensions``, :meth:`tms.config.RunConfig.extensions`); 'auto' is the fast engine where it applies, else the
+    sparse engine where it applies (the new fields of the scaling runs), else the eager reference. ConfigError for
+    an unknown name or a run the engine does not train."""
     ENGINE_NAMES.check(name)
     if name == AUTO_ENGINE:
-        return ENGINES["fast"] if ENGINES["fast"].supports(model, data) else ENGINES["eager"]
+        return next(ENGINES[e] for e in AUTO_ORDER if ENGINES[e].supports(model, data, extensions, optimizer))
     engine = ENGINES[name]
+    missing = [e for e in extensions if not engine.supports(model, data, (e,))]
+    if missing and engine.supports(model, data):
+        raise ConfigError(f"engine {name} does not implement {', '.join(missing)}; use engine eager or auto")
     if not engine.supports(model, data):
         raise ConfigError(
             f"engine {name} trains the models {', '.join(engine.models or ('any',))} on the data "
             f"{', '.join(engine.data or ('any',))}, not model {model!r} on data {data!r}; use engine eager or auto"
         )
+    if engine.optimizers is not None and optimizer not in engine.optimizers:
+        raise ConfigError(f"engine {name} trains with the optimizers {', '.join(engine.optimizers)}, not "
+                          f"{optimizer!r}; use engine eager or auto")
     return engine
