@@ -25,7 +25,7 @@ def sharkey_rows(mmcs=SPEC_MMCS, dead=SPEC_DEAD):
     return [{"d_sae": d, "penalty": lam, "n_true": 512, "mmcs": mmcs[d][j], "mcc": mmcs[d][j] - 0.01,
              "recovered": 0.5, "mmcs_frequent": 1.0, "mmcs_rare": mmcs[d][j] - 0.05, "missed_median_rank": 400.0,
              "l0": 5.0, "true_l0": 5.0, "dead": dead[d][j], "dead_share": dead[d][j] / d,
-             "explained_variance": 0.9, "shrinkage": 0.8, "steps": 5000}
+             "explained_variance": 0.9, "shrinkage": 0.8, "steps": 5000, "batch": 256}
             for d in (256, 512, 1024) for j, lam in enumerate(SH.LAMBDAS)]
 
 
@@ -41,7 +41,7 @@ def test_sharkey_claims_on_the_specs_own_numbers(tmp_path):
     assert r["SAE-4b"].measured == pytest.approx(0.90) and r["SAE-4b"].passed
     assert all(r[i].passed and r[i].measured == 0 for i in ("SAE-4c", "SAE-4d", "SAE-4e")), \
         [r[i].note for i in ("SAE-4c", "SAE-4d", "SAE-4e")]
-    assert "λ = 0.03 by 0.005" in r["SAE-4d"].note   # the low end's gap, reported
+    assert "beats λ = 0.03 by 0.005" in r["SAE-4d"].note and "low end" in r["SAE-4d"].note   # reported
 
 
 def test_sharkey_claims_fail_where_they_should(tmp_path):

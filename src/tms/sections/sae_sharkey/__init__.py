@@ -15,7 +15,7 @@ from .claims import CLAIMS
 from tms.experiment import Experiment, FigureSpec, Param, load_notes
 
 
-def configs(quick: bool, sharkey_steps: int = A.STEPS) -> dict:
+def configs(quick: bool, sharkey_steps: int = A.STEPS, sharkey_batch: int = A.BATCH) -> dict:
     """No toy model: the SAEs train in :func:`~tms.sections.sae_sharkey.analysis.analyze_sharkey`."""
     return {}
 
@@ -40,11 +40,11 @@ EXPERIMENTS = [
         claims=CLAIMS,
         notes=load_notes(__name__, "notes.md", n_true=A.N_TRUE, d_in=A.D_IN, source_seed=A.SOURCE_SEED,
                          mean_active=f"{A.MEAN_ACTIVE:g}", saes=len(A.SIZES) * len(A.LAMBDAS), sizes=_list(A.SIZES),
-                         lambdas=_list(A.LAMBDAS), lr=f"{A.LR:g}", batch=A.BATCH, full_steps=A.FULL_STEPS, steps=A.STEPS,
+                         lambdas=_list(A.LAMBDAS), lr=f"{A.LR:g}", batch=A.BATCH, steps=A.STEPS,
                          sizes_first=A.SIZES[0], eval_samples=A.EVAL_BATCHES * A.EVAL_BATCH,
                          quick_true=A.QUICK_TRUE, quick_d=A.QUICK_D, quick_sizes=_list(A.QUICK_SIZES),
                          quick_steps=A.QUICK_STEPS),
-        params=(Param("sharkey_steps", A.STEPS, f"SAE-4 sharkey: training steps (the spec's recipe: "
-                                                f"{A.FULL_STEPS})"),),
+        params=(Param("sharkey_steps", A.STEPS, "SAE-4 sharkey: training steps"),
+                Param("sharkey_batch", A.BATCH, "SAE-4 sharkey: batch size")),
     )
 ]

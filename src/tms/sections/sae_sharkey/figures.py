@@ -71,7 +71,8 @@ def features(exp: ExperimentFolder) -> Figure | None:
     for k, d in enumerate(sizes):
         mine = sorted((r for r in rows if r["d_sae"] == d and r["penalty"] == lam), key=lambda r: r["feature"])
         cos = np.array([r["best_cos"] for r in mine])
-        smooth = np.convolve(cos, np.ones(9) / 9, mode="same")
+        window = np.ones(9)
+        smooth = np.convolve(cos, window, mode="same") / np.convolve(np.ones_like(cos), window, mode="same")
         color = colormaps["viridis"](k / max(1, len(sizes) - 1))
         ax.scatter([r["feature"] for r in mine], cos, s=3, color=color, alpha=0.35)
         ax.plot([r["feature"] for r in mine], smooth, color=color, lw=1.4, label=f"{d} latents")
