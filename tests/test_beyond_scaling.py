@@ -60,7 +60,10 @@ def default_run(tmp_path_factory):
     return out, reproduce(["scaling"], out, report=False)
 
 
-XFAIL = {}
+XFAIL = {"SCALE-3": "default run 2026-12-05: alpha = 2 overlap ∝ m^-0.760 (95 % interval -0.81 to -0.71; needs -1 +- "
+                      "0.15); alpha = 1.5: -0.858 passes; all 8 strong models converged, at most 1.98x Welch (m = 64, "
+                      "alpha = 2). At 6000 steps the alpha = 2 slope is -0.87 but SCALE-1's alpha_m rises to 1.21 "
+                      "(notes.md)"}
 """Claims that fail at the default run, with the measured numbers (strict: CI flags when one starts passing)."""
 
 
