@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tms.cli import main
+from tms.cli import build_parser, main
 from tms.registry import ENTRY_POINT_GROUP, discover, load_path
 from tms.scaffold import new_section
 
@@ -133,6 +133,12 @@ def test_reproduce_flags_come_from_the_declared_parameters(flag, capsys):
     text = capsys.readouterr().out
     assert flag in text
     assert "(default 20)" in text and "(default 32)" in text
+
+
+def test_a_parameter_flag_is_dashed_and_its_own_spelling_works_too():
+    parser = build_parser({"scaling_grid": "scaling: the grid"})
+    for flag in ("--scaling-grid", "--scaling_grid"):
+        assert parser.parse_args(["reproduce", flag, "2"]).scaling_grid == 2
 
 
 def test_the_scaffold_is_package_data():

@@ -209,7 +209,9 @@ def _add_reproduce(sub, params: dict[str, str] | None) -> None:
     r.add_argument("--list", action="store_true", help="list the experiments, their sections and where each comes from")
     r.add_argument("--no-report", action="store_true", help="skip writing the report")
     for name, (default_help) in (params or {}).items():
-        r.add_argument(f"--{name}", type=_positive_int(name), default=None, help=default_help)
+        # a parameter's flag is dashed like every other option (--scaling-grid); its own spelling works too
+        flags = dict.fromkeys((f"--{name.replace('_', '-')}", f"--{name}"))
+        r.add_argument(*flags, dest=name, type=_positive_int(name), default=None, help=default_help)
     r.add_argument("--seed", type=_positive_int("seed", 0), default=None,
                    help="base seed of every run instead of 0 (runs keep their offsets): the claims on other draws")
     _add_executor_options(r)
