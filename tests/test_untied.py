@@ -79,7 +79,7 @@ def test_a_config_file_with_an_unsupported_target_is_refused(tmp_path, capsys):
                    '"density": [[0.1, 0.1, 0.1]], "importance": [[1, 1, 1]]}')
     assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert f"config {cfg}" in err and "use data independent or sets, or model linear or untied-abs" in err
+    assert f"config {cfg}" in err and "use data independent or sets or alt, or model linear or untied-abs" in err
     # linear can produce negative outputs: signed data is a legitimate target for it
     RunConfig.uniform(3, 2, [0.1], model="linear", data="signed")
     with pytest.raises(ConfigError, match="does not suit"):

@@ -25,7 +25,7 @@ from ..claims.base import ClaimResult
 from ..claims.matrix import read_table as read_robustness
 from ..config import Recipe, RunConfig
 from ..errors import RunFolderError
-from ..kinds import MODELS, OPTIMIZERS
+from ..kinds import LOSSES, MODELS, OPTIMIZERS
 from ..layout import (
     CLAIMS_FILE,
     FIGURES_DIR,
@@ -303,7 +303,8 @@ def _exact(x: float) -> str:
 def _recipe_terms(recipe: Recipe) -> dict[str, tuple[str, bool]]:
     """Each field of ``recipe`` in words, in the order the report lists them, with whether it is used: betas and
     eps only by AdamW and Adam, momentum only by SGD (and then worded with it). Every field of :class:`Recipe`
-    needs a term here (tests/test_report.py checks it), or a run's setting would go undescribed."""
+    needs a term here (tests/test_report.py checks it), or a run's setting would go undescribed. A field used only
+    with another's value says, instead of True, what ignores it (the lr floor: 'a constant schedule')."""
     opt = OPTIMIZERS.label(recipe.optimizer)
     adam, sgd = recipe.optimizer in ("adamw", "adam"), recipe.optimizer == "sgd"
     terms = {
@@ -319,6 +320,16 @@ def _recipe_terms(recipe: Recipe) -> dict[str, tuple[str, bool]]:
         "momentum": (f"momentum {_exact(recipe.momentum)}", False),
         "log_every": (f"loss logged every {recipe.log_every} steps", True),
         "eval_batches": (f"final loss on {recipe.eval_batches} fresh batches", True),
+        # the fields of the beyond suite's recipes (BEYOND.md SCALE, ALT): the paper's values are constant lr, no
+        # warm-up, no gamma and the importance-weighted MSE
+        "schedule": ("constant lr" if recipe.schedule == "constant" else f"{recipe.schedule} lr schedule", True),
+        "warmup_steps": (f"{recipe.warmup_steps} warm-up steps", True),
+        "lr_floor": (f"lr floor {_exact(recipe.lr_floor)} x lr",
+                     True if recipe.schedule == "cosine" else "a constant schedule"),
+        "gamma": ("no gamma" if recipe.gamma is None else f"gamma {_exact(recipe.gamma)} on W", True),
+        "loss": (f"loss {LOSSES.label(recipe.loss)}", True),
+        "loss_penalty": (f"penalty {_exact(recipe.loss_penalty)} on the largest other output",
+                         True if recipe.loss == "target-only" else f"loss {LOSSES.label(recipe.loss)}"),
     }
     if sgd:
         del terms["momentum"]
@@ -336,8 +347,8 @@ def recipe_text(recipe: Recipe) -> str:
     for name, (text, used) in terms.items():
         differs = text != paper[name][0]
         if name in _ALWAYS_SHOWN or differs:
-            shown.append(text if used else f"{opt} ignores {text}")
-        if differs and used:
+            shown.append(text if used is True else f"{used or opt} ignores {text}")
+        if differs and used is True:
             instead.append(paper[name][0])
     if not instead:
         return f"the paper recipe ({', '.join(shown)})"
