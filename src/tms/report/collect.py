@@ -348,7 +348,7 @@ def recipe_text(recipe: Recipe) -> str:
         differs = text != paper[name][0]
         if name in _ALWAYS_SHOWN or differs:
             shown.append(text if used is True else f"{used or opt} ignores {text}")
-        if differs and used is True:
+        if differs and used is True and paper[name][1] is True:  # not what the paper recipe ignores
             instead.append(paper[name][0])
     if not instead:
         return f"the paper recipe ({', '.join(shown)})"
