@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from tms.errors import ConfigError
+from tms.errors import ConfigError, RunFolderError
 from tms.sae import SAEConfig, SAETraining, sources, train
 from tms.sae import families, fast
 from tms.sae.fast import Bank, gradients
@@ -176,10 +176,50 @@ def test_run_source(tmp_path):
     (dict(family="matryoshka", d_sae=10, k=2, prefixes=(5, 3)), "prefixes must increase"),
     (dict(family="nope", d_sae=10), "family must be one of relu, topk"),
     (dict(family="relu", d_sae=0), "d_sae must be an integer >= 1"),
+    (dict(family="topk", d_sae=10, k=2, aux_k=11), "aux_k must be at most d_sae \\(10\\), got 11"),
 ])
 def test_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         SAEConfig(**kwargs)
+
+
+def test_run_source_draws_the_runs_own_sampler(tmp_path):
+    """value_max (and every run field run_sampler reads) reaches the SAE's activations: on a run with values on
+    [0, 3] the drawn features reach well above 1 and stay below 3, with the run sampler's exact draws."""
+    from tms.config import Recipe, RunConfig
+    from tms.data import run_sampler
+    from tms.runs import save_run
+    from tms.train import train as train_model
+
+    cfg = RunConfig.uniform(6, 3, [0.3], 1.0, value_max=3.0, recipe=Recipe(steps=100, batch_size=64))
+    save_run(tmp_path / "run", cfg, train_model(cfg))
+    src = sources.RunSource(tmp_path / "run")
+    h, x = src.sample(4000, torch.Generator().manual_seed(1))
+    assert 2.9 < float(x.max()) <= 3.0
+    want = run_sampler(cfg)(src.density, 4000, torch.Generator().manual_seed(1))[0][0]
+    torch.testing.assert_close(x, want[:, src.represented])
+    torch.testing.assert_close(h, want @ src.W.T)
+
+
+def test_run_source_describe_changes_when_the_run_is_trained_again(tmp_path):
+    """An SAE folder of a run is not complete for the same path once the run holds another model."""
+    from tms.config import Recipe, RunConfig
+    from tms.runs import save_run
+    from tms.train import train as train_model
+
+    cfg = RunConfig.uniform(6, 3, [0.3], 1.0, recipe=Recipe(steps=50, batch_size=64))
+    save_run(tmp_path / "run", cfg, train_model(cfg))
+    src = sources.RunSource(tmp_path / "run")
+    configs, training = [SAEConfig("topk", 6, k=2)], SAETraining(steps=5, batch_size=16)
+    write_saes(tmp_path / "saes", train(src, configs, training))
+    assert is_complete(tmp_path / "saes", sources.RunSource(tmp_path / "run").describe(), configs, training)
+    other = RunConfig.uniform(6, 3, [0.3], 1.0, recipe=Recipe(steps=60, batch_size=64))
+    save_run(tmp_path / "run", other, train_model(other))
+    again = sources.RunSource(tmp_path / "run")
+    assert again.describe()["path"] == src.describe()["path"] and again.describe() != src.describe()
+    assert not is_complete(tmp_path / "saes", again.describe(), configs, training)
+    with pytest.raises(RunFolderError, match="has changed since these SAEs were trained"):
+        sources.from_description(src.describe())
 
 
 def test_config_round_trip():

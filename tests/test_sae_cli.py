@@ -63,3 +63,62 @@ def test_sae_refuses_a_family_without_hidden_activations(runs, capsys):
 def test_sae_eval_refuses_a_folder_that_is_not_one(runs, capsys):
     assert main(["sae-eval", str(runs / "relu")]) == 2
     assert "not an SAE folder" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def saes(runs):
+    """A small SAE folder on the relu run (topk and jumprelu: the latter has a threshold tensor)."""
+    out = runs / "small_saes"
+    assert main(["sae", str(runs / "relu"), "--family", "topk,jumprelu", "--k", "2", "--steps", "5",
+                 "--batch-size", "16", "--out", str(out)]) == 0
+    return out
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    return shutil.copytree(folder, tmp_path / folder.name)
+
+
+@pytest.mark.parametrize("name", ["sae_weights.safetensors", "tms_state.safetensors"])
+def test_sae_eval_junk_safetensors_is_one_line(saes, tmp_path, capsys, name):
+    folder = _copy(saes, tmp_path)
+    (folder / "sae_001" / name).write_bytes(b"not a safetensors file at all")
+    capsys.readouterr()
+    assert main(["sae-eval", str(folder), "--batches", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert name in err and "sae_001" in err and "\n" not in err and "Traceback" not in err
+
+
+def test_sae_eval_d_sae_mismatch_is_one_line(saes, tmp_path, capsys):
+    folder = _copy(saes, tmp_path)
+    meta = json.loads((folder / "saes.json").read_text())
+    d_sae = meta["saes"][0]["config"]["d_sae"]  # the model's represented features (its weights' latents)
+    meta["saes"][0]["config"]["d_sae"] = d_sae - 3
+    (folder / "saes.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["sae-eval", str(folder), "--batches", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "sae_000/sae_weights.safetensors" in err and f"W_enc has shape [4, {d_sae}]" in err
+    assert f"d_sae = {d_sae - 3}" in err
+    assert "\n" not in err
+
+
+def test_sae_out_refuses_a_folder_that_is_not_an_sae_folder(runs, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(runs / "relu", tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    args = ["sae", str(run), "--family", "topk", "--k", "1", "--steps", "5", "--batch-size", "16", "--out", str(run)]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a tms SAE folder" in err and "--force" in err and "\n" not in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    assert main([*args[:-1], str(other)]) == 2
+    assert (other / "keep.txt").read_text() == "mine"
+    assert main([*args[:-1], str(other), "--force"]) == 0  # replaced: the SAEs, and nothing else
+    assert (other / "saes.json").is_file() and not (other / "keep.txt").exists()

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..kinds import SAE_FAMILIES
-from .config import PENALISED, RANKED, SAEConfig, SAETraining
+from .config import RANKED, SAEConfig, SAETraining
 
 SHOWN = ("sae", "family", "d_sae", "k", "penalty", "seed", "mmcs", "mcc", "recovered", "l0", "true_l0", "dead",
          "explained_variance", "shrinkage")
@@ -51,6 +51,8 @@ def add_parsers(sub, positive_int: Callable[[str], Callable[[str], int]]) -> Non
     s.add_argument("--seed", type=positive_int("seed", 0), default=0, help="seeds the activation stream")
     s.add_argument("--engine", choices=("fast", "eager"), default="fast")
     s.add_argument("--out", type=Path, default=None, help="SAE folder to write (default: RUN_FOLDER_sae)")
+    s.add_argument("--force", action="store_true",
+                   help="replace --out even when it holds files that are not an SAE folder (they are deleted)")
     s.add_argument("--progress", action="store_true", help="show a progress bar")
     s.add_argument("-v", "--verbose", action="store_true")
     e = sub.add_parser("sae-eval", help="score a stored SAE folder against its source's true features")
@@ -86,16 +88,19 @@ def _print(rows: list[dict[str, Any]]) -> None:
 
 def cmd_sae(args: argparse.Namespace) -> int:
     from .evaluate import EVAL, evaluate
-    from .folder import train_folder
+    from .folder import check_output, train_folder
     from .sources import RunSource
 
     source = RunSource(args.run, args.instance)
-    if PENALISED and any(p < 0 for p in args.penalty):
+    # --penalty has a default, so it is checked whichever families are asked for
+    if any(p < 0 for p in args.penalty):
         raise ConfigError(f"penalty must be >= 0, got {min(args.penalty)}")
     configs = configs_from(args, len(source.directions), source.true_l0)
     training = SAETraining(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
     out = args.out or args.run.with_name(args.run.name + "_sae")
-    trained = train_folder(out, source, configs, training, engine=args.engine, progress=args.progress)
+    check_output(out, args.force)  # before training: writing replaces the whole folder
+    trained = train_folder(out, source, configs, training, engine=args.engine, progress=args.progress,
+                           force=args.force)
     rows = evaluate(trained, source)
     EVAL.write(out, rows)
     _print(rows)

@@ -110,6 +110,8 @@ class SAEConfig:
         object.__setattr__(self, "prefixes", prefixes)
         if self.aux_k is not None:
             _int("aux_k", self.aux_k, 0)
+            if self.aux_k > self.d_sae:
+                raise ConfigError(f"aux_k must be at most d_sae ({self.d_sae}), got {self.aux_k}")
         object.__setattr__(self, "aux_coef", _float("aux_coef", self.aux_coef, 0.0))
         _int("dead_steps", self.dead_steps, 1)
         object.__setattr__(self, "resample_until", _float("resample_until", self.resample_until, 0.0, 1.0))

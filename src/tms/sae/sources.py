@@ -16,6 +16,7 @@ hidden-relu) and :class:`SyntheticSource` (given directions and a named feature 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,9 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from ..data import DISTRIBUTIONS
-from ..errors import ConfigError
-from ..layout import REPRESENTED_NORM
+from ..data import run_sampler
+from ..errors import ConfigError, RunFolderError
+from ..layout import CONFIG_FILE, MODEL_FILE, REPRESENTED_NORM
 from ..model import is_tied
 from ..runs import load_run
 
@@ -46,6 +47,12 @@ class ActivationSource(Protocol):
 @dataclass
 class RunSource:
     """The hidden activations of one model of a stored run, drawn fresh from the run's own data distribution.
+
+    The draws are :func:`tms.data.run_sampler`'s, the run's own sampler: its distribution (``bind_run`` where it has
+    one), ``value_max`` and ``normalize``, at the instance's density. A run trained on a finite set (``train_size``)
+    is still sampled fresh from its distribution, not from that set: the SAE's task is to recover the features the
+    model represents, and fresh draws show it every feature pattern the distribution makes, as BEYOND.md's "fresh
+    hidden activations" asks (the training set is not stored with the run either).
 
     Ground truth: the represented features' columns W_i (‖W_i‖ > :data:`tms.layout.REPRESENTED_NORM`), as
     directions of h = W x; for hidden-relu (h = ReLU(W x)) a feature alone at value v gives v ReLU(W_i), so
@@ -72,7 +79,8 @@ class RunSource:
         self.W = run.params["W"][self.instance].detach().float().clone()  # [hidden, feat]
         setting = self.instance // config.restarts
         self.density = torch.tensor(config.density[setting], dtype=torch.float32)[None]
-        self._sampler = DISTRIBUTIONS[config.data].bind(config.feature_sets)
+        self._sampler = run_sampler(config)
+        self.digest = run_digest(self.path)
         norms = self.W.norm(dim=0)
         self.represented = torch.nonzero(norms > REPRESENTED_NORM).flatten()
         if len(self.represented) == 0:
@@ -83,7 +91,7 @@ class RunSource:
         self.d_in = self.W.shape[0]
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        x = self._sampler(self.density, batch, generator)[0]  # [batch, feat]
+        x = self._sampler(self.density, batch, generator)[0][0]  # (x [1, batch, feat], target)[0] -> [batch, feat]
         h = x @ self.W.T
         if self.model == "hidden-relu":
             h = torch.relu(h)
@@ -95,7 +103,21 @@ class RunSource:
         return float(self.density[0, self.represented].sum())
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "run", "path": str(self.path.resolve()), "instance": self.instance}
+        """The run's path and instance, and :func:`run_digest` of its files: a folder of SAEs trained on the run
+        before it was trained again (another config or other weights) is then not complete for it."""
+        return {"kind": "run", "path": str(self.path.resolve()), "instance": self.instance, "digest": self.digest}
+
+
+def run_digest(path: Path) -> str:
+    """sha256 of a run folder's config.json and model.safetensors bytes (what the activations depend on)."""
+    h = hashlib.sha256()
+    for name in (CONFIG_FILE, MODEL_FILE):
+        try:
+            data = (path / name).read_bytes()
+        except OSError as e:
+            raise RunFolderError(f"{path / name} cannot be read: {e.strerror or e}") from None
+        h.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
 
 
 # -- synthetic feature samplers: (batch, generator) -> values [batch, n] ------------------------------------------
@@ -251,7 +273,11 @@ def from_description(d: dict[str, Any]) -> ActivationSource:
     """The source :meth:`describe` described."""
     kind = d.get("kind")
     if kind == "run":
-        return RunSource(Path(d["path"]), int(d["instance"]))
+        source = RunSource(Path(d["path"]), int(d["instance"]))
+        if "digest" in d and d["digest"] != source.digest:
+            raise RunFolderError(f"run folder {source.path} has changed since these SAEs were trained on it "
+                                 f"(its config.json or model.safetensors differ); train them again")
+        return source
     if kind == "independent":
         return independent(d["n"], d["d"], d["p"], d["seed"], d.get("orthonormal", False))
     if kind == "sharkey":
