@@ -173,11 +173,21 @@ def test_summary_applies_the_escape_rule_and_measures_drift_by_hand():
 @pytest.mark.parametrize("field,value,words", [
     ("step_size", 0.0, "step_size must be a positive"), ("step_size", -1e-3, "step_size"),
     ("gamma", -1.0, "gamma (localization) must be"), ("draws", 0, "draws must be an integer >= 1"),
-    ("chains", 0, "chains"), ("burn_in", -1, "burn_in"), ("nbeta", 0.0, "nbeta"), ("batch_size", 0, "batch_size")])
+    ("chains", 0, "chains"), ("burn_in", -1, "burn_in"), ("nbeta", 0.0, "nbeta"), ("batch_size", 0, "batch_size"),
+    ("seed", -1, "seed must be an integer >= 0, got -1")])
 def test_bad_hyper_parameters_are_one_line_config_errors(field, value, words):
     with pytest.raises(ConfigError, match=None) as e:
         llc.SGLD(**{field: value}).check()
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_batch_larger_than_the_dataset_is_a_config_error():
+    with pytest.raises(ConfigError) as e:
+        llc.SGLD(batch_size=100).check_dataset(5)
+    assert str(e.value) == "batch_size must be at most samples (the fixed dataset's n = 5), got batch_size 100"
+    assert llc.SGLD(batch_size=5).check_dataset(5).batch_size == 5
+    with pytest.raises(ConfigError, match="^batch_size must be at most samples"):
+        llc.sample(llc.TiedReLU(dataset(5)), random_params(1), llc.SGLD(batch_size=6, draws=2, chains=1))
 
 
 def test_descend_is_sgd_with_the_same_gradients():

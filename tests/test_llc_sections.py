@@ -143,3 +143,84 @@ def test_the_notebook_api_is_tms_llc_estimate(tmp_path):
             "print(len(est), est[0].llc == est[0].llc, 'llc' in tms.__all__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["1", "True", "True"]
+
+
+def _trained(tmp_path, cfg):
+    import tms
+    from tms.runs import load_run, save_run
+
+    return load_run(save_run(str(tmp_path / "run"), cfg, tms.train(cfg)))
+
+
+def test_the_llc_dataset_is_the_runs_own_sampler(tmp_path):
+    """value_max and normalize reach the fixed dataset (tms.data.run_sampler), not only the distribution's draw."""
+    import tms
+    from tms.llc import run_potential
+
+    scaled = _trained(tmp_path / "a", tms.RunConfig.uniform(4, 2, [0.9], 1.0, recipe=tms.Recipe(steps=2),
+                                                            value_max=3.0))
+    x = run_potential(scaled, 400, 0, 2)[0].x
+    assert 1.5 < float(x.max()) <= 3.0
+    unit = _trained(tmp_path / "b", tms.RunConfig.uniform(4, 2, [0.9], 1.0, recipe=tms.Recipe(steps=2),
+                                                          value_max=3.0, normalize=True))
+    norms = torch.linalg.vector_norm(run_potential(unit, 400, 0, 2)[0].x, dim=-1)
+    assert torch.allclose(norms[norms > 0], torch.ones(())) and bool((norms > 0).any())
+
+
+def test_llc_refuses_a_loss_its_potential_does_not_implement(tmp_path, capsys):
+    import tms
+    from tms.errors import ConfigError
+    from tms.llc import run_potential
+
+    cfg = tms.RunConfig.uniform(4, 2, [0.5], 1.0, data="alt", recipe=tms.Recipe(steps=2, loss="target-only"))
+    run = _trained(tmp_path, cfg)
+    with pytest.raises(ConfigError) as e:
+        run_potential(run, 100, 0, 2)
+    assert str(e.value) == ("loss: tms llc's potential is the importance-weighted MSE, allowed loss 'weighted-mse', "
+                            "got loss 'target-only'")
+    assert main(["llc", str(tmp_path / "run"), "--chains", "2", "--draws", "5"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "run" / "llc").exists()
+
+
+def test_cli_llc_refuses_a_negative_seed_and_a_batch_above_the_samples(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--features", "5", "--hidden", "2", "--densities", "0.1", "--steps", "20",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    for flags, words in ((["--seed", "-1"], "seed must be an integer >= 0, got -1"),
+                         (["--batch-size", "100", "--samples", "5"],
+                          "batch_size must be at most samples (the fixed dataset's n = 5), got batch_size 100")):
+        assert main(["llc", str(run), "--draws", "5", *flags]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1
+    assert not (run / "llc").exists()
+
+
+def test_cli_llc_says_when_every_chain_escaped_and_exits_1(tmp_path, capsys):
+    """An under-trained run (50 steps) is no local minimum: SGLD at the defaults drifts below L_n(w*) in every
+    chain; the NaN estimate is still written (a valid measurement) but the exit code is 1 with a warning."""
+    run = tmp_path / "run"
+    assert main(["train", "--features", "5", "--hidden", "2", "--densities", "0.1", "--steps", "50",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["llc", str(run)]) == 1
+    out, err = capsys.readouterr()
+    assert "llc nan" in out and "0 chains kept, 4 escaped" in out and (run / "llc" / "estimates.csv").is_file()
+    assert err.count("\n") == 1 and "every chain escaped for model(s) 0" in err and "train longer" in err
+    assert main(["llc", str(run)]) == 1  # the stored estimate warns again
+    assert "every chain escaped" in capsys.readouterr().err
+
+
+def test_dynamics_sgd_seed_is_the_recipes(tmp_path):
+    from dataclasses import replace
+
+    from tms.sections.llc.analysis import dataset
+
+    x = dataset()
+    small = replace(dynamics.RECIPE.quick(), epochs=5, snapshots=2)
+    a = dynamics._train(tmp_path / "a", small, x)
+    again = dynamics._train(tmp_path / "again", replace(small, seed=0), x)
+    other = dynamics._train(tmp_path / "other", replace(small, seed=1), x)
+    torch.testing.assert_close(a["W"], again["W"])
+    assert not torch.allclose(a["W"][0], other["W"][0])  # the initial weights follow the seed
+    assert json.loads((tmp_path / "other" / "sgd.json").read_text())["recipe"]["seed"] == 1

@@ -71,6 +71,14 @@ def test_new_fields_round_trip_and_are_written_only_when_set():
     (lambda: power_law_densities(10, -0.5), r"^alpha must be in \[0, 100\], got -0.5$"),
     (lambda: power_law_densities(10, 0.0, 20.0), r"^expected_active must be in \(0, 10\]"),
     (lambda: power_law_densities(10, 3.0, 2.0), "^expected_active 2 is too many for alpha 3"),
+    (lambda: RunConfig.power_law(10, 2, [1.0, -0.5]), r"^power_law must be in \[0, 100\], got -0.5$"),
+    (lambda: RunConfig.power_law(10, 2, []), "^power_law must have at least one value$"),
+    (lambda: RunConfig.power_law(10, 2, [3.0], 2.0), "^expected_active 2 is too many for power_law 3"),
+    (lambda: Recipe(gamma=1.0, weight_decay=0.1),
+     "^weight_decay is not used with gamma .*got weight_decay 0.1 with gamma 1$"),
+    (lambda: RunConfig.from_dict({**RunConfig.uniform(3, 1, [0.5], recipe=Recipe(gamma=-1.0)).to_dict(),
+                                  "recipe": {**Recipe(gamma=-1.0).__dict__, "betas": [0.9, 0.999],
+                                             "weight_decay": 0.5}}), "^weight_decay is not used with gamma"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_field(make, match):
     with pytest.raises(ConfigError, match=match):
@@ -267,3 +275,12 @@ def test_auto_picks_eager_for_fields_the_fast_engine_does_not_implement():
         assert get_engine("auto", "hidden-relu", "independent", (field,)).name == "eager"
         with pytest.raises(ConfigError, match=f"^engine fast does not implement {field}; use engine eager or auto$"):
             get_engine("fast", "relu", "independent", (field,))
+
+
+def test_gamma_allows_only_an_unused_weight_decay_and_old_run_configs_still_load():
+    """γ replaces the optimizer's decay on W (b undecayed): weight_decay 0 or its default (which every run folder
+    trained with γ records) is accepted and changes nothing; the default config is unchanged."""
+    assert Recipe().weight_decay == 0.01 and Recipe(gamma=1.0).weight_decay == 0.01
+    assert Recipe(gamma=-1.0, weight_decay=0.0).gamma == -1.0
+    old = RunConfig.power_law(10, 2, [1.5], recipe=Recipe(gamma=-1.0, steps=5))
+    assert RunConfig.from_dict(json.loads(json.dumps(old.to_dict()))) == old

@@ -171,7 +171,8 @@ def _add_train(sub) -> None:
                    help=f"the cosine schedule's last lr as a share of --lr (default {Recipe.lr_floor})")
     t.add_argument("--gamma", type=_number("gamma"), default=None,
                    help="Liu, Liu & Gore 2025's decay of W, may be negative (< 0 pulls each feature's norm towards 1: "
-                        "strong superposition); replaces --weight-decay (default: none, AdamW's own decay)")
+                        "strong superposition); replaces --weight-decay (which must then be left out), b is not "
+                        "decayed (default: none, AdamW's own decay)")
     t.add_argument("--loss", choices=list(LOSSES), default=None, help=LOSSES.help(default=Recipe.loss))
     t.add_argument("--loss-penalty", type=_number("loss-penalty"), default=None,
                    help="λ of the target-only loss (default 0)")
@@ -277,7 +278,11 @@ def _add_llc(sub) -> None:
 
     d = SGLD()
     q = sub.add_parser("llc", help="estimate the local learning coefficient of a run's models by SGLD "
-                                   "(devinterp's sampler; written to RUN/llc/)")
+                                   "(devinterp's sampler; written to RUN/llc/)",
+                       description="Estimate the LLC of a run's models by SGLD; the estimates go to RUN/llc/. Exit "
+                                   "code 1 (with a warning on stderr, the folder still written) when every chain of "
+                                   "some model escaped below L_n(w*): its estimate is NaN, the weights are no local "
+                                   "minimum (train longer or raise --gamma).")
     q.add_argument("path", type=Path, metavar="RUN")
     q.add_argument("--chains", type=int, default=d.chains, help=f"chains per model (default {d.chains})")
     q.add_argument("--draws", type=int, default=d.draws, help=f"draws per chain (default {d.draws})")
@@ -285,9 +290,12 @@ def _add_llc(sub) -> None:
     q.add_argument("--step-size", type=float, default=d.step_size, help=f"SGLD step size ε (default {d.step_size:g})")
     q.add_argument("--gamma", type=float, default=d.gamma, help=f"localization γ (default {d.gamma:g})")
     q.add_argument("--nbeta", type=float, default=None, help="inverse temperature nβ (default n / ln n)")
-    q.add_argument("--batch-size", type=int, default=None, help="SGLD batch (default: the full dataset)")
-    q.add_argument("--samples", type=int, default=1000, help="n, the fixed dataset's size (default 1000)")
-    q.add_argument("--seed", type=int, default=0, help="the chains' seed; the dataset's too (default 0)")
+    q.add_argument("--batch-size", type=_positive_int("batch-size"), default=None,
+                   help="SGLD batch, at most --samples (default: the full dataset)")
+    q.add_argument("--samples", type=_positive_int("samples", 2), default=1000,
+                   help="n, the fixed dataset's size (default 1000)")
+    q.add_argument("--seed", type=_positive_int("seed", 0), default=0,
+                   help="the chains' seed; the dataset's too (default 0)")
     q.add_argument("--force", action="store_true", help="estimate again even when RUN/llc/ holds these settings")
     q.add_argument("-v", "--verbose", action="store_true")
 
@@ -308,6 +316,10 @@ _RECIPE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "lr": "lr", "weig
 def _config(args: argparse.Namespace) -> RunConfig:
     """The RunConfig of ``tms train``: from --config (with the seed and recipe flags given on top), or flags."""
     recipe = {field: getattr(args, flag) for flag, field in _RECIPE_FLAGS.items() if getattr(args, flag) is not None}
+    if recipe.get("gamma") is not None and recipe.get("weight_decay", 0.0) != 0.0:
+        # the config allows its default with gamma (old run folders record it); a value typed here is a mistake
+        raise ConfigError(f"weight_decay is not used with gamma (γ replaces the decay of W, b is not decayed): drop "
+                          f"--weight-decay, got weight_decay {recipe['weight_decay']:g} with gamma {recipe['gamma']:g}")
     if args.config is not None:
         given = [f"--{f.replace('_', '-')}" for f in _SHAPE_FLAGS if getattr(args, f) is not None]
         if given:
@@ -485,6 +497,11 @@ def cmd_llc(args: argparse.Namespace) -> int:
                          f"{row.escaped} escaped; halves {row.first_half:.3f} → {row.second_half:.3f}; ESS "
                          f"{row.ess:.0f})\n")
     sys.stdout.write(f"{folder}{'' if wrote else ' (already complete)'}\n")
+    lost = [row.model for row in ESTIMATES.read(folder) if row.kept == 0]
+    if lost:
+        sys.stderr.write(f"tms llc: every chain escaped for model(s) {', '.join(map(str, lost))} (llc NaN): the "
+                         f"weights are not a local minimum; train longer or raise --gamma\n")
+        return 1
     return 0
 
 

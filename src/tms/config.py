@@ -44,6 +44,10 @@ def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = Fa
     return v
 
 
+WEIGHT_DECAY = 0.01
+"""The recipe's default weight decay (PyTorch's AdamW default)."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How the models are optimised. Defaults are the paper recipe (PAPER.md §0).
@@ -59,9 +63,9 @@ class Recipe:
     """Samples per step, drawn fresh every step."""
     lr: float = 1e-3
     """Learning rate, constant."""
-    weight_decay: float = 0.01
+    weight_decay: float = WEIGHT_DECAY
     """Weight decay: AdamW's decoupled decay (PyTorch's default; the companion notebook never sets it); Adam's and
-    SGD's L2 term."""
+    SGD's L2 term. Not used with ``gamma``, which then allows only 0 or this default."""
     betas: tuple[float, float] = (0.9, 0.999)
     """AdamW's and Adam's betas."""
     eps: float = 1e-8
@@ -138,6 +142,12 @@ class Recipe:
             if self.optimizer != "adamw":
                 raise ConfigError(f"gamma needs optimizer adamw (an Adam step after the decay), got optimizer "
                                   f"{self.optimizer!r}")
+            # γ replaces AdamW's decay on W and b is not decayed (Liu, Liu & Gore's adamw.py), so a weight_decay
+            # would be silently unused: only 0 and the default (which every run folder with γ records) mean "none".
+            if self.weight_decay not in (0.0, WEIGHT_DECAY):
+                raise ConfigError(f"weight_decay is not used with gamma (γ replaces the decay of W, b is not "
+                                  f"decayed): leave weight_decay at 0 or its default {WEIGHT_DECAY:g}, got "
+                                  f"weight_decay {self.weight_decay:g} with gamma {self.gamma:g}")
         LOSSES.check(self.loss)
         object.__setattr__(self, "loss_penalty", _check_float("loss_penalty", self.loss_penalty, 0.0, math.inf))
         if self.loss_penalty and self.loss != "target-only":
@@ -432,8 +442,8 @@ class RunConfig:
         ``expected_active``), every importance 1 (Liu, Liu & Gore 2025)."""
         alphas = list(alphas)
         if not alphas:
-            raise ConfigError("alphas must have at least one value")
-        rows = tuple(power_law_densities(n_features, a, expected_active) for a in alphas)
+            raise ConfigError("power_law must have at least one value")
+        rows = tuple(power_law_densities(n_features, a, expected_active, field="power_law") for a in alphas)
         return cls(n_features=n_features, n_hidden=n_hidden, density=rows,
                    importance=tuple((1.0,) * n_features for _ in rows), **kwargs)
 
@@ -489,20 +499,22 @@ class Overrides:
         return config
 
 
-def power_law_densities(n_features: int, alpha: float, expected_active: float = 1.0) -> tuple[float, ...]:
+def power_law_densities(n_features: int, alpha: float, expected_active: float = 1.0,
+                        field: str = "alpha") -> tuple[float, ...]:
     """Per-feature densities of a frequency law (Liu, Liu & Gore 2025): p_i ∝ i^−α for i = 1..n, normalised so
     that Σ p_i = ``expected_active``, the expected number of active features per sample.
 
     ``alpha`` is the paper's exponent α (>= 0); their code writes i^−(1+a), so a = α − 1 (a ∈ [0, 1] there is
-    α ∈ [1, 2] here). A density above 1 (too many expected features for a steep law) is refused.
+    α ∈ [1, 2] here). A density above 1 (too many expected features for a steep law) is refused. ``field`` is the
+    name the errors give α (:meth:`RunConfig.power_law` passes its field, ``power_law``).
     """
     _check_int("features", n_features, 1)
-    alpha = _check_float("alpha", alpha, 0.0, 100.0)
+    alpha = _check_float(field, alpha, 0.0, 100.0)
     expected = _check_float("expected_active", expected_active, 0.0, float(n_features), lo_open=True)
     weights = [float(i) ** -alpha for i in range(1, n_features + 1)]
     total = math.fsum(weights)
     out = tuple(expected * w / total for w in weights)
     if out[0] > 1.0:
-        raise ConfigError(f"expected_active {expected_active:g} is too many for alpha {alpha:g} over {n_features} "
+        raise ConfigError(f"expected_active {expected_active:g} is too many for {field} {alpha:g} over {n_features} "
                           f"features: feature 1's density would be {out[0]:.3g} > 1")
     return out

@@ -86,6 +86,15 @@ class SGLD:
                 raise ConfigError(f"{name} must be an integer >= {least}, got {value}")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise ConfigError(f"batch_size must be a positive integer (or unset for the full batch), got {self.batch_size}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed}")
+        return self
+
+    def check_dataset(self, n: int) -> "SGLD":
+        """Itself, or a ConfigError when a batch would hold more samples than the fixed dataset's ``n``."""
+        if self.batch_size is not None and self.batch_size > n:
+            raise ConfigError(f"batch_size must be at most samples (the fixed dataset's n = {n}), got batch_size "
+                              f"{self.batch_size}")
         return self
 
     def resolved_nbeta(self, n: int) -> float:
@@ -227,7 +236,7 @@ def sgld_traces(potential: Potential, center: Params, config: SGLD, generator: t
     """Run the chains and return their loss traces ``[chains, draws]`` (the batch loss before each step after
     the burn-in). ``center`` is w* per chain (``[chains, ...]``, from :func:`replicate`); ``eager`` takes the
     gradients by autograd (the reference) instead of the hand-written ones."""
-    config.check()
+    config.check().check_dataset(potential.n)
     nbeta, eps, gamma = config.resolved_nbeta(potential.n), config.step_size, config.gamma
     grad_of = (lambda p, i: autograd_loss_and_grad(potential, p, i)) if eager else potential.loss_and_grad
     w = {k: v.clone() for k, v in center.items()}
@@ -514,10 +523,12 @@ LLC_FOLDER = "llc"
 
 
 def run_potential(results: Any, n: int, data_seed: int, chains: int) -> tuple[TiedReLU, Params]:
-    """Each model's fixed dataset of ``n`` samples from its own data distribution (its densities, feature sets),
-    drawn with ``data_seed``, replicated for its chains, and its parameters ``[models, ...]``. A family other
-    than the tied ReLU model is a ConfigError."""
-    from .data import get_distribution
+    """Each model's fixed dataset of ``n`` samples from its own data distribution (the run's sampler,
+    :func:`tms.data.run_sampler`: its densities, feature sets, ``value_max``, ``normalize``), drawn with
+    ``data_seed``, replicated for its chains, and its parameters ``[models, ...]``. A family other than the tied
+    ReLU model, or a training loss other than the weighted MSE (the only potential implemented here), is a
+    ConfigError."""
+    from .data import run_sampler
 
     configs = {block.config for block in results._blocks()}
     for cfg in configs:
@@ -528,8 +539,10 @@ def run_potential(results: Any, n: int, data_seed: int, chains: int) -> tuple[Ti
     (cfg,) = configs
     if n < 2:
         raise ConfigError(f"n (samples in the fixed dataset) must be an integer >= 2, got {n}")
-    sampler = get_distribution(cfg.data).bind(cfg.feature_sets)
-    x = sampler(results.density.float(), n, torch.Generator().manual_seed(data_seed))
+    if cfg.recipe.loss != "weighted-mse":
+        raise ConfigError(f"loss: tms llc's potential is the importance-weighted MSE, allowed loss 'weighted-mse', "
+                          f"got loss {cfg.recipe.loss!r}")
+    x, _ = run_sampler(cfg)(results.density.float(), n, torch.Generator().manual_seed(data_seed))
     potential = TiedReLU(x.repeat_interleave(chains, 0), results.importance.float().repeat_interleave(chains, 0))
     return potential, {"W": results.W.float(), "b": results.b.float()}
 
@@ -538,7 +551,7 @@ def estimate(run: Any, config: SGLD = SGLD(), n: int = 1000, data_seed: int = 0)
     """The LLC of every model of a run (a run folder's path, a loaded run, a training result or a selection):
     SGLD at its weights on ``n`` samples of its own data, all models' chains in one batch (the notebook API of
     ``tms llc``)."""
-    config.check()
+    config.check().check_dataset(n)
     if isinstance(run, (str, Path)):
         from .runs import load_run
 
@@ -554,7 +567,7 @@ def estimate_run_folder(path: Path | str, config: SGLD = SGLD(), n: int = 1000, 
     written now)."""
     from .runs import check_run, load_run
 
-    config.check()
+    config.check().check_dataset(n)
     path = Path(path)
     check_run(path)
     out = path / LLC_FOLDER

@@ -38,6 +38,8 @@ class Recipe:
     init_std: float = 0.5
     snapshots: int = 36
     """Snapshots at log-spaced epochs from 5 to ``epochs`` (and at 0)."""
+    seed: int = 0
+    """The SGD runs' seed: their initial weights and batch order (an explicit generator, never the global RNG)."""
     sgld: llc.SGLD = llc.SGLD(step_size=1e-3, gamma=1.0, draws=300, chains=8, seed=5)
 
     def quick(self) -> "Recipe":
@@ -96,7 +98,7 @@ def _train(folder: Path, recipe: Recipe, x: torch.Tensor) -> dict[str, torch.Ten
             "epochs": recipe.epochs_kept()}
     if (folder / "sgd.json").is_file() and json.loads((folder / "sgd.json").read_text()) == meta:
         return load_file(str(folder / "sgd.safetensors"))
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(recipe.seed)
     start = {"W": recipe.init_std * torch.randn(recipe.seeds, 2, FEATURES, generator=g),
              "b": torch.zeros(recipe.seeds, FEATURES)}
     steps_per_epoch = N // recipe.batch
