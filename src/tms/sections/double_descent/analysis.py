@@ -77,6 +77,13 @@ DIMS_TABLE = Schema("dd_dims.csv", (
     Column("index", "int"), Column("dimensionality", "float"), Column("norm", "float"),
 ))
 
+POINTS_TABLE = Schema("dd_points.csv", (
+    Column("train_size", "int"), Column("instance", "int"), Column("index", "int", "training point t"),
+    Column("h0", "float", "first coordinate of its hidden vector h_t = W x_t"), Column("h1", "float"),
+), doc="the hidden vectors of model 0's training points at every T (2-D models only), as the vectors figure draws")
+POINTS_INSTANCE = 0
+"""The model whose points the figure draws (and so the table holds)."""
+
 
 def fresh_loss(cfg: Any, params: dict[str, Tensor], samples: int = TEST_SAMPLES) -> Tensor:
     """Each model's loss ``[inst]`` on ``samples`` fresh draws of the run's distribution (unit length when the run
@@ -87,7 +94,13 @@ def fresh_loss(cfg: Any, params: dict[str, Tensor], samples: int = TEST_SAMPLES)
     return get_family(cfg.model).loss(params, x, torch.tensor(cfg.instance_importance(), dtype=torch.float32))
 
 
-def _run_rows(run: str, cfg: Any, params: dict[str, Tensor]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _point_rows(train_size: int, h: Tensor) -> list[dict[str, Any]]:
+    """:data:`POINTS_TABLE` rows of model :data:`POINTS_INSTANCE` from ``h [inst, T, 2]``."""
+    return [{"train_size": train_size, "instance": POINTS_INSTANCE, "index": t, "h0": float(v[0]), "h1": float(v[1])}
+            for t, v in enumerate(h[POINTS_INSTANCE].tolist())]
+
+
+def _run_rows(run: str, cfg: Any, params: dict[str, Tensor]) -> tuple[list[dict[str, Any]], ...]:
     x = finite_data(cfg)[0]  # [inst, T, feat], unit length
     W = params["W"]
     family = get_family(cfg.model)
@@ -110,21 +123,26 @@ def _run_rows(run: str, cfg: Any, params: dict[str, Tensor]) -> tuple[list[dict[
             dims += [{"train_size": cfg.train_size, "instance": i, "kind": kind, "index": j,
                       "dimensionality": float(d[j]), "norm": float(norms[j])}
                      for j in (d > DIMS_ABOVE).nonzero().flatten().tolist()]
-    return models, dims
+    points = _point_rows(cfg.train_size, h) if cfg.n_hidden == 2 else []
+    return models, dims, points
 
 
 def analyze_dd(exp: ExperimentFolder) -> None:
-    """Write :data:`MODEL_TABLE` and :data:`DIMS_TABLE` from every run (one per training-set size T)."""
+    """Write :data:`MODEL_TABLE`, :data:`DIMS_TABLE` and :data:`POINTS_TABLE` from every run (one per training-set
+    size T)."""
     models: list[dict[str, Any]] = []
     dims: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
     for run in exp.run_names():
         r = exp.run(run)
         if r.config.train_size is None:
             continue
-        m, d = _run_rows(run, r.config, r.params)
+        m, d, pts = _run_rows(run, r.config, r.params)
         models += m
         dims += d
+        points += pts
     models.sort(key=lambda row: (row["train_size"], row["instance"]))
     dims.sort(key=lambda row: (row["train_size"], row["instance"], row["kind"], row["index"]))
     exp.write(MODEL_TABLE, models)
     exp.write(DIMS_TABLE, dims)
+    exp.write(POINTS_TABLE, sorted(points, key=lambda row: (row["train_size"], row["index"])))

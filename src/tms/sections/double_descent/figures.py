@@ -1,7 +1,7 @@
 """Figures of section double-descent (BEYOND.md DD, after Henighan et al. 2023's): test and training loss against
 T, the dimensionalities of the training points and of the features against T, and the points' hidden vectors
-beside the features' vectors at a small, the peak and the largest T. From dd_models.csv and dd_dims.csv
-(:mod:`.analysis`) and, for the vectors, the runs' weights and training sets."""
+beside the features' vectors at a small, the peak and the largest T. From dd_models.csv, dd_dims.csv
+and dd_points.csv (:mod:`.analysis`) and, for the features' vectors, the runs' weights."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from matplotlib.figure import Figure
 
 from tms.analysis.folder import ExperimentFolder
 from tms.plotting.common import np64, square_frame
-from tms.train import finite_data
-from .analysis import DIMS_TABLE, MODEL_TABLE
+from .analysis import DIMS_TABLE, MODEL_TABLE, POINTS_INSTANCE, POINTS_TABLE
 
 POINT_COLOR, FEATURE_COLOR = "C3", "C0"
 
@@ -88,19 +87,24 @@ def dimensionality(exp: ExperimentFolder) -> Figure | None:
 def vectors(exp: ExperimentFolder) -> Figure | None:
     """Model 0 at the smallest T, the T of the test-loss peak and the largest T: the training points' hidden vectors
     h_t = W x_t (top) and the features' vectors W_i (bottom)."""
-    if not exp.has(MODEL_TABLE):
+    if not exp.has(MODEL_TABLE) or not exp.has(POINTS_TABLE):
         return None
     sizes = _by_size(exp)
     if len(sizes) < 2:
         return None
+    points: dict[int, list] = defaultdict(list)
+    for p in exp.read(POINTS_TABLE):
+        points[p["train_size"]].append(p)
     peak = max(sizes, key=lambda T: np.mean([r.test_loss for r in sizes[T]]))
     chosen = sorted({min(sizes), peak, max(sizes)})
     fig = Figure(figsize=(3.6 * len(chosen), 7.2))
     for k, T in enumerate(chosen):
-        run = sizes[T][0].run
-        r = exp.run(run)
-        W = np64(r.W[0])
-        h = np64(r.W[0] @ finite_data(r.config)[0][0].T)  # [hidden, T]
+        run = next(r.run for r in sizes[T] if r.instance == POINTS_INSTANCE)
+        W = np64(exp.run(run).W[POINTS_INSTANCE])
+        pts = sorted(points[T], key=lambda p: p["index"])
+        if not pts:
+            return None
+        h = np.array([[p["h0"] for p in pts], [p["h1"] for p in pts]])  # [hidden, T]
         for row, (vecs, color, what) in enumerate(((h, POINT_COLOR, "training points' hidden vectors"),
                                                   (W, FEATURE_COLOR, "features' vectors W_i"))):
             ax = fig.add_subplot(2, len(chosen), row * len(chosen) + k + 1)

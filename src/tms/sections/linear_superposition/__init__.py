@@ -13,7 +13,7 @@ from __future__ import annotations
 from tms.config import Recipe, RunConfig
 from tms.experiment import Experiment, FigureSpec, Param, load_notes
 from . import figures
-from .analysis import POST_TOLERANCE, RANDOM_DRAWS, WIDE, analyze_alt
+from .analysis import FULL_RUN, POST_TOLERANCE, RANDOM_DRAWS, TARGET_RUN, WIDE, analyze_alt
 from .claims import CLAIMS, MIN_GAP_SHARE, RANDOM_BAND
 
 N_FEATURES, N_HIDDEN = 100, 2
@@ -43,8 +43,8 @@ def _config(loss: str, noise: float, restarts: int, quick: bool, seed: int = 0) 
 def configs(quick: bool, alt_models: int = MODELS) -> dict[str, RunConfig]:
     models = 1 if quick else alt_models
     levels = QUICK_NOISE_LEVELS if quick else NOISE_LEVELS
-    return {"target-only": _config("target-only", NOISE, models, quick),
-            "full-loss": _config("weighted-mse", NOISE, models, quick),
+    return {TARGET_RUN: _config("target-only", NOISE, models, quick),
+            FULL_RUN: _config("weighted-mse", NOISE, models, quick),
             **{f"noise-{noise:g}": _config("target-only", noise, 1, quick, seed=1 + k) for k, noise in enumerate(levels)}}
 
 

@@ -12,7 +12,8 @@ Pure measures of the 2-D feature directions of a trained ``W [inst, 2, n]`` and 
 - :func:`theory_norm`: the norm every feature takes when the directions form a tight frame, which is what the
   target-only loss asks for (derivation below and in notes.md).
 
-Tables: ``alt_models.csv`` (one row per trained model), ``alt_random.csv`` (quantiles of the random reference).
+Tables: ``alt_models.csv`` (one row per trained model), ``alt_gaps.csv`` (every gap of every model),
+``alt_random.csv`` (quantiles of the random reference) and ``alt_random_hist.csv`` (its histograms, as drawn).
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from tms.analysis.folder import ExperimentFolder
 from tms.tables import Column, Schema
 
+TARGET_RUN, FULL_RUN = "target-only", "full-loss"
+"""The main runs' names (the declaration's configs, the claims and the figures use these)."""
 WIDE = 0.8
 """A gap is wide when it is at least this share of the even spacing 360°/n (BEYOND.md ALT-2)."""
 POST_TOLERANCE = 0.2
@@ -142,6 +146,38 @@ RANDOM_TABLE = Schema("alt_random.csv", (
     Column("q999", "float"),
 ))
 QUANTILES = (0.001, 0.005, 0.5, 0.995, 0.999)
+GAP_TABLE = Schema("alt_gaps.csv", (
+    Column("run", "str"), Column("instance", "int"), Column("index", "int", "rank of the gap's start angle"),
+    Column("gap", "float", "degrees to the next direction round the circle"),
+), doc="every gap between neighbouring directions of every trained model")
+RANDOM_HIST_TABLE = Schema("alt_random_hist.csv", (
+    Column("statistic", "str"), Column("n", "int"), Column("draws", "int"),
+    Column("lo", "float", "the bin's left edge, degrees"), Column("hi", "float", "its right edge"),
+    Column("count", "int", "draws of n uniform angles whose statistic falls in the bin"),
+), doc="histograms of the random reference's largest and smallest gap (the figure's grey bars)")
+HIST_STATS = (("max_gap", False), ("min_gap", True))
+"""The reference statistics histogrammed, and whether their bins are log-spaced."""
+HIST_BINS = 50
+
+
+def histogram_rows(n: int, reference: dict[str, Tensor]) -> list[dict[str, Any]]:
+    """:data:`RANDOM_HIST_TABLE` rows: :data:`HIST_BINS` bins from the smallest to the largest draw of each of
+    :data:`HIST_STATS` (log-spaced where asked); numpy's histogram, whose bins the figure's bars are."""
+    rows = []
+    for stat, log in HIST_STATS:
+        v = reference[stat].double().numpy()
+        edges = np.geomspace(v.min(), v.max(), HIST_BINS + 1) if log else np.linspace(v.min(), v.max(), HIST_BINS + 1)
+        counts, _ = np.histogram(v, bins=edges)
+        rows += [{"statistic": stat, "n": n, "draws": int(v.size), "lo": float(edges[k]), "hi": float(edges[k + 1]),
+                  "count": int(counts[k])} for k in range(HIST_BINS)]
+    return rows
+
+
+def gap_rows(run: str, W: Tensor) -> list[dict[str, Any]]:
+    """:data:`GAP_TABLE` rows of a run's ``W [inst, 2, n]``."""
+    g = circular_gaps(feature_angles(W))  # [inst, n]
+    return [{"run": run, "instance": i, "index": j, "gap": v} for i, row in enumerate(g.tolist())
+            for j, v in enumerate(row)]
 
 
 def model_rows(run: str, cfg: Any, W: Tensor, b: Tensor, final_loss: Tensor,
@@ -169,8 +205,10 @@ def model_rows(run: str, cfg: Any, W: Tensor, b: Tensor, final_loss: Tensor,
 
 
 def analyze_alt(exp: ExperimentFolder) -> None:
-    """Write :data:`MODEL_TABLE` for every run of the experiment and :data:`RANDOM_TABLE` for its n."""
+    """Write :data:`MODEL_TABLE` and :data:`GAP_TABLE` for every run of the experiment, :data:`RANDOM_TABLE` and
+    :data:`RANDOM_HIST_TABLE` for its n."""
     rows: list[dict[str, Any]] = []
+    gaps: list[dict[str, Any]] = []
     references: dict[int, dict[str, Tensor]] = {}
     for run in sorted(exp.run_names()):
         r = exp.run(run)
@@ -178,7 +216,10 @@ def analyze_alt(exp: ExperimentFolder) -> None:
         if n not in references:
             references[n] = random_gap_stats(n)
         rows += model_rows(run, r.config, r.W, r.params["b"], r.final_loss, references[n])
+        gaps += gap_rows(run, r.W)
     exp.write(MODEL_TABLE, rows)
+    exp.write(GAP_TABLE, gaps)
+    exp.write(RANDOM_HIST_TABLE, [row for n, ref in sorted(references.items()) for row in histogram_rows(n, ref)])
     q = torch.tensor(QUANTILES, dtype=torch.float64)
     exp.write(RANDOM_TABLE, [
         {"statistic": s, "n": n, "draws": RANDOM_DRAWS,

@@ -10,9 +10,8 @@ from typing import Any
 
 from tms.analysis.folder import Tables
 from tms.claims.base import Claim, Measurement, failed_checks
-from .analysis import MODEL_TABLE, REPRESENTED
+from .analysis import FULL_RUN, MODEL_TABLE, REPRESENTED, TARGET_RUN
 
-TARGET_RUN, FULL_RUN = "target-only", "full-loss"
 MIN_LARGE, MIN_SUM_SQ = 90, 30.0
 """ALT-1, target-only loss: at least this many of 100 features with ‖W_i‖ > 0.5, and Σ‖W_i‖² at least this."""
 MAX_SUM_SQ_FULL, MAX_LARGE_FULL = 2.05, 3

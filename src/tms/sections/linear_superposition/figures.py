@@ -1,6 +1,6 @@
 """Figures of section linear-superposition (BEYOND.md ALT): the feature vectors in the plane, the gaps between
 their directions against random angles, and the norms against the noise amplitude with the tight-frame theory.
-Drawn from the runs' W and from alt_models.csv / alt_random.csv (:mod:`.analysis`)."""
+Drawn from the runs' W and from alt_models.csv, alt_gaps.csv and alt_random_hist.csv (:mod:`.analysis`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 
 from tms.analysis.folder import ExperimentFolder
 from tms.plotting.common import np64, square_frame
-from .analysis import MODEL_TABLE, WIDE, circular_gaps, feature_angles, random_gap_stats, theory_norm
-from .claims import FULL_RUN, TARGET_RUN
+from .analysis import FULL_RUN, GAP_TABLE, MODEL_TABLE, RANDOM_HIST_TABLE, TARGET_RUN, WIDE, theory_norm
 
 PANELS = ((TARGET_RUN, "target-only loss"), (FULL_RUN, "full loss (control)"))
 
@@ -59,18 +58,22 @@ def gaps(exp: ExperimentFolder) -> Figure | None:
     """(a) The gaps between neighbouring directions of every target-only model against the density of the gaps of
     n uniform random angles ((n − 1)/360 · (1 − g/360)^(n−2): each gap is 360° · Beta(1, n − 1)); (b) each model's largest gap and (c) smallest gap
     on the distribution of random angles', with the post's band for the smallest."""
-    if not exp.has_run(TARGET_RUN):
+    if not exp.has(GAP_TABLE) or not exp.has(RANDOM_HIST_TABLE):
         return None
-    W = exp.run(TARGET_RUN).W
-    n = W.shape[2]
-    g = np64(circular_gaps(feature_angles(W)))
-    ref = {k: np64(v) for k, v in random_gap_stats(n).items()}
+    mine = [r for r in exp.read(GAP_TABLE) if r["run"] == TARGET_RUN]
+    if not mine:
+        return None
+    models, n = 1 + max(r["instance"] for r in mine), 1 + max(r["index"] for r in mine)
+    g = np.zeros((models, n))
+    for r in mine:
+        g[r["instance"], r["index"]] = r["gap"]
+    hist = [r for r in exp.read(RANDOM_HIST_TABLE) if r["n"] == n]
     even = 360.0 / n
     fig = Figure(figsize=(13, 4.0))
     ax = fig.add_subplot(1, 3, 1)
     bins = np.linspace(0, 5 * even, 41)
     ax.hist(g.ravel(), bins=bins, density=True, color="C0", alpha=0.7,
-            label=f"trained ({W.shape[0]} models × {n} gaps)")
+            label=f"trained ({models} models × {n} gaps)")
     x = np.linspace(0, 5 * even, 200)
     ax.plot(x, (n - 1) / 360 * (1 - x / 360) ** (n - 2), color="black", lw=1.2,
             label="uniform random angles (exact)")
@@ -83,9 +86,10 @@ def gaps(exp: ExperimentFolder) -> Figure | None:
     stats = (("max_gap", "(b) largest gap (°)", False), ("min_gap", "(c) smallest gap (°), log scale", True))
     for k, (stat, label, log) in enumerate(stats):
         ax = fig.add_subplot(1, 3, k + 2)
-        values = ref[stat]
-        b = np.geomspace(values.min(), values.max(), 50) if log else 50
-        ax.hist(values, bins=b, color="0.75", label=f"{len(values)} draws of {n} random angles")
+        bins_ = [r for r in hist if r["statistic"] == stat]
+        edges = [r["lo"] for r in bins_] + [bins_[-1]["hi"]]
+        ax.hist([r["lo"] for r in bins_], bins=edges, weights=[r["count"] for r in bins_], color="0.75",
+                label=f"{bins_[0]['draws']} draws of {n} random angles")
         for i, v in enumerate(_stat(g, stat)):
             ax.axvline(v, color="C0", lw=1.2, label="trained models" if i == 0 else None)
         if log:

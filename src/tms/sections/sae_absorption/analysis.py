@@ -37,6 +37,8 @@ ALIGNED = 0.9
 0.707 belongs to a 45°-rotated basis, which a naive metric also scores as absorption)."""
 CLEAN = 0.99
 """Tied recovery: the parent's latent at |cos| ≥ 0.99 (reported, not claimed)."""
+CONTROL_MAX, UNTIED_MIN, TIED_STRICT_MAX = 0.05, 0.9, 0.1
+"""SAE-5a/b/c thresholds on the absorption rate (the claims test them, the figure draws them)."""
 EVAL_SAMPLES, QUICK_EVAL_SAMPLES, EVAL_SEED, DIRECTIONS_SEED = 40_000, 4000, 54321, 0
 FAMILY_CONFIGS = (("relu", {"penalty": 0.03}), ("topk", {"k": 1}), ("batchtopk", {"k": 1}),
                   ("jumprelu", {"penalty": 0.01}), ("matryoshka", {"k": 1, "prefixes": (2,)}))
@@ -61,6 +63,11 @@ FAMILIES = Schema("absorption_families.csv", (
     Column("rank", "int"), Column("family", "str"), Column("runs", "int"), Column("mcc", "float", "mean over seeds"),
     Column("mcc_min", "float"), Column("absorption", "float", "mean over seeds"), Column("l0", "float"),
 ), doc="the five families on the hierarchy ranked by MCC (BEYOND.md SAE-5: SynthSAEBench's ranking, not a claim)")
+DECODERS = Schema("absorption_decoders.csv", (
+    Column("setting", "str"), Column("tied", "bool"), Column("penalty", "float"), Column("seed", "int"),
+    Column("feature", "int", "index of the true direction (0 parent, 1 child, 2-3 the others)"),
+    Column("latent", "int"), Column("cos", "float", "signed cos of the latent's decoder row with the direction"),
+), doc="every ReLU SAE of the control and the hierarchy: its decoder rows against the four true directions")
 
 
 def sources() -> dict[str, Any]:
@@ -102,6 +109,15 @@ def _score(setting: str, sae: Any, F: torch.Tensor, h: torch.Tensor, x: torch.Te
             "explained_variance": float(metrics.explained_variance(h, sae(h)))}
 
 
+def decoder_rows(setting: str, sae: Any, F: torch.Tensor) -> list[dict[str, Any]]:
+    """One :data:`DECODERS` row per (true direction, latent) of ``sae``: the signed cos the decoder figure draws."""
+    D = sae.W_dec / sae.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)  # [latent, d_in]
+    cos = torch.einsum("fd,ld->fl", F.to(D.dtype), D)  # [feat, latent]
+    c = sae.config
+    return [{"setting": setting, "tied": c.tied, "penalty": c.penalty, "seed": c.seed, "feature": i, "latent": j,
+             "cos": float(cos[i, j])} for i in range(cos.shape[0]) for j in range(cos.shape[1])]
+
+
 def ranking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The families' rows on the hierarchy, averaged over seeds and ranked by mean MCC (best first)."""
     out = []
@@ -122,14 +138,16 @@ def analyze_absorption(exp: ExperimentFolder) -> None:
     samples = QUICK_EVAL_SAMPLES if quick else EVAL_SAMPLES
     src = sources()
     saes_dir = Path(exp.path) / "saes"
-    rows, family_rows = [], []
+    rows, family_rows, decoders = [], [], []
     for setting, source in src.items():
         trained = train_folder(saes_dir / setting, source, relu_configs(seeds), training)
         h, x = source.sample(samples, torch.Generator().manual_seed(EVAL_SEED))
         rows += [_score(setting, s, source.directions, h, x) for s in trained]
+        decoders += [d for s in trained for d in decoder_rows(setting, s, source.directions)]
     source = src["hierarchy"]
     trained = train_folder(saes_dir / "families", source, family_configs(seeds), training)
     h, x = source.sample(samples, torch.Generator().manual_seed(EVAL_SEED))
     family_rows = [_score("hierarchy", s, source.directions, h, x) for s in trained]
     exp.write(SAES, rows)
     exp.write(FAMILIES, ranking(family_rows))
+    exp.write(DECODERS, decoders)

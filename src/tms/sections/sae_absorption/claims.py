@@ -7,9 +7,7 @@ from typing import Any
 
 from tms.analysis.folder import Tables
 from tms.claims.base import Claim, Measurement
-from .analysis import ALIGNED, CLEAN, Q_CHILD, SAES
-
-CONTROL_MAX, UNTIED_MIN, TIED_STRICT_MAX = 0.05, 0.9, 0.1
+from .analysis import ALIGNED, CLEAN, CONTROL_MAX, Q_CHILD, SAES, TIED_STRICT_MAX, UNTIED_MIN
 
 
 def _runs(tables: Tables, setting: str, tied: bool | None = None) -> list[Any]:

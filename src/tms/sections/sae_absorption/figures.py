@@ -1,19 +1,15 @@
 """SAE-5 figures: the absorption rate of every run, the decoder rows against the true directions, and the five
-families on the hierarchy. Drawn from absorption_saes.csv, absorption_families.csv and, for the decoders, the
-stored SAE folders."""
+families on the hierarchy. Drawn from absorption_saes.csv, absorption_families.csv and absorption_decoders.csv
+ (:mod:`.analysis`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from tms.analysis.folder import ExperimentFolder
-from tms.sae.folder import read_saes
-from .analysis import ALIGNED, FAMILIES, LAMBDAS, SAES, sources
-from .claims import CONTROL_MAX, TIED_STRICT_MAX, UNTIED_MIN
+from .analysis import ALIGNED, CONTROL_MAX, DECODERS, FAMILIES, LAMBDAS, SAES, TIED_STRICT_MAX, UNTIED_MIN
 
 GROUPS = (("control", False), ("control", True), ("hierarchy", False), ("hierarchy", True))
 FEATURES = ("parent", "child", "other 1", "other 2")
@@ -57,17 +53,19 @@ def runs(exp: ExperimentFolder) -> Figure | None:
 
 def decoders(exp: ExperimentFolder) -> Figure | None:
     """Signed cos of each decoder row with the four true directions, first seed at the middle λ."""
-    root = Path(exp.path) / "saes"
-    if not (root / "hierarchy").is_dir() or not (root / "control").is_dir():
+    if not exp.has(DECODERS):
         return None
-    F = sources()["hierarchy"].directions
     lam = LAMBDAS[len(LAMBDAS) // 2]
+    table = exp.read(DECODERS)
     fig = Figure(figsize=(10.5, 3.4))
     for p, (setting, tied) in enumerate((("control", False), ("hierarchy", False), ("hierarchy", True))):
-        sae = next(s for s in read_saes(root / setting)
-                   if s.config.tied == tied and s.config.penalty == lam and s.config.seed == 0)
-        D = sae.W_dec / sae.W_dec.norm(dim=1, keepdim=True)
-        cos = (F @ D.T).numpy()
+        mine = [r for r in table if r["setting"] == setting and r["tied"] == tied and r["penalty"] == lam
+                and r["seed"] == 0]
+        if not mine:
+            return None
+        cos = np.zeros((1 + max(r["feature"] for r in mine), 1 + max(r["latent"] for r in mine)))
+        for r in mine:
+            cos[r["feature"], r["latent"]] = r["cos"]
         order = np.argsort([int(np.argmax(np.abs(cos[:, j]))) + 0.1 * j for j in range(cos.shape[1])])
         cos = cos[:, order]
         ax = fig.add_subplot(1, 3, p + 1)

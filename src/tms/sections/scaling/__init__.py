@@ -16,8 +16,8 @@ import dataclasses
 from tms.config import Recipe, RunConfig
 from tms.experiment import Experiment, FigureSpec, Param, load_notes
 from . import figures
-from .analysis import CONVERGED, analyze_scaling, check_step
-from .claims import CLAIMS, STRONG, WEAK_PHI
+from .analysis import CONVERGED, STRONG, analyze_scaling, check_step
+from .claims import CLAIMS, WEAK_PHI
 
 N_FEATURES = 1000
 WIDTHS = (8, 16, 32, 64)

@@ -47,6 +47,9 @@ def convergence_change(config, at_check, final) -> torch.Tensor:
     device = torch.device("cpu")
     before, end = evaluate(config, at_check, device).double(), evaluate(config, final, device).double()
     return ((before - end) / end.clamp_min(1e-30)).float()
+STRONG, WEAK_RANGE = -1.0, (0.1, 0.5)
+"""γ of strong superposition, and the range of γ read as weak (BEYOND.md SCALE-1, SCALE-2); the claims and figures
+read them from here."""
 REPRESENTED = 0.5
 """The norm above which a feature counts as represented (φ½), and whose vectors the overlap is taken over."""
 

@@ -8,10 +8,8 @@ from typing import Any
 
 from tms.analysis.folder import Tables
 from tms.claims.base import Claim, Measurement, failed_checks
-from .analysis import CONVERGED, FITS, MODELS
+from .analysis import CONVERGED, FITS, MODELS, STRONG, WEAK_RANGE
 
-STRONG, WEAK_RANGE = -1.0, (0.1, 0.5)
-"""γ of strong superposition, and the range of γ read as weak (BEYOND.md SCALE-1, SCALE-2)."""
 STRONG_MAX_ALPHA = 1.5
 """SCALE-1 holds for the paper's α ≤ 1.5 (their strong exponent turns to 2(α − 1) above)."""
 EXPONENT_TOL = 0.2

@@ -11,8 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from tms.analysis.folder import ExperimentFolder
-from .analysis import FITS, MODELS
-from .claims import STRONG, WEAK_RANGE
+from .analysis import FITS, MODELS, STRONG, WEAK_RANGE
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 
