@@ -11,12 +11,15 @@ warm-up and cosine decay. Two models (α = 1.5 and 2) train together, at batch 1
 - **tms**: ``tms.engines.sparse`` through a ``ChunkJob``, as ``tms.train`` hands it the run (sparse batches, hand-written
   gradients, one worker per model).
 
-Rounds alternate between the two so that both see the same machine load; the table gives the median round's
-steps per second (wall clock) and the CPU seconds per step (user + system of this process, all threads). The
-baseline is timed at 1 thread and at torch's default and credited with the faster.
+Each side trains its own two models through a whole run of the section's default length (3 000 steps: warm-up,
+then cosine decay), one side after the other (the baseline first, then tms; run it on a quiet machine and note
+the load); the table gives the steps per second over the whole run (wall clock) and the CPU seconds per step
+(user + system of this process, all threads). A whole run matters: the sparse engine's backward follows the ReLU
+output's sparsity, which grows as the models train (about half the outputs are positive at the start, 0.5 % at
+the end). The baseline's thread count (1 or torch's default) is the faster of the two on a short probe.
 
-    python benchmarks/bench_scaling.py                 # m = 16 and 64, 5 rounds of 100 steps (~2 min)
-    python benchmarks/bench_scaling.py --rounds 3 --steps 50
+    python benchmarks/bench_scaling.py                  # m = 16 and 64, 3 000 steps (~5 min)
+    python benchmarks/bench_scaling.py --total 600      # a shorter run (its warm-up is a tenth of it)
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import datetime
 import math
 import os
 import platform
-import statistics
 import time
 
 import torch
@@ -79,19 +81,18 @@ class EagerLoop:
 
 
 def tms_trainer(m: int, steps: int, threads: int):
+    """A whole run of the two models on tms's sparse engine, as ``tms.train`` hands it one chunk."""
     config = RunConfig.power_law(N, m, ALPHAS, value_max=2.0, recipe=Recipe(
         steps=steps, batch_size=BATCH, lr=LR, gamma=GAMMA, schedule="cosine", warmup_steps=steps // 10,
         init="scaling", log_every=steps))
     engine = get_engine("auto", config.model, config.data, config.extensions(), config.recipe.optimizer)
     assert engine.name == "sparse", engine.name
-    params = initial_params(config)
     density = torch.tensor(config.instance_density())
 
     def train(k: int) -> None:
-        job = ChunkJob(params=params, importance=torch.ones_like(density), density=density, model="relu",
-                       data="independent", recipe=Recipe(**{**config.recipe.__dict__, "steps": k,
-                                                            "warmup_steps": min(config.recipe.warmup_steps, k - 1),
-                                                            "log_every": k}),
+        assert k == steps
+        job = ChunkJob(params=initial_params(config), importance=torch.ones_like(density), density=density,
+                       model="relu", data="independent", recipe=config.recipe,
                        generator=torch.Generator().manual_seed(1), value_max=2.0, threads=threads)
         engine.train_chunk(job)
 
@@ -118,32 +119,30 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=100, help="steps per round")
+    ap.add_argument("--total", type=int, default=3000, help="steps of the whole run (its schedule's length)")
     args = ap.parse_args()
     default_threads = torch.get_num_threads()
     print(f"# {datetime.date.today()}, {machine()}, torch {torch.__version__}, {default_threads} torch threads; "
-          f"n = {N}, 2 models (α = 1.5, 2), batch {BATCH}, γ = {GAMMA:g}, {args.rounds} rounds of {args.steps} "
-          "steps, medians")
+          f"n = {N}, 2 models (α = 1.5, 2), batch {BATCH}, γ = {GAMMA:g}, whole runs of {args.total} steps; "
+          f"load average {os.getloadavg()[0]:.2f}")
     print("| m | eager steps/s (threads) | eager CPU ms/step | tms sparse steps/s | tms CPU ms/step | speed-up "
           "(steps/s) | CPU-time ratio |")
     print("|---|---|---|---|---|---|---|")
     for m in args.widths:
-        rows: dict[str, list[tuple[float, float]]] = {}
-        sides = {f"eager{t}": (t, EagerLoop(m, 20_000).train) for t in sorted({1, default_threads})}
-        sides["tms"] = (default_threads, tms_trainer(m, 20_000, default_threads))
-        for name, (threads, fn) in sides.items():  # warm-up
-            torch.set_num_threads(threads)
-            fn(5)
-        for _ in range(args.rounds):
-            for name, (threads, fn) in sides.items():
-                torch.set_num_threads(threads)
-                rows.setdefault(name, []).append(timed(fn, args.steps))
+        probe: dict[int, float] = {}
+        loops = {t: EagerLoop(m, args.total).train for t in sorted({1, default_threads})}
+        for rnd in range(3):  # the baseline's faster thread count: 3 alternating probes of 20 steps (1 warm-up)
+            for t, fn in loops.items():
+                torch.set_num_threads(t)
+                rate = timed(fn, 20)[0]
+                if rnd:
+                    probe[t] = probe.get(t, 0.0) + rate
+        eager_threads = max(probe, key=probe.get)
+        torch.set_num_threads(eager_threads)
+        e = timed(EagerLoop(m, args.total).train, args.total)
         torch.set_num_threads(default_threads)
-        med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in rows.items()}
-        best = max((k for k in med if k.startswith("eager")), key=lambda k: med[k][0])
-        e, t = med[best], med["tms"]
-        print(f"| {m} | {e[0]:.1f} ({best[5:]}) | {e[1] * 1e3:.1f} | {t[0]:.1f} | {t[1] * 1e3:.1f} | "
+        t = timed(tms_trainer(m, args.total, default_threads), args.total)
+        print(f"| {m} | {e[0]:.1f} ({eager_threads}) | {e[1] * 1e3:.1f} | {t[0]:.1f} | {t[1] * 1e3:.1f} | "
               f"{t[0] / e[0]:.1f}x | {e[1] / t[1]:.1f}x |", flush=True)
 
 

@@ -3,6 +3,7 @@ distribution (statistically, at a fixed seed), the hand-written gradients are au
 the sparse engine makes the eager engine's updates, schedule and γ included."""
 
 import importlib
+from unittest import mock
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from tms.config import Recipe, RunConfig, power_law_densities
 from tms.data import sample_sparse
 from tms.engines import ChunkJob, get_engine
+from tms.engines import sparse as sparse_engine
 from tms.engines.sparse import loss_and_grads
 from tms.model import get_family
 
@@ -42,15 +44,25 @@ def test_a_rare_feature_is_active_in_distinct_rows_with_the_binomial_count():
     assert counts.var().item() == pytest.approx(64 * 0.03 * 0.97, rel=0.12)
 
 
-@pytest.mark.parametrize("model", ["relu", "linear"])
+@pytest.mark.parametrize("model,sparse_below", [("relu", 0.0), ("relu", 1.0), ("relu", None), ("linear", None)])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_hand_written_gradients_are_autograds(model, weighted):
+def test_hand_written_gradients_are_autograds(model, weighted, sparse_below):
+    """Both backward paths of the ReLU model: dense products (sparse_below 0) and sums over G's entries (1); None
+    is the default switch, and for the bias-shifted model below it must take the entry path."""
     cfg = RunConfig.power_law(120, 6, [1.5, 1.0], value_max=2.0, model=model, recipe=Recipe(init="scaling"))
     params = train_module.initial_params(cfg)
+    if sparse_below is None and model == "relu":  # a trained model's negative biases: few positive outputs
+        params["b"] = params["b"] - 3.0
     density = torch.tensor(cfg.instance_density())
     batch = sample_sparse(density, 200, torch.Generator().manual_seed(2), 2.0)
     importance = torch.rand(2, 120, generator=torch.Generator().manual_seed(3)) if weighted else None
-    loss, grads = loss_and_grads({k: v.clone() for k, v in params.items()}, batch, importance, model == "linear")
+    kw = {} if sparse_below is None else {"sparse_below": sparse_below}
+    calls = []
+    with mock.patch.object(sparse_engine, "_sparse_output", wraps=sparse_engine._sparse_output) as spy:
+        loss, grads = loss_and_grads({k: v.clone() for k, v in params.items()}, batch, importance,
+                                     model == "linear", **kw)
+        calls.append(spy.call_count)
+    assert calls == [1 if (model == "relu" and sparse_below != 0.0) else 0]
     ref = {k: v.clone().requires_grad_() for k, v in params.items()}
     expected = get_family(model).loss(ref, batch.dense(), torch.ones(2, 120) if importance is None else importance)
     expected.sum().backward()
@@ -108,3 +120,15 @@ def test_the_sparse_engine_refuses_what_it_does_not_train_in_one_line():
         get_engine("sparse", "relu", "independent", ("train_size",))
     with pytest.raises(ConfigError, match="^engine sparse trains the models relu, linear"):
         get_engine("sparse", "hidden-relu", "independent")
+
+
+@pytest.mark.parametrize("shape", [(2, 64, 100), (1, 7, 9)])
+def test_positive_entries_are_nonzeros_of_the_relu_output(shape):
+    """The word-wise search (8 outputs per int64) finds exactly torch.nonzero's entries, in its order, also when the
+    size is not a multiple of 8 (its fallback) and where whole words are empty or full."""
+    out = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(4)) - 1.5)
+    out.view(-1)[:16] = 1.0  # two full words
+    out.view(-1)[16:40] = 0.0  # three empty ones
+    got = sparse_engine.positive_entries(out)
+    want = out.reshape(-1).nonzero().squeeze(1)
+    assert torch.equal(got, want) and len(got) > 16

@@ -17,14 +17,21 @@ from ..schedule import gamma_decay_, is_constant, learning_rate
 from . import ChunkJob, threads
 
 
-def make_optimizer(params: list[torch.Tensor], recipe: Recipe) -> torch.optim.Optimizer:
+def make_optimizer(params: list[torch.Tensor], recipe: Recipe, fused: bool = False) -> torch.optim.Optimizer:
     """The recipe's optimizer (:data:`tms.kinds.OPTIMIZERS`) as its ``torch.optim`` class. With γ
-    (:attr:`~tms.config.Recipe.gamma`) AdamW has no decay of its own: the engine applies γ's operator to W."""
+    (:attr:`~tms.config.Recipe.gamma`) AdamW has no decay of its own: the engine applies γ's operator to W.
+    ``fused``: torch's fused Adam/AdamW kernel (the same update up to rounding, 2x faster on small tensors)."""
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
     decay = 0.0 if recipe.gamma is not None else recipe.weight_decay
-    return cls(params, lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=decay)
+    kwargs = {"lr": recipe.lr, "betas": recipe.betas, "eps": recipe.eps, "weight_decay": decay}
+    if fused:
+        try:
+            return cls(params, fused=True, **kwargs)
+        except (RuntimeError, TypeError, ValueError):  # torch < 2.4 has no fused kernel on the CPU
+            pass
+    return cls(params, **kwargs)
 
 
 def train_chunk(job: ChunkJob) -> None:
