@@ -33,7 +33,12 @@ def test_fits_read_converged_models_only():
 
 def test_the_default_grid_and_the_papers_grid():
     default = configs(False)
-    assert len(default) == 12 and all(c.recipe.gamma is not None for c in default.values())
+    assert len(default) == 16 and all(c.recipe.gamma is not None for c in default.values())
+    long = {k: c for k, c in default.items() if c.recipe.steps == 10_000}
+    assert sorted(long) == [f"gamma-1/alpha2-steps10000/m{m}" for m in (16, 32, 64, 8)]
+    assert all(c.n_settings == 1 and c.recipe.gamma == -1.0 and c.recipe.warmup_steps == 1000 and
+               c.density[0][0] / c.density[0][1] == pytest.approx(4.0) for c in long.values())
+    assert len(configs(False, scaling_long_steps=0)) == 12
     strong = default["gamma-1/m64"]
     assert strong.n_features == 1000 and strong.value_max == 2.0 and strong.recipe.warmup_steps == 300
     assert sum(strong.density[0]) == pytest.approx(1.0) and strong.density[0][0] / strong.density[0][1] == \
@@ -60,10 +65,7 @@ def default_run(tmp_path_factory):
     return out, reproduce(["scaling"], out, report=False)
 
 
-XFAIL = {"SCALE-3": "default run 2026-12-05: alpha = 2 overlap ∝ m^-0.760 (95 % interval -0.81 to -0.71; needs -1 +- "
-                      "0.15); alpha = 1.5: -0.858 passes; all 8 strong models converged, at most 1.98x Welch (m = 64, "
-                      "alpha = 2). At 6000 steps the alpha = 2 slope is -0.87 but SCALE-1's alpha_m rises to 1.21 "
-                      "(notes.md)"}
+XFAIL: dict[str, str] = {}
 """Claims that fail at the default run, with the measured numbers (strict: CI flags when one starts passing)."""
 
 
@@ -81,10 +83,13 @@ def test_every_claim_passes_at_the_default_recipe(default_run, claim_id):
 def test_the_measured_exponents_are_the_papers(default_run):
     out, _ = default_run
     exp = ExperimentFolder(out / "scaling")
-    fits = {(f.gamma, f.alpha): f for f in exp.read(FITS)}
-    # strong: α_m ≈ 1 at α = 1.5 (BEYOND.md measured here: 1.04); overlap ∝ 1/m
-    assert fits[(-1.0, 1.5)].loss_exponent == pytest.approx(1.0, abs=0.2)
-    assert fits[(-1.0, 1.5)].overlap_exponent == pytest.approx(-1.0, abs=0.15)
+    fits = {(f.gamma, f.alpha, f.steps): f for f in exp.read(FITS)}
+    assert sorted(fits) == [(-1.0, 1.5, 3000), (-1.0, 2.0, 3000), (-1.0, 2.0, 10_000), (0.1, 1.5, 3000),
+                            (0.1, 2.0, 3000)]
+    # strong: α_m ≈ 1 at α = 1.5 (BEYOND.md measured here: 1.04); overlap ∝ 1/m, at α = 2 once trained longer
+    assert fits[(-1.0, 1.5, 3000)].loss_exponent == pytest.approx(1.0, abs=0.2)
+    assert fits[(-1.0, 1.5, 3000)].overlap_exponent == pytest.approx(-1.0, abs=0.15)
+    assert fits[(-1.0, 2.0, 10_000)].overlap_exponent == pytest.approx(-1.0, abs=0.15)
     models = exp.read(MODELS)
     assert all(r.phi_half == 1.0 for r in models if r.gamma == -1.0)
     assert all(r.phi_half < 0.25 for r in models if r.gamma == 0.1 and r.converged)
@@ -107,3 +112,30 @@ def test_the_convergence_check_is_paired():
     lb, le = evaluate(config, before, torch.device("cpu")), evaluate(config, final, torch.device("cpu"))
     assert convergence_change(config, before, final) == pytest.approx(((lb - le) / le).tolist(), rel=1e-5)
     assert check_step(3000) == 2700 and check_step(300) == 270
+
+
+def test_scale_3_reads_each_alphas_longest_series():
+    # α = 2 at 3 000 steps misses the slope (−0.76), the same α at 10 000 steps meets it: SCALE-3 reads the longer
+    # series, and its Welch check only that series' models (the 3 000-step m = 64 model sits at 2.5x here)
+    from tms.sections.scaling.claims import longest, scale_3
+
+    def fit(alpha, steps, k):
+        return {"gamma": -1.0, "alpha": alpha, "steps": steps, "models": 4, "converged": 4, "overlap_exponent": k}
+
+    def model(alpha, steps, m, ratio):
+        welch = (1000 - m) / (m * 999)
+        return {"gamma": -1.0, "alpha": alpha, "steps": steps, "m": m, "converged": True, "overlap": ratio * welch,
+                "welch": welch}
+
+    class Tables:
+        def __init__(self, fits, models):
+            self.rows = {FITS.file: fits, MODELS.file: models}
+
+        def read(self, schema):
+            return self.rows[schema.file]
+
+    fits = [fit(1.5, 3000, -0.9), fit(2.0, 3000, -0.76), fit(2.0, 10_000, -0.95)]
+    assert [(f["alpha"], f["steps"]) for f in longest(fits)] == [(1.5, 3000), (2.0, 10_000)]
+    models = [model(2.0, 3000, 64, 2.5), model(2.0, 10_000, 64, 1.3), model(1.5, 3000, 64, 1.5)]
+    assert scale_3(Tables(fits, models)).value == 0
+    assert scale_3(Tables(fits[:2], models)).value == 2  # the short series: its slope and its 2.5x model

@@ -30,6 +30,10 @@ SWEEP = (-1.0, -0.5, 0.0, 0.1, 0.5, 1.0)
 """γ of the φ½ sweep, at width :data:`SWEEP_WIDTH`."""
 SWEEP_WIDTH = 16
 STEPS, BATCH = 3000, 1024
+LONG_ALPHA, LONG_STEPS = 2.0, 10_000
+"""The strong runs at paper α = 2 train again, alone, for 10 000 steps: their rarest features are seen ~25x less
+often than at α = 1.5 (BEYOND.md: "at m ≥ 32 use ≥ 10-20 k steps"), and at 3 000 steps their overlap's slope is
+−0.76 (notes). SCALE-3 reads each α's longest-trained strong series; SCALE-1 reads α ≤ 1.5 only."""
 VALUE_MAX = 2.0
 QUICK_N, QUICK_WIDTHS, QUICK_SWEEP = 200, (4, 8, 16), (-1.0, 0.1)
 
@@ -54,15 +58,19 @@ def _config(n: int, m: int, alphas: tuple[float, ...], gamma: float, quick: bool
     return RunConfig.power_law(n, m, alphas, value_max=VALUE_MAX, recipe=recipe(gamma, quick, steps, batch), seed=seed)
 
 
-def run_name(gamma: float, m: int) -> str:
-    return f"gamma{gamma:+g}/m{m}"
+def run_name(gamma: float, m: int, long: bool = False) -> str:
+    return f"gamma{gamma:+g}/alpha{LONG_ALPHA:g}-steps{LONG_STEPS}/m{m}" if long else f"gamma{gamma:+g}/m{m}"
 
 
 GRID, FULL_GRID = 1, 2
 """``--scaling-grid``: 1 the reduced default grid, 2 the paper's."""
 
 
-def configs(quick: bool, scaling_steps: int = STEPS, scaling_grid: int = GRID) -> dict[str, RunConfig]:
+def configs(quick: bool, scaling_steps: int = STEPS, scaling_grid: int = GRID,
+            scaling_long_steps: int = LONG_STEPS) -> dict[str, RunConfig]:
+    """The default grid (with the long α = 2 strong runs; ``scaling_long_steps`` 0 leaves them out), the quick one or
+    the paper's."""
+    long_steps = scaling_long_steps
     if quick:
         n, widths, sweep, alphas, steps, batch = QUICK_N, QUICK_WIDTHS, QUICK_SWEEP, ALPHAS, scaling_steps, BATCH
         grid = {(g, m) for g in (STRONG, WEAK) for m in widths} | {(g, widths[1]) for g in sweep}
@@ -72,7 +80,11 @@ def configs(quick: bool, scaling_steps: int = STEPS, scaling_grid: int = GRID) -
     else:
         n, alphas, steps, batch = N_FEATURES, ALPHAS, scaling_steps, BATCH
         grid = {(g, m) for g in (STRONG, WEAK) for m in WIDTHS} | {(g, SWEEP_WIDTH) for g in SWEEP}
-    return {run_name(g, m): _config(n, m, alphas, g, quick, steps, batch) for g, m in sorted(grid)}
+    out = {run_name(g, m): _config(n, m, alphas, g, quick, steps, batch) for g, m in sorted(grid)}
+    if scaling_grid == GRID and not quick and long_steps:
+        out.update({run_name(STRONG, m, long=True): _config(n, m, (LONG_ALPHA,), STRONG, quick, long_steps, batch)
+                    for m in WIDTHS})
+    return out
 
 
 EXPERIMENTS = [
@@ -84,8 +96,9 @@ EXPERIMENTS = [
                  f"one active feature per sample on average, values U(0, {VALUE_MAX:g})), ReLU output, widths m = "
                  f"{', '.join(map(str, WIDTHS))} at γ = {STRONG:g} (strong superposition) and {WEAK:g} (weak), and "
                  f"γ = {', '.join(f'{g:g}' for g in SWEEP)} at m = {SWEEP_WIDTH}; AdamW lr 1e-2 with γ on W, warm-up "
-                 f"and cosine decay, {STEPS} steps of {BATCH}. Loss exponents α_m, φ½ and the mean squared overlap "
-                 "against the Welch bound, over converged models."),
+                 f"and cosine decay, {STEPS} steps of {BATCH}; the strong runs at α = {LONG_ALPHA:g} again for "
+                 f"{LONG_STEPS} steps. Loss exponents α_m, φ½ and the mean squared overlap against the Welch bound, "
+                 "over converged models."),
         configs=configs,
         snapshots=lambda run, config: [check_step(config.recipe.steps)],
         analyses=(analyze_scaling,),
@@ -93,9 +106,12 @@ EXPERIMENTS = [
                  FigureSpec("scaling_phi", figures.phi_against_gamma),
                  FigureSpec("scaling_overlap", figures.overlap_against_width)),
         claims=CLAIMS,
-        notes=load_notes(__name__, "notes.md", steps=STEPS, batch=BATCH, converged=CONVERGED, weak_phi=WEAK_PHI,
+        notes=load_notes(__name__, "notes.md", steps=STEPS, batch=BATCH, long_steps=LONG_STEPS,
+                         long_alpha=f"{LONG_ALPHA:g}", converged=CONVERGED, weak_phi=WEAK_PHI,
                          widths=", ".join(map(str, WIDTHS))),
         params=(Param("scaling_steps", STEPS, "scaling: training steps of every model (the paper: 20000)"),
+                Param("scaling_long_steps", LONG_STEPS, f"scaling: steps of the strong alpha = {LONG_ALPHA:g} runs "
+                                                         "that SCALE-3 reads (0: none)"),
                 Param("scaling_grid", GRID, "scaling: 1 the reduced default grid, 2 the paper's (6 widths x 10 gammas "
                                             "x 9 alphas, 20000 steps of 2048; hours: use --executor ray)")),
     )

@@ -56,6 +56,7 @@ REPRESENTED = 0.5
 MODELS = Schema("scaling_models.csv", (
     Column("run", "str"), Column("instance", "int"), Column("gamma", "float", "Liu, Liu & Gore's γ on W"),
     Column("m", "int"), Column("n", "int"), Column("alpha", "float", "the paper's frequency-law exponent α (p_i ∝ i^−α)"),
+    Column("steps", "int", "training steps"),
     Column("loss", "float", "final loss on fresh draws, mean over features (the paper plots n times it)"),
     Column("phi_half", "float", "share of features with ‖W_i‖ > ½"),
     Column("overlap", "float", "mean squared overlap of the represented features' unit vectors (empty: < 2)"),
@@ -64,8 +65,9 @@ MODELS = Schema("scaling_models.csv", (
     Column("converged", "bool", f"relative_change ≤ {CONVERGED:g}"),
 ))
 FITS = Schema("scaling_fits.csv", (
-    Column("gamma", "float"), Column("alpha", "float"),
-    Column("models", "int", "models at this γ and α"), Column("converged", "int", "of them converged: the fit's points"),
+    Column("gamma", "float"), Column("alpha", "float"), Column("steps", "int", "training steps"),
+    Column("models", "int", "models at this γ, α and length of training"),
+    Column("converged", "int", "of them converged: the fit's points"),
     Column("loss_exponent", "float", "α_m: loss ∝ m^−α_m (empty: fewer than 2 converged)"),
     Column("loss_lo", "float", "95 % interval of α_m"), Column("loss_hi", "float"),
     Column("overlap_exponent", "float", "overlap ∝ m^k"), Column("overlap_lo", "float"), Column("overlap_hi", "float"),
@@ -88,7 +90,8 @@ def model_rows(exp: ExperimentFolder) -> list[dict[str, Any]]:
         for i in range(config.n_instances):
             ov = float(overlap[i])
             rows.append({"run": name, "instance": i, "gamma": gamma, "m": config.n_hidden, "n": config.n_features,
-                         "alpha": alphas[i // config.restarts], "loss": float(run.loss[i]), "phi_half": float(phi[i]),
+                         "alpha": alphas[i // config.restarts], "steps": config.recipe.steps,
+                         "loss": float(run.loss[i]), "phi_half": float(phi[i]),
                          "overlap": None if math.isnan(ov) else ov, "welch": welch_bound(config.n_features,
                                                                                            config.n_hidden),
                          "relative_change": float(change[i]), "converged": bool(change[i] <= CONVERGED)})
@@ -105,15 +108,17 @@ MIN_WIDTHS = 3
 
 
 def fit_rows(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per γ and α trained at :data:`MIN_WIDTHS` widths or more: the power laws over the converged models."""
+    """Per γ, α and length of training at :data:`MIN_WIDTHS` widths or more: the power laws over the converged
+    models."""
     out = []
-    keys = sorted({(r["gamma"], r["alpha"]) for r in models})
-    for gamma, alpha in keys:
-        sel = sorted((r for r in models if r["gamma"] == gamma and r["alpha"] == alpha), key=lambda r: r["m"])
+    keys = sorted({(r["gamma"], r["alpha"], r.get("steps")) for r in models})
+    for gamma, alpha, steps in keys:
+        sel = sorted((r for r in models if (r["gamma"], r["alpha"], r.get("steps")) == (gamma, alpha, steps)),
+                     key=lambda r: r["m"])
         if len({r["m"] for r in sel}) < MIN_WIDTHS:
             continue
         good = [r for r in sel if r["converged"]]
-        row = {"gamma": gamma, "alpha": alpha, "models": len(sel), "converged": len(good)}
+        row = {"gamma": gamma, "alpha": alpha, "steps": steps, "models": len(sel), "converged": len(good)}
         row.update(_fit("loss", good, "loss", negate=True))
         row.update(_fit("overlap", [r for r in good if r["overlap"]], "overlap"))
         out.append(row)

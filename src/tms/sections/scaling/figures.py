@@ -16,11 +16,19 @@ from .analysis import FITS, MODELS, STRONG, WEAK_RANGE
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 
 
-def _by_alpha(rows: list[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
-    out: dict[float, list[dict[str, Any]]] = {}
-    for r in sorted(rows, key=lambda r: r["m"]):
-        out.setdefault(r["alpha"], []).append(r)
+def _by_alpha(rows: list[dict[str, Any]]) -> dict[tuple[float, int | None], list[dict[str, Any]]]:
+    """The rows per series: α and length of training."""
+    out: dict[tuple[float, int | None], list[dict[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: (r["alpha"], r.get("steps") or 0, r["m"])):
+        out.setdefault((r["alpha"], r.get("steps")), []).append(r)
     return out
+
+
+def _label(series: tuple[float, int | None], all_steps: set) -> str:
+    """'α = 2', with the steps when the figure has series of different lengths."""
+    alpha, steps = series
+    thousands = format(steps or 0, ",").replace(",", " ")
+    return f"α = {alpha:g}" + (f", {thousands} steps" if len(all_steps) > 1 and steps else "")
 
 
 def _width_axis(ax, widths) -> None:
@@ -51,11 +59,12 @@ def loss_against_width(exp: ExperimentFolder) -> Figure | None:
     fig = Figure(figsize=(5.0 * len(gammas), 4.3))
     for k, gamma in enumerate(gammas):
         ax = fig.add_subplot(1, len(gammas), k + 1)
-        for c, (alpha, rows) in enumerate(_by_alpha([r for r in models if r["gamma"] == gamma]).items()):
+        steps = {r.get("steps") for r in models}
+        for c, (series, rows) in enumerate(_by_alpha([r for r in models if r["gamma"] == gamma]).items()):
             color = COLORS[c % len(COLORS)]
             n = rows[0]["n"]
-            fit = next((f for f in fits if f["gamma"] == gamma and f["alpha"] == alpha), None)
-            label = f"α = {alpha:g}"
+            fit = next((f for f in fits if f["gamma"] == gamma and (f["alpha"], f.get("steps")) == series), None)
+            label = _label(series, steps)
             if fit is not None and fit["loss_exponent"] is not None:
                 label += f": α_m = {fit['loss_exponent']:.2f}"
             _points(ax, rows, "loss", color, label, scale=n)
@@ -88,7 +97,10 @@ def phi_against_gamma(exp: ExperimentFolder) -> Figure | None:
     m = max(gammas_per_m, key=lambda k: (len(gammas_per_m[k]), -k))
     fig = Figure(figsize=(5.5, 4.0))
     ax = fig.add_subplot(1, 1, 1)
-    for c, (alpha, rows) in enumerate(_by_alpha([r for r in models if r["m"] == m]).items()):
+    series = _by_alpha([r for r in models if r["m"] == m])
+    for c, ((alpha, steps), rows) in enumerate(series.items()):
+        if len({r["gamma"] for r in rows}) < 2:  # a series trained at one γ only (the long strong runs)
+            continue
         rows = sorted(rows, key=lambda r: r["gamma"])
         ax.plot([r["gamma"] for r in rows], [r["phi_half"] for r in rows], "o-", color=COLORS[c % len(COLORS)],
                 label=f"α = {alpha:g}")
@@ -112,8 +124,9 @@ def overlap_against_width(exp: ExperimentFolder) -> Figure | None:
         return None
     fig = Figure(figsize=(5.5, 4.2))
     ax = fig.add_subplot(1, 1, 1)
-    for c, (alpha, rows) in enumerate(_by_alpha(strong).items()):
-        _points(ax, rows, "overlap", COLORS[c % len(COLORS)], f"α = {alpha:g}")
+    steps = {r.get("steps") for r in strong}
+    for c, (series, rows) in enumerate(_by_alpha(strong).items()):
+        _points(ax, rows, "overlap", COLORS[c % len(COLORS)], _label(series, steps))
     ms = np.array(sorted({r["m"] for r in strong}), dtype=float)
     n = strong[0]["n"]
     grid = np.geomspace(ms.min(), ms.max(), 50)
