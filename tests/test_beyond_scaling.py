@@ -39,6 +39,8 @@ def test_the_default_grid_and_the_papers_grid():
     assert all(c.n_settings == 1 and c.recipe.gamma == -1.0 and c.recipe.warmup_steps == 1000 and
                c.density[0][0] / c.density[0][1] == pytest.approx(4.0) for c in long.values())
     assert len(configs(False, scaling_long_steps=0)) == 12
+    assert len(configs(False, scaling_steps=10_000)) == 12  # the default runs are that long already: one series
+    assert "gamma-1/alpha2-steps6000/m8" in configs(False, scaling_long_steps=6000)  # the name says its steps
     strong = default["gamma-1/m64"]
     assert strong.n_features == 1000 and strong.value_max == 2.0 and strong.recipe.warmup_steps == 300
     assert sum(strong.density[0]) == pytest.approx(1.0) and strong.density[0][0] / strong.density[0][1] == \

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tms.config import Recipe, RunConfig, power_law_densities
-from tms.data import sample_sparse
+from tms.data import SparseBatch, sample_sparse
 from tms.engines import ChunkJob, get_engine
 from tms.engines import sparse as sparse_engine
 from tms.engines.sparse import loss_and_grads
@@ -62,7 +62,10 @@ def test_hand_written_gradients_are_autograds(model, weighted, sparse_below):
         loss, grads = loss_and_grads({k: v.clone() for k, v in params.items()}, batch, importance,
                                      model == "linear", **kw)
         calls.append(spy.call_count)
-    assert calls == [1 if (model == "relu" and sparse_below != 0.0) else 0]
+    assert calls == [2 if (model == "relu" and sparse_below != 0.0) else 0]  # instance by instance
+    # samples without an active feature (their loss and bias gradient in closed form) are part of the check
+    idle = [200 - len(torch.unique(batch.row[batch.inst == i])) for i in range(2)]
+    assert min(idle) > 20
     ref = {k: v.clone().requires_grad_() for k, v in params.items()}
     expected = get_family(model).loss(ref, batch.dense(), torch.ones(2, 120) if importance is None else importance)
     expected.sum().backward()
@@ -71,12 +74,18 @@ def test_hand_written_gradients_are_autograds(model, weighted, sparse_below):
     assert torch.allclose(grads["b"], ref["b"].grad, rtol=1e-4, atol=1e-8)
 
 
-@pytest.mark.parametrize("gamma", [-1.0, 0.3, None])
-def test_the_sparse_engine_makes_the_eager_updates_on_the_same_batches(gamma):
+@pytest.mark.parametrize("gamma,backward", [(-1.0, "auto"), (0.3, "auto"), (None, "auto"), (-1.0, "entries")])
+def test_the_sparse_engine_makes_the_eager_updates_on_the_same_batches(gamma, backward, monkeypatch):
+    """'entries': every step's backward over G's entries (the path the trained scaling models take), with the
+    per-instance fused AdamW, against the eager engine's autograd and torch.optim.AdamW."""
     cfg = RunConfig.power_law(80, 5, [1.5, 1.2], value_max=2.0, recipe=Recipe(
         init="scaling", steps=30, batch_size=64, lr=1e-2, gamma=gamma, schedule="cosine", warmup_steps=5, log_every=10))
     density = torch.tensor(cfg.instance_density())
     out = {}
+    spy = mock.Mock(wraps=sparse_engine._sparse_output)
+    monkeypatch.setattr(sparse_engine, "_sparse_output", spy)
+    if backward == "entries":
+        monkeypatch.setattr(sparse_engine, "SPARSE_OUTPUT_BELOW", 1.0)
     for name in ("sparse", "eager"):
         logged = {}
         job = ChunkJob(params={k: v.clone() for k, v in train_module.initial_params(cfg).items()},
@@ -92,6 +101,8 @@ def test_the_sparse_engine_makes_the_eager_updates_on_the_same_batches(gamma):
     assert all(torch.allclose(ls[s], le[s], rtol=1e-4) for s in ls)
     moved = (ps["W"] - train_module.initial_params(cfg)["W"]).abs().max()
     assert moved > 1e-3  # the comparison is not between two untouched inits
+    if backward == "entries":
+        assert spy.call_count == 2 * 30  # both instances, every step
 
 
 def test_auto_picks_sparse_for_the_scaling_runs_and_keeps_the_paper_runs_on_fast():
@@ -122,13 +133,34 @@ def test_the_sparse_engine_refuses_what_it_does_not_train_in_one_line():
         get_engine("sparse", "hidden-relu", "independent")
 
 
-@pytest.mark.parametrize("shape", [(2, 64, 100), (1, 7, 9)])
-def test_positive_entries_are_nonzeros_of_the_relu_output(shape):
-    """The word-wise search (8 outputs per int64) finds exactly torch.nonzero's entries, in its order, also when the
-    size is not a multiple of 8 (its fallback) and where whole words are empty or full."""
-    out = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(4)) - 1.5)
+@pytest.mark.parametrize("shape,shift", [((2, 64, 100), 1.5), ((1, 8, 13), 1.5), ((3, 16, 40), 3.0)])
+def test_positive_entries_are_nonzeros_of_the_relu_output(shape, shift):
+    """The word-wise search (8 outputs per int64) finds exactly torch.nonzero's entries, in its order: words that
+    straddle rows (13 features), words with a single positive output (shift 3: about 0.1 % positive), empty and full
+    words. (A size that is not a multiple of 8 goes to nonzero itself.)"""
+    out = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(4)) - shift)
     out.view(-1)[:16] = 1.0  # two full words
     out.view(-1)[16:40] = 0.0  # three empty ones
+    out.view(-1)[43] = 0.5  # a word with one positive output
     got = sparse_engine.positive_entries(out)
     want = out.reshape(-1).nonzero().squeeze(1)
     assert torch.equal(got, want) and len(got) > 16
+
+
+@pytest.mark.parametrize("model", ["relu", "linear"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_batch_without_active_features_is_its_closed_form(model, weighted):
+    """Every sample idle: no sample goes through the decoder, and the loss and the gradients (b's only) come from
+    the closed form alone, as autograd has them."""
+    g = torch.Generator().manual_seed(6)
+    params = {"W": torch.randn(2, 4, 30, generator=g), "b": torch.randn(2, 30, generator=g)}
+    importance = torch.rand(2, 30, generator=g) if weighted else None
+    none = torch.zeros(0, dtype=torch.long)
+    batch = SparseBatch(none, none, none, torch.zeros(0), (2, 16, 30))
+    loss, grads = loss_and_grads({k: v.clone() for k, v in params.items()}, batch, importance, model == "linear")
+    ref = {k: v.clone().requires_grad_() for k, v in params.items()}
+    expected = get_family(model).loss(ref, batch.dense(), torch.ones(2, 30) if importance is None else importance)
+    expected.sum().backward()
+    assert torch.allclose(loss, expected.detach(), rtol=1e-5) and float(loss.min()) > 0
+    assert torch.equal(grads["W"], torch.zeros_like(grads["W"])) and torch.allclose(ref["W"].grad, grads["W"])
+    assert torch.allclose(grads["b"], ref["b"].grad, rtol=1e-5, atol=1e-9)

@@ -12,9 +12,8 @@ hᵀG and G Wᵀ. The optimizer is ``torch.optim.AdamW`` (the eager engine's), w
 Once trained, the ReLU output is sparse as well (pre > 0 at 0.4-0.5 % of the entries after 3 000 steps at m = 64,
 13-17 % at the end of the warm-up): where at most :data:`SPARSE_OUTPUT_BELOW` of a model's outputs are positive,
 G is kept as its nonzero entries and the two backward products become sums over them (``embedding_bag``), so
-only the forward product h W stays dense. And it runs over the samples with an active feature only: the others
-(37 % where Σ p_i = 1) all have the output ReLU(b), whose share of the loss and of b's gradient is added in closed
-form (:func:`loss_and_grads`).
+only the forward product h W stays dense. Samples with no active feature (37 % where Σ p_i = 1) skip the decoder:
+their output is ReLU(b), whose share of the loss and of b's gradient is added in closed form.
 """
 
 from __future__ import annotations
@@ -44,20 +43,50 @@ def hidden(W: Tensor, batch: SparseBatch) -> Tensor:
 
 
 def loss_and_grads(params: Params, batch: SparseBatch, importance: Tensor | None, linear: bool = False,
-                   want_loss: bool = True, sparse_below: float = SPARSE_OUTPUT_BELOW) -> tuple[Tensor | None, Params]:
+                   want_loss: bool = True, sparse_below: float | None = None) -> tuple[Tensor | None, Params]:
     """Per-instance mean loss ``[inst]`` (None unless ``want_loss``) and the gradients of its sum over instances,
     for x' = ReLU(Wᵀ W x + b) (or without the ReLU); ``importance`` None means every I_i = 1. The ReLU model's
-    backward runs over G's entries when at most ``sparse_below`` of the outputs are positive (the same gradients,
-    summed in another order)."""
-    W, b = params["W"], params["b"]
+    backward runs over G's entries when at most ``sparse_below`` (default :data:`SPARSE_OUTPUT_BELOW`, read at the
+    call) of the outputs' 8-wide words hold a positive output (the same gradients, summed in another order).
+
+    Instance by instance, over the samples with an active feature only: a sample with none (e^−1 = 37 % of them
+    where Σ p_i = 1) has h = 0 and the output ReLU(b), so it adds I ⊙ ReLU(b)² to the loss and I ⊙ ReLU(b) to G's
+    sum (the bias's gradient), and nothing to W's (its hidden vector is 0 and it has no active entry)."""
+    if sparse_below is None:
+        sparse_below = SPARSE_OUTPUT_BELOW
     inst, B, n = batch.shape
+    if inst > 1:
+        parts = [loss_and_grads({k: v[i:i + 1] for k, v in params.items()}, instance_part(batch, i),
+                                None if importance is None else importance[i:i + 1], linear, want_loss, sparse_below)
+                 for i in range(inst)]
+        loss = torch.cat([part[0] for part in parts]) if want_loss else None
+        return loss, {k: torch.cat([part[1][k] for part in parts]) for k in params}
+    rows = torch.unique(batch.row)  # the samples with an active feature, sorted
+    active = SparseBatch(batch.inst, torch.searchsorted(rows, batch.row), batch.feat, batch.value, (1, len(rows), n))
+    loss, grads = _active_rows(params, active, importance, linear, want_loss, sparse_below, B * n)
+    idle = B - len(rows)
+    if idle:  # h = 0: the output is ReLU(b) (b for the linear model) and x = 0
+        b = params["b"]
+        out0 = b if linear else torch.relu(b)  # [1, n]
+        G0 = out0 if importance is None else out0 * importance
+        grads["b"] = grads["b"] + G0 * (idle * 2.0 / (B * n))
+        if want_loss:
+            loss = loss + (out0 * G0).sum(1) * (idle / (B * n))
+    return loss, grads
+
+
+def _active_rows(params: Params, batch: SparseBatch, importance: Tensor | None, linear: bool, want_loss: bool,
+                 sparse_below: float, norm: int) -> tuple[Tensor | None, Params]:
+    """:func:`loss_and_grads` of one instance over the samples of ``batch``, those with an active feature, with the
+    loss's normaliser ``norm`` (the whole batch's B · n)."""
+    W, b = params["W"], params["b"]
     h = hidden(W, batch)
-    out = torch.baddbmm(b[:, None, :], h, W)  # pre-activation [inst, B, n]
+    out = torch.baddbmm(b[:, None, :], h, W)  # pre-activation [1, B_active, n]
     if not linear:
         out.relu_()
         words = _positive_words(out)
         if words is not None and len(words) <= sparse_below * (out.numel() // 8):
-            return _sparse_output(W, h, out, batch, importance, want_loss, positive_entries(out, words))
+            return _sparse_output(W, h, out, batch, importance, want_loss, positive_entries(out, words), norm)
     at = (batch.inst, batch.row, batch.feat)
     out_active = out[at]
     loss = None
@@ -70,14 +99,14 @@ def loss_and_grads(params: Params, batch: SparseBatch, importance: Tensor | None
         correction = batch.value * (batch.value - 2.0 * out_active)
         if importance is not None:
             correction = correction * importance[batch.inst, batch.feat]
-        loss = total.index_add(0, batch.inst, correction) / (B * n)
+        loss = total.index_add(0, batch.inst, correction) / norm
     # G (up to 2/(B n)) = I ⊙ (out − x·[pre > 0]); out is 0 where pre ≤ 0 already
     keep = batch.value if linear else batch.value * (out_active > 0)
     G = out if importance is None else out.mul_(importance[:, None, :])
     if importance is not None:
         keep = keep * importance[batch.inst, batch.feat]
     G.index_put_(at, -keep, accumulate=True)
-    scale = 2.0 / (B * n)
+    scale = 2.0 / norm
     dW = torch.bmm(h.transpose(1, 2), G)  # decoder side [inst, hidden, n]
     dh = torch.bmm(G, W.transpose(1, 2))  # [inst, B, hidden]
     dW.transpose(1, 2).index_put_((batch.inst, batch.feat), dh[batch.inst, batch.row] * batch.value[:, None],
@@ -106,7 +135,7 @@ def positive_entries(out: Tensor, words: Tensor | None = None) -> Tensor:
 
 
 def _sparse_output(W: Tensor, h: Tensor, out: Tensor, batch: SparseBatch, importance: Tensor | None,
-                   want_loss: bool, flat: Tensor) -> tuple[Tensor | None, Params]:
+                   want_loss: bool, flat: Tensor, norm: int) -> tuple[Tensor | None, Params]:
     """:func:`loss_and_grads` of the ReLU model over the positive outputs of ``out`` (ReLU'd; ``flat``: their flat
     indices, sorted) as entries: G is nonzero only where pre > 0, and there it is I ⊙ (out − x)."""
     inst, B, n = batch.shape
@@ -127,8 +156,8 @@ def _sparse_output(W: Tensor, h: Tensor, out: Tensor, batch: SparseBatch, import
         if importance is not None:
             miss = miss * importance[batch.inst[~hit], batch.feat[~hit]]
         loss = (torch.bincount(rows // B, weights=(y - x_at) * g, minlength=inst)
-                + torch.bincount(batch.inst[~hit], weights=miss, minlength=inst)).to(out.dtype) / (B * n)
-    scale = 2.0 / (B * n)
+                + torch.bincount(batch.inst[~hit], weights=miss, minlength=inst)).to(out.dtype) / norm
+    scale = 2.0 / norm
     g = g * scale
     WT = W.transpose(1, 2).contiguous().view(inst * n, m)  # row-major: embedding_bag gathers rows (10x faster)
     dh = _segment_sum(rows, inst * B, cols, WT, g).view(inst, B, m)  # G Wᵀ, sorted by row already
@@ -142,7 +171,7 @@ def _sparse_output(W: Tensor, h: Tensor, out: Tensor, batch: SparseBatch, import
 def _segment_sum(key: Tensor, size: int, idx: Tensor, table: Tensor, weight: Tensor) -> Tensor:
     """``out [size, d]`` with out[key_e] += weight_e · table[idx_e], the entries sorted by key (one
     ``embedding_bag``: on the CPU much faster than ``index_add_`` of gathered rows)."""
-    offsets = torch.zeros(size, dtype=torch.long)
+    offsets = torch.zeros(size, dtype=torch.long, device=key.device)
     offsets[1:] = torch.bincount(key, minlength=size).cumsum(0)[:-1]
     return torch.nn.functional.embedding_bag(idx, table, offsets, mode="sum", per_sample_weights=weight)
 

@@ -58,8 +58,11 @@ def _config(n: int, m: int, alphas: tuple[float, ...], gamma: float, quick: bool
     return RunConfig.power_law(n, m, alphas, value_max=VALUE_MAX, recipe=recipe(gamma, quick, steps, batch), seed=seed)
 
 
-def run_name(gamma: float, m: int, long: bool = False) -> str:
-    return f"gamma{gamma:+g}/alpha{LONG_ALPHA:g}-steps{LONG_STEPS}/m{m}" if long else f"gamma{gamma:+g}/m{m}"
+def run_name(gamma: float, m: int, long_steps: int | None = None) -> str:
+    """``gamma-1/m8``; a long α = 2 run: ``gamma-1/alpha2-steps10000/m8`` (its own steps in the name)."""
+    if long_steps:
+        return f"gamma{gamma:+g}/alpha{LONG_ALPHA:g}-steps{long_steps}/m{m}"
+    return f"gamma{gamma:+g}/m{m}"
 
 
 GRID, FULL_GRID = 1, 2
@@ -81,8 +84,8 @@ def configs(quick: bool, scaling_steps: int = STEPS, scaling_grid: int = GRID,
         n, alphas, steps, batch = N_FEATURES, ALPHAS, scaling_steps, BATCH
         grid = {(g, m) for g in (STRONG, WEAK) for m in WIDTHS} | {(g, SWEEP_WIDTH) for g in SWEEP}
     out = {run_name(g, m): _config(n, m, alphas, g, quick, steps, batch) for g, m in sorted(grid)}
-    if scaling_grid == GRID and not quick and long_steps:
-        out.update({run_name(STRONG, m, long=True): _config(n, m, (LONG_ALPHA,), STRONG, quick, long_steps, batch)
+    if scaling_grid == GRID and not quick and long_steps and long_steps != steps:  # equal: one series already
+        out.update({run_name(STRONG, m, long_steps): _config(n, m, (LONG_ALPHA,), STRONG, quick, long_steps, batch)
                     for m in WIDTHS})
     return out
 
