@@ -16,7 +16,7 @@ PKG = SRC / "tms"
 
 #: Bottom to top: a module may import from its own layer and the layers below it.
 LAYERS = [
-    ("_version", "errors", "layout", "files", "tables", "text", "stats", "kinds"),
+    ("_version", "errors", "layout", "files", "tables", "text", "stats", "kinds", "segments"),
     ("config",),
     ("data",),
     ("model", "metrics", "theory", "exact", "geometry", "attack", "losses", "schedule", "fits"),

@@ -24,6 +24,7 @@ from torch import Tensor
 from ..data import SparseBatch, sample_sparse
 from ..model import Params
 from ..schedule import gamma_decay_, is_constant, learning_rate
+from ..segments import segment_sum
 from . import ChunkJob, threads
 from .eager import make_optimizer
 
@@ -130,7 +131,7 @@ def positive_entries(out: Tensor, words: Tensor | None = None) -> Tensor:
         words = _positive_words(out)
         if words is None:
             return out.reshape(-1).nonzero().squeeze(1)
-    word, byte = out.reshape(-1).bool().view(-1, 8)[words].nonzero(as_tuple=True)
+    word, byte = out.reshape(-1).view(-1, 8)[words].bool().nonzero(as_tuple=True)  # only the words that hold one
     return words[word] * 8 + byte
 
 
@@ -160,20 +161,13 @@ def _sparse_output(W: Tensor, h: Tensor, out: Tensor, batch: SparseBatch, import
     scale = 2.0 / norm
     g = g * scale
     WT = W.transpose(1, 2).contiguous().view(inst * n, m)  # row-major: embedding_bag gathers rows (10x faster)
-    dh = _segment_sum(rows, inst * B, cols, WT, g).view(inst, B, m)  # G Wᵀ, sorted by row already
+    dh = segment_sum(rows, inst * B, cols, WT, g, is_sorted=True).view(inst, B, m)  # G Wᵀ, sorted by row already
     order = torch.argsort(cols.int(), stable=True)  # int32 keys sort faster
-    dWT = _segment_sum(cols[order], inst * n, rows[order], h.reshape(inst * B, m), g[order]).view(inst, n, m)
+    dWT = segment_sum(cols[order], inst * n, rows[order], h.reshape(inst * B, m), g[order],
+                      is_sorted=True).view(inst, n, m)
     dWT.index_put_((batch.inst, batch.feat), dh[batch.inst, batch.row] * batch.value[:, None], accumulate=True)
     db = torch.bincount(cols, weights=g, minlength=inst * n).view(inst, n).to(out.dtype)
     return loss, {"W": dWT.transpose(1, 2).contiguous(), "b": db}
-
-
-def _segment_sum(key: Tensor, size: int, idx: Tensor, table: Tensor, weight: Tensor) -> Tensor:
-    """``out [size, d]`` with out[key_e] += weight_e · table[idx_e], the entries sorted by key (one
-    ``embedding_bag``: on the CPU much faster than ``index_add_`` of gathered rows)."""
-    offsets = torch.zeros(size, dtype=torch.long, device=key.device)
-    offsets[1:] = torch.bincount(key, minlength=size).cumsum(0)[:-1]
-    return torch.nn.functional.embedding_bag(idx, table, offsets, mode="sum", per_sample_weights=weight)
 
 
 def instance_part(batch: SparseBatch, i: int) -> SparseBatch:

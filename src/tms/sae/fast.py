@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..segments import segment_sum
 from . import families
 from .config import RANKED, SAEConfig
 
@@ -263,18 +264,6 @@ def _theta_grad(bank: Bank, pre: Tensor, theta: Tensor, g: Tensor, W_dec: Tensor
     e = bank.bandwidth[per_s]
     contrib = -(th / e) * df - (bank.penalty / B)[per_s] / e
     return torch.bincount(near.sj, weights=contrib, minlength=S * d_sae).view(S, d_sae) * theta
-
-
-def segment_sum(key: Tensor, n: int, idx: Tensor, table: Tensor, weight: Tensor, is_sorted: bool = False
-                ) -> Tensor:
-    """``out [n, d]`` with out[key_e] += weight_e · table[idx_e] over the entries e: one ``embedding_bag`` over
-    the entries sorted by key (much faster on the CPU than ``index_add_`` of gathered rows)."""
-    if not is_sorted:
-        order = torch.argsort(key)
-        key, idx, weight = key[order], idx[order], weight[order]
-    offsets = torch.zeros(n, dtype=torch.long)
-    offsets[1:] = torch.bincount(key, minlength=n).cumsum(0)[:-1]
-    return F.embedding_bag(idx, table, offsets, mode="sum", per_sample_weights=weight)
 
 
 def _backward_entries(code: Sparse, g_table: Tensor, g_idx: Tensor, W_dec: Tensor, xcf: Tensor, n: int,
