@@ -144,6 +144,9 @@ def test_the_wheel_installs_in_a_clean_environment_and_reproduces(tmp_path):
     where = _run([str(python), "-c", "import importlib.metadata as m, tms; "
                   f"print(tms.__file__); print(m.version({DISTRIBUTION!r}))"], cwd=work, env=env).stdout.split()
     assert Path(where[0]).is_relative_to(venv) and where[1] == __version__
+    # every builtin section imports with the declared dependencies alone (scipy was once missing from them)
+    listing = _run([str(tms_cmd), "reproduce", "--list", "--suite", "all"], cwd=work, env=env).stdout
+    assert "BROKEN" not in listing and "sae-recovery" in listing and "nonuniform" in listing
 
     _run([str(tms_cmd), "reproduce", "intro", "--quick", "--no-progress"], cwd=work, env=env)
     out = work / "results-quick"
