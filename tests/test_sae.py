@@ -10,7 +10,7 @@ import torch
 
 from tms.errors import ConfigError, RunFolderError
 from tms.sae import SAEConfig, SAETraining, sources, train
-from tms.sae import families, fast
+from tms.sae import families, fast, kernels
 from tms.sae.fast import Bank, gradients
 from tms.sae.folder import is_complete, read_saes, write_saes
 
@@ -40,11 +40,15 @@ def _bank(configs, seed=0):
     return Bank(list(configs), params), params
 
 
-@pytest.mark.parametrize("case", sorted(CASES) + ["relu-sparse", "relu-tied-sparse", "jumprelu-sparse"])
+@pytest.mark.parametrize("case", sorted(CASES) + ["relu-sparse", "relu-tied-sparse", "jumprelu-sparse",
+                                                  "topk-torch", "topk-noaux-torch"])
 def test_fast_gradients_match_autograd(case, monkeypatch):
-    # relu and jumprelu take a dense or a sparse path by the share of active entries: test both
+    # relu and jumprelu take a dense or a sparse path by the share of active entries: test both; topk takes the
+    # compiled kernel where numba is installed (tms.sae.kernels), the torch path without it or with "-torch"
     monkeypatch.setattr(fast, "SPARSE_BELOW", 1.0 if case.endswith("-sparse") else 0.0)
-    configs = CASES[case.removesuffix("-sparse")]
+    if case.endswith("-torch"):
+        monkeypatch.setenv(kernels.ENV, "0")
+    configs = CASES[case.removesuffix("-sparse").removesuffix("-torch")]
     bank, params = _bank(configs)
     g = torch.Generator().manual_seed(1)
     x = torch.relu(torch.randn(B, D_IN, generator=g))
@@ -265,3 +269,4 @@ def test_folder_saes_load_in_saelens(tmp_path):
         theirs = sae_lens.SAE.load_from_disk(str(tmp_path / "f" / f"sae_{i:03d}"))
         torch.testing.assert_close(theirs.encode(h), ours.encode(h))
         torch.testing.assert_close(theirs.decode(ours.encode(h)), ours.decode(ours.encode(h)))
+

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..segments import segment_sum
-from . import families
+from . import families, kernels
 from .config import RANKED, SAEConfig
 
 BETAS = (0.9, 0.999)
@@ -169,6 +169,8 @@ def gradients(bank: Bank, x: Tensor, dead: Tensor) -> tuple[Tensor, dict[str, Te
     """``(loss [S], grads, fired [S, d_sae], kept_min [S])`` of every SAE of the bank on ``x [B, d_in]``."""
     p = bank.p
     xc = x[None] - p["b_dec"][:, None, :]  # [S, B, d_in]
+    if kernels.usable(bank.family, bank.groups, x):  # the encoder, then the rest in the kernel
+        return kernels.gradients_topk(bank, xc, x, dead)
     pre = torch.baddbmm(p["b_enc"][:, None, :], xc, bank.W_encT.transpose(1, 2))  # [S, B, d_sae]
     if bank.family in RANKED:
         return _ranked(bank, x, xc, pre, dead)
