@@ -270,3 +270,18 @@ def test_folder_saes_load_in_saelens(tmp_path):
         torch.testing.assert_close(theirs.encode(h), ours.encode(h))
         torch.testing.assert_close(theirs.decode(ours.encode(h)), ours.decode(ours.encode(h)))
 
+
+def test_banks_side_by_side_train_as_one_at_a_time():
+    # workers=2 steps the banks in two threads: every bank's numbers are the same as on one thread, bit for bit
+    src = sources.independent(30, D_IN, 0.08, seed=2)
+    configs = [SAEConfig("relu", D_SAE, penalty=0.1), SAEConfig("topk", 2 * D_SAE, k=3),
+               SAEConfig("relu", D_SAE, penalty=0.5, resample_until=1.0, dead_steps=3),
+               SAEConfig("jumprelu", D_SAE, penalty=0.1), SAEConfig("topk", D_SAE, k=2, seed=4)]
+    training = SAETraining(steps=15, batch_size=B, log_every=5)
+    one = train(src, configs, training, workers=1)
+    two = train(src, configs, training, workers=2)
+    assert torch.equal(one.log_loss, two.log_loss)
+    for a, b in zip(one, two):
+        assert a.config == b.config
+        for name in ("W_enc", "W_dec", "b_enc", "b_dec", "since_fired"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name

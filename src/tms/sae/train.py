@@ -9,14 +9,16 @@ the step), dead-latent tracking and, for relu with ``resample_until``, resamplin
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor
 
-from ..engines.threads import call
+from ..engines.threads import Workers, call
 from ..errors import ConfigError
 from . import families
 from .config import SAEConfig, SAETraining
@@ -240,22 +242,29 @@ def _banks(source: ActivationSource, configs: list[SAEConfig]) -> list[tuple[lis
 
 
 def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAETraining | None = None,
-          engine: str = "fast", progress: bool = False, threads: int = 1) -> TrainedSAEs:
+          engine: str = "fast", progress: bool = False, threads: int = 1, workers: int | None = None
+          ) -> TrainedSAEs:
     """Train one SAE per config on fresh activations from ``source`` (one shared batch per step).
 
     ``engine``: 'fast' (banks of SAEs with hand-written gradients, :mod:`tms.sae.fast`) or 'eager' (autograd and
-    torch.optim.Adam per SAE, the reference); both give the same updates up to float rounding. It runs in a worker
-    thread whose torch ops use ``threads`` intra-op threads (the caller's setting is left alone): at these sizes
-    one thread is fastest, and on a shared machine more threads spin at OpenMP barriers."""
+    torch.optim.Adam per SAE, the reference); both give the same updates up to float rounding. It runs in worker
+    threads whose torch ops use ``threads`` intra-op threads each (the caller's setting is left alone): at these
+    sizes one thread is fastest, and on a shared machine more threads spin at OpenMP barriers. With the fast
+    engine, ``workers`` threads (default: one per CPU, at most one per bank) take the banks' steps side by side,
+    each step on the same batch; every bank's numbers are the same whichever thread takes it."""
     training = training or SAETraining()
     configs = _check(source, configs, engine)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
-    return call(lambda workers: _train(source, configs, training, engine, progress), threads)
+    for name, value in (("threads", threads), ("workers", workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+    if threads is None:
+        raise ConfigError("threads must be an integer >= 1, got None")
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    return call(lambda _: _train(source, configs, training, engine, progress, workers, threads), threads)
 
 
 def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str,
-           progress: bool) -> TrainedSAEs:
+           progress: bool, workers: int = 1, threads: int = 1) -> TrainedSAEs:
     gen = torch.Generator().manual_seed(training.seed)
     steps, log_steps, log_rows = training.steps, [], []
     bar = None
@@ -267,26 +276,12 @@ def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
     else:
         banks = _banks(source, configs)
         gens = {i: _resample_generator(c) for i, c in enumerate(configs)}
-    for step in range(1, steps + 1):
-        x, _ = source.sample(training.batch_size, gen)
-        x = x.float()
-        loss = torch.zeros(len(configs))
-        if engine == "eager":
-            for i, u in enumerate(units):
-                loss[i] = u.step(x)
-                if _due(u.cfg, step, steps):
-                    u.resample(x)
-        else:
-            for idx, bank in banks:
-                loss[idx] = bank.step(x)
-                for s, i in enumerate(idx):
-                    if _due(configs[i], step, steps):
-                        _bank_resample(bank, s, x, gens[i])
-        if step % training.log_every == 0 or step == steps or step == 1:
-            log_steps.append(step)
-            log_rows.append(loss)
-        if bar is not None:
-            bar.update(1)
+        # the largest banks first, so that side by side the workers finish a step together
+        banks.sort(key=lambda ib: -len(ib[0]) * ib[1].d_sae)
+    pool = Workers(min(workers, len(banks)), threads, "tms-sae") if engine != "eager" and workers > 1 else None
+    with pool if pool is not None else contextlib.nullcontext():
+        _steps(source, configs, training, engine, bar, gen, units if engine == "eager" else banks,
+               gens if engine != "eager" else None, pool, log_steps, log_rows)
     if bar is not None:
         bar.close()
     if engine == "eager":
@@ -299,3 +294,38 @@ def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
                 batch = thr if configs[i].family in ("batchtopk", "matryoshka") and thr == thr else None
                 saes[i] = SAE.of(configs[i], bank.export(s), batch, bank.since_fired[s].clone())
     return TrainedSAEs(saes, training, source.describe(), log_steps, torch.stack(log_rows))
+
+
+def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str, bar: Any,
+           gen: torch.Generator, units: list, gens: dict | None, pool: Workers | None, log_steps: list,
+           log_rows: list) -> None:
+    steps = training.steps
+
+    def bank_step(idx: list[int], bank: Bank, x: Tensor, step: int) -> Tensor:
+        loss = bank.step(x)
+        for s, i in enumerate(idx):
+            if _due(configs[i], step, steps):
+                _bank_resample(bank, s, x, gens[i])
+        return loss
+
+    for step in range(1, steps + 1):
+        x, _ = source.sample(training.batch_size, gen)
+        x = x.float()
+        loss = torch.zeros(len(configs))
+        if engine == "eager":
+            for i, u in enumerate(units):
+                loss[i] = u.step(x)
+                if _due(u.cfg, step, steps):
+                    u.resample(x)
+        elif pool is None:
+            for idx, bank in units:
+                loss[idx] = bank_step(idx, bank, x, step)
+        else:
+            losses = pool.run([lambda idx=idx, bank=bank: bank_step(idx, bank, x, step) for idx, bank in units])
+            for (idx, _), bank_loss in zip(units, losses):
+                loss[idx] = bank_loss
+        if step % training.log_every == 0 or step == steps or step == 1:
+            log_steps.append(step)
+            log_rows.append(loss)
+        if bar is not None:
+            bar.update(1)
