@@ -171,6 +171,35 @@ def test_run_source(tmp_path):
         sources.RunSource(tmp_path / "abs")
 
 
+def test_train_on_a_result_in_memory_or_a_run_folder(tmp_path):
+    # tms.sae.train(result, ...): a result of the notebook API (or a selection of it) is a source as its run folder
+    # is; the same model gives the same activations, so the same SAEs
+    from tms.config import Recipe, RunConfig
+    from tms.runs import load_run, save_run
+    from tms.train import train as train_model
+
+    cfg = RunConfig.uniform(8, 3, [0.1], 1.0, restarts=2, recipe=Recipe(steps=200, batch_size=64))
+    result = train_model(cfg)
+    save_run(tmp_path / "run", cfg, result)
+    configs, training = [SAEConfig("topk", 12, k=1)], SAETraining(steps=10, batch_size=32)
+    best = load_run(tmp_path / "run").best()
+    mem = train(best, configs, training)
+    disk = train(sources.RunSource(tmp_path / "run", best.index[0]), configs, training)
+    assert torch.equal(mem[0].W_dec, disk[0].W_dec)
+    assert mem.source["path"] is None and mem.source["instance"] == best.index[0]
+    assert mem.source["digest"].startswith("memory:")
+    assert torch.equal(train(str(tmp_path / "run"), configs, training)[0].W_dec,
+                       train(sources.RunSource(tmp_path / "run"), configs, training)[0].W_dec)
+    src = sources.RunSource.of(result, 1)
+    torch.testing.assert_close(src.W, result.params["W"][1])
+    with pytest.raises(ConfigError, match=r"model must be in \[0, 1\]"):
+        sources.RunSource.of(result, 2)
+    with pytest.raises(ConfigError, match="source must be an activation source"):
+        train(3, configs, training)
+    with pytest.raises(ConfigError, match="trained on a result in memory"):
+        sources.from_description(mem.source)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(family="topk", d_sae=10, k=11), "k must be at most d_sae"),
     (dict(family="topk", d_sae=10), "k must be given"),

@@ -17,6 +17,7 @@ hidden-relu) and :class:`SyntheticSource` (given directions and a named feature 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..data import run_sampler
 from ..errors import ConfigError, RunFolderError
 from ..layout import CONFIG_FILE, MODEL_FILE, REPRESENTED_NORM
 from ..model import is_tied
+from ..results import Results
 from ..runs import load_run
 
 #: Model families whose hidden activations a source can draw (tied: h = W x; hidden-relu: ReLU(W x)).
@@ -68,23 +70,43 @@ class RunSource:
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         run = load_run(self.path)
-        config = run.config
-        if config.model not in HIDDEN or not is_tied(config.model):
-            raise ConfigError(f"run folder {self.path} is a {config.model} model, which has no hidden activations "
-                              f"h = W x; SAEs train on models {', '.join(HIDDEN)}")
         if isinstance(self.instance, bool) or not isinstance(self.instance, int) \
-                or not 0 <= self.instance < config.n_instances:
-            raise ConfigError(f"instance must be in [0, {config.n_instances - 1}], got {self.instance!r}")
+                or not 0 <= self.instance < run.config.n_instances:
+            raise ConfigError(f"instance must be in [0, {run.config.n_instances - 1}], got {self.instance!r}")
+        _check_model(run.config, f"run folder {self.path}")
+        self._setup(run.config, run.params["W"][self.instance], f"run folder {self.path}", run_digest(self.path))
+
+    @classmethod
+    def of(cls, results: Any, model: int = 0) -> "RunSource":
+        """Model number ``model`` of a result in memory (``tms.train``, ``tms.load_run``, ``tms.sweep`` of one run,
+        any selection of them: ``.sel(...)``, ``.best()``), without a run folder. Its description (stored in an
+        SAE folder) holds a digest of its config and weights, not a path, so ``tms sae-eval`` cannot draw from it
+        again: save the run (``tms.save_run``) and use its folder for that."""
+        n = results.n_instances
+        if isinstance(model, bool) or not isinstance(model, int) or not 0 <= model < n:
+            raise ConfigError(f"model must be in [0, {n - 1}] (the result holds {n}), got {model!r}")
+        config = results.config  # a ConfigError for a selection from several runs
+        _check_model(config, "this result")
+        source = cls.__new__(cls)
+        source.path = None
+        source.instance = results.index[model]
+        W = results.params["W"][model]
+        h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()
+                           + W.detach().float().contiguous().numpy().tobytes())
+        source._setup(config, W, "this result", "memory:" + h.hexdigest())
+        return source
+
+    def _setup(self, config: Any, W: Tensor, where: str, digest: str) -> None:
         self.model = config.model
-        self.W = run.params["W"][self.instance].detach().float().clone()  # [hidden, feat]
+        self.W = W.detach().float().clone()  # [hidden, feat]
         setting = self.instance // config.restarts
         self.density = torch.tensor(config.density[setting], dtype=torch.float32)[None]
         self._sampler = run_sampler(config)
-        self.digest = run_digest(self.path)
+        self.digest = digest
         norms = self.W.norm(dim=0)
         self.represented = torch.nonzero(norms > REPRESENTED_NORM).flatten()
         if len(self.represented) == 0:
-            raise ConfigError(f"instance {self.instance} of {self.path} represents no feature (no ‖W_i‖ > "
+            raise ConfigError(f"instance {self.instance} of {where} represents no feature (no ‖W_i‖ > "
                               f"{REPRESENTED_NORM}): nothing for an SAE to recover")
         cols = self.W[:, self.represented].T
         self.directions = torch.relu(cols) if self.model == "hidden-relu" else cols
@@ -104,8 +126,16 @@ class RunSource:
 
     def describe(self) -> dict[str, Any]:
         """The run's path and instance, and :func:`run_digest` of its files: a folder of SAEs trained on the run
-        before it was trained again (another config or other weights) is then not complete for it."""
-        return {"kind": "run", "path": str(self.path.resolve()), "instance": self.instance, "digest": self.digest}
+        before it was trained again (another config or other weights) is then not complete for it. A result in
+        memory (:meth:`of`) has no path: its digest is of its config and weights."""
+        return {"kind": "run", "path": None if self.path is None else str(self.path.resolve()),
+                "instance": self.instance, "digest": self.digest}
+
+
+def _check_model(config: Any, where: str) -> None:
+    if config.model not in HIDDEN or not is_tied(config.model):
+        raise ConfigError(f"{where} is a {config.model} model, which has no hidden activations h = W x; SAEs train "
+                          f"on models {', '.join(HIDDEN)}")
 
 
 def run_digest(path: Path) -> str:
@@ -269,10 +299,27 @@ def _check_p(name: str, p: Any) -> None:
         raise ConfigError(f"{name} must be a probability in [0, 1], got {p!r}")
 
 
+def as_source(source: Any) -> ActivationSource:
+    """What :func:`tms.sae.train` trains on: an activation source as it is; a run folder's path (its first
+    model: :class:`RunSource` picks another); a result in memory (``tms.train``, ``tms.load_run``, a selection:
+    its first model, :meth:`RunSource.of` for another)."""
+    if isinstance(source, (str, Path)):
+        return RunSource(Path(source))
+    if isinstance(source, Results):
+        return RunSource.of(source)
+    if not all(hasattr(source, a) for a in ("d_in", "directions", "sample", "describe")):
+        raise ConfigError(f"source must be an activation source, a run folder or a result (tms.Results), got "
+                          f"{type(source).__name__}")
+    return source
+
+
 def from_description(d: dict[str, Any]) -> ActivationSource:
     """The source :meth:`describe` described."""
     kind = d.get("kind")
     if kind == "run":
+        if d.get("path") is None:
+            raise ConfigError("these SAEs were trained on a result in memory, not a run folder, so its activations "
+                              "cannot be drawn again: save the run (tms.save_run) and train on its folder")
         source = RunSource(Path(d["path"]), int(d["instance"]))
         if "digest" in d and d["digest"] != source.digest:
             raise RunFolderError(f"run folder {source.path} has changed since these SAEs were trained on it "

@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from . import families
 from .config import SAEConfig, SAETraining
 from .fast import BETAS, EPS, Bank
-from .sources import ActivationSource
+from .sources import ActivationSource, as_source
 
 log = logging.getLogger(__name__)
 ENGINES = ("fast", "eager")
@@ -244,7 +244,9 @@ def _banks(source: ActivationSource, configs: list[SAEConfig]) -> list[tuple[lis
 def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAETraining | None = None,
           engine: str = "fast", progress: bool = False, threads: int = 1, workers: int | None = None
           ) -> TrainedSAEs:
-    """Train one SAE per config on fresh activations from ``source`` (one shared batch per step).
+    """Train one SAE per config on fresh activations from ``source`` (one shared batch per step): an activation
+    source (:mod:`tms.sae.sources`), a run folder's path or a result in memory (``tms.train``, ``tms.load_run``, a
+    selection; its first model, :meth:`~tms.sae.sources.RunSource.of` picks another).
 
     ``engine``: 'fast' (banks of SAEs with hand-written gradients, :mod:`tms.sae.fast`) or 'eager' (autograd and
     torch.optim.Adam per SAE, the reference); both give the same updates up to float rounding. It runs in worker
@@ -253,6 +255,7 @@ def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAET
     engine, ``workers`` threads (default: one per CPU, at most one per bank) take the banks' steps side by side,
     each step on the same batch; every bank's numbers are the same whichever thread takes it."""
     training = training or SAETraining()
+    source = as_source(source)
     configs = _check(source, configs, engine)
     for name, value in (("threads", threads), ("workers", workers)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
