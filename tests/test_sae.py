@@ -172,32 +172,39 @@ def test_run_source(tmp_path):
 
 
 def test_train_on_a_result_in_memory_or_a_run_folder(tmp_path):
-    # tms.sae.train(result, ...): a result of the notebook API (or a selection of it) is a source as its run folder
+    # tms.sae.train(result, ...): a result of the Python API (or a selection of it) is a source as its run folder
     # is; the same model gives the same activations, so the same SAEs
     from tms.config import Recipe, RunConfig
     from tms.runs import load_run, save_run
     from tms.train import train as train_model
 
-    cfg = RunConfig.uniform(8, 3, [0.1], 1.0, restarts=2, recipe=Recipe(steps=200, batch_size=64))
+    cfg = RunConfig.uniform(8, 3, [0.3, 0.05], 1.0, restarts=2, recipe=Recipe(steps=200, batch_size=64))
     result = train_model(cfg)
     save_run(tmp_path / "run", cfg, result)
     configs, training = [SAEConfig("topk", 12, k=1)], SAETraining(steps=10, batch_size=32)
-    best = load_run(tmp_path / "run").best()
-    mem = train(best, configs, training)
-    disk = train(sources.RunSource(tmp_path / "run", best.index[0]), configs, training)
-    assert torch.equal(mem[0].W_dec, disk[0].W_dec)
-    assert mem.source["path"] is None and mem.source["instance"] == best.index[0]
-    assert mem.source["digest"].startswith("memory:")
-    assert torch.equal(train(str(tmp_path / "run"), configs, training)[0].W_dec,
-                       train(sources.RunSource(tmp_path / "run"), configs, training)[0].W_dec)
-    src = sources.RunSource.of(result, 1)
-    torch.testing.assert_close(src.W, result.params["W"][1])
-    with pytest.raises(ConfigError, match=r"model must be in \[0, 1\]"):
-        sources.RunSource.of(result, 2)
-    with pytest.raises(ConfigError, match="source must be an activation source"):
-        train(3, configs, training)
+    sparse = result.sel(density=0.05)  # instances 2 and 3: the second setting
+    src = sources.RunSource.of(sparse, 1)
+    assert src.instance == 3 and src.path is None and src.describe()["digest"].startswith("memory:")
+    torch.testing.assert_close(src.density, torch.full((1, 8), 0.05))
+    torch.testing.assert_close(src.W, result.params["W"][3])
+    mem = train(sparse.best(), configs, training)  # a selection of a fresh result
+    best = sparse.best().index[0]
+    disk = train(sources.RunSource(tmp_path / "run", best), configs, training)
+    assert torch.equal(mem[0].W_dec, disk[0].W_dec) and mem.source["instance"] == best
+    assert mem.source["path"] is None
     with pytest.raises(ConfigError, match="trained on a result in memory"):
         sources.from_description(mem.source)
+    # a whole stored run keeps its folder (its SAEs can be scored again); a path is a run folder
+    run = load_run(tmp_path / "run")
+    assert sources.RunSource.of(run, 3).describe() == sources.RunSource(tmp_path / "run", 3).describe()
+    assert torch.equal(train(str(tmp_path / "run"), configs, training)[0].W_dec,
+                       train(result, configs, training)[0].W_dec)  # model 0 either way
+    with pytest.raises(ConfigError, match=r"model must be in \[0, 1\]"):
+        sources.RunSource.of(sparse, 2)
+    with pytest.raises(ConfigError, match="source must be an activation source"):
+        train(3, configs, training)
+    with pytest.raises(ConfigError, match="results must be a result"):
+        sources.RunSource.of("run")
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -303,7 +310,7 @@ def test_folder_saes_load_in_saelens(tmp_path):
 def test_banks_side_by_side_train_as_one_at_a_time():
     # workers=2 steps the banks in two threads: every bank's numbers are the same as on one thread, bit for bit
     src = sources.independent(30, D_IN, 0.08, seed=2)
-    configs = [SAEConfig("relu", D_SAE, penalty=0.1), SAEConfig("topk", 2 * D_SAE, k=3),
+    configs = [SAEConfig("relu", D_SAE, penalty=0.1), SAEConfig("topk", 2 * D_SAE, k=3, dead_steps=3),  # AuxK
                SAEConfig("relu", D_SAE, penalty=0.5, resample_until=1.0, dead_steps=3),
                SAEConfig("jumprelu", D_SAE, penalty=0.1), SAEConfig("topk", D_SAE, k=2, seed=4)]
     training = SAETraining(steps=15, batch_size=B, log_every=5)

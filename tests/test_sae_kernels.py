@@ -4,6 +4,8 @@ above) and with the input dimension padded or not."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -18,14 +20,17 @@ def _positive_topk(row: torch.Tensor, k: int) -> dict[int, float]:
     return {int(j): float(v) for v, j in zip(vals, idx) if v > 0}
 
 
-@pytest.mark.parametrize("D,k", [(D, k) for D in (5, 40, 64, 200, 400, 1000) for k in (1, 4, 17, 40) if k <= D])
+@pytest.mark.parametrize("D,k", [(D, k) for D in (5, 40, 64, 200, 400, 1000) for k in (1, 4, 17, 32, 33, 40)
+                                  if k <= D])
 def test_select_is_the_positive_topk(D, k):
+    # k <= STRIPES with D >= 2 STRIPES takes the stripe pass, the rest one pass over every latent
     g = torch.Generator().manual_seed(D * 100 + k)
     rows = torch.randn(50, D, generator=g)
     rows[1] -= 10.0  # no positive entry
     rows[2, :] = -1.0
     rows[2, D // 2] = 3.0  # one
     rows[3] = torch.where(torch.rand(D, generator=g) < 0.05, rows[3].abs() + 0.1, -rows[3].abs())  # a few
+    rows[4] = torch.where(torch.rand(D, generator=g) < 0.5, -math.inf, rows[4])  # AuxK's masked latents
     bias = 0.5 * torch.randn(D, generator=g)
     bm = np.empty(kernels.STRIPES, np.float32)
     topv, topj, cand = np.empty(k, np.float32), np.empty(k, np.int64), np.empty(D + 1, np.int64)
@@ -34,6 +39,19 @@ def test_select_is_the_positive_topk(D, k):
         got = {int(topj[t]): float(topv[t]) for t in range(n)}
         assert got == _positive_topk(row + bias, k)  # the same latents and values, bit for bit
         assert list(topv[:n]) == sorted(topv[:n], reverse=True)
+
+
+def test_select_ties_keep_one_of_the_tied_latents():
+    # equal values: as many as fit are kept, each once (which of the tied ones is open, as for torch.topk)
+    bm = np.empty(kernels.STRIPES, np.float32)
+    for D in (40, 200):  # one pass, stripes
+        row = np.full(D, -0.5, np.float32)
+        row[[3, 17, 33]] = 2.0
+        row[[5, 9]] = 1.0
+        topv, topj, cand = np.empty(4, np.float32), np.empty(4, np.int64), np.empty(D + 1, np.int64)
+        n = kernels._select(row, np.zeros(D, np.float32), 4, bm, topv, topj, cand)
+        assert n == 4 and list(topv) == [2.0, 2.0, 2.0, 1.0]
+        assert set(topj[:3]) == {3, 17, 33} and topj[3] in (5, 9)
 
 
 def _bank(configs, d_in, seed=0):

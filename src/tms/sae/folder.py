@@ -178,8 +178,10 @@ def train_folder(path: Path | str, source: Any, configs: list[SAEConfig], traini
                  engine: str = "fast", progress: bool = False, force: bool = False) -> TrainedSAEs:
     """Train the SAEs into ``path`` unless it already holds them; the SAEs either way. ConfigError, before any
     training, when ``path`` holds files that are not an SAE folder (:func:`check_output`), unless ``force``."""
+    from .sources import as_source
     from .train import train
 
+    source = as_source(source)
     check_output(path, force)
     if is_complete(path, source.describe(), configs, training):
         return read_saes(path)

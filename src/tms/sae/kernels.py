@@ -13,11 +13,14 @@ at or below 0 is ReLU'd to 0: it decodes nothing and passes no gradient), so the
 takes each stripe's maximum in one vectorised pass; the stripes dealt into k groups, the smallest group maximum is
 a lower bound on the k-th largest pre-activation (k entries in distinct groups reach it). Only the stripes whose
 maximum reaches it are read, their entries at or above it gathered without a branch, and those inserted into the
-top k by a chain of compare-exchanges. Ties keep the latent met first; ``torch.topk`` leaves their order open.
+top k by a chain of compare-exchanges. Ties keep the latent met first (in the stripe pass, in stripe order, not
+by index); ``torch.topk`` leaves their order open. A NaN pre-activation (a diverged SAE) is never selected, and in
+the stripe pass it may hide its stripe.
 
-The kernel's arithmetic is float32, plain IEEE (no fastmath: no reassociation, no fused multiply-add), its sums in
-a fixed order, so its results do not depend on the host's vector width; the input dimension is padded with zeros
-to a multiple of ``PAD`` (zeros change no sum). Tested against the torch path and autograd, both selection paths
+The kernel's arithmetic is float32, plain IEEE (numba without fastmath: no reassociation), its sums in a fixed
+order, so given the encoder products its results do not depend on the host's vector width; the encoder products
+themselves (``torch.mm``) and the b_dec gradient (``torch.einsum``) are torch's, whose last bits may differ
+between hosts. The input dimension is padded with zeros to a multiple of ``PAD`` (zeros change no sum). Tested against the torch path and autograd, both selection paths
 and with and without padding (tests/test_sae_kernels.py).
 
 ``TMS_SAE_KERNELS=0`` in the environment turns the kernels off (read at each call); without numba they are off.

@@ -31,7 +31,7 @@ from ..errors import ConfigError, RunFolderError
 from ..layout import CONFIG_FILE, MODEL_FILE, REPRESENTED_NORM
 from ..model import is_tied
 from ..results import Results
-from ..runs import load_run
+from ..runs import Run, load_run
 
 #: Model families whose hidden activations a source can draw (tied: h = W x; hidden-relu: ReLU(W x)).
 HIDDEN = ("relu", "linear", "hidden-relu")
@@ -60,7 +60,8 @@ class RunSource:
     directions of h = W x; for hidden-relu (h = ReLU(W x)) a feature alone at value v gives v ReLU(W_i), so
     ReLU(W_i) is its direction there."""
 
-    path: Path
+    path: Path | None
+    """The run folder (None for a result in memory: :meth:`of`)."""
     instance: int = 0
     d_in: int = field(init=False)
     directions: Tensor = field(init=False)
@@ -74,7 +75,8 @@ class RunSource:
                 or not 0 <= self.instance < run.config.n_instances:
             raise ConfigError(f"instance must be in [0, {run.config.n_instances - 1}], got {self.instance!r}")
         _check_model(run.config, f"run folder {self.path}")
-        self._setup(run.config, run.params["W"][self.instance], f"run folder {self.path}", run_digest(self.path))
+        self._setup(run.config, run.params["W"][self.instance], f"instance {self.instance} of {self.path}",
+                    run_digest(self.path))
 
     @classmethod
     def of(cls, results: Any, model: int = 0) -> "RunSource":
@@ -82,10 +84,17 @@ class RunSource:
         any selection of them: ``.sel(...)``, ``.best()``), without a run folder. Its description (stored in an
         SAE folder) holds a digest of its config and weights, not a path, so ``tms sae-eval`` cannot draw from it
         again: save the run (``tms.save_run``) and use its folder for that."""
+        if not isinstance(results, Results):
+            raise ConfigError(f"results must be a result of the Python API (tms.Results), got "
+                              f"{type(results).__name__}")
         n = results.n_instances
         if isinstance(model, bool) or not isinstance(model, int) or not 0 <= model < n:
             raise ConfigError(f"model must be in [0, {n - 1}] (the result holds {n}), got {model!r}")
+        if isinstance(results, Run):  # a stored run, whole: its folder, so that its SAEs can be scored again
+            return cls(results.path, results.index[model])
         config = results.config  # a ConfigError for a selection from several runs
+        if config is None:
+            raise ConfigError("results has no config (trained without one): SAEs need the run's data distribution")
         _check_model(config, "this result")
         source = cls.__new__(cls)
         source.path = None
@@ -93,7 +102,8 @@ class RunSource:
         W = results.params["W"][model]
         h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()
                            + W.detach().float().contiguous().numpy().tobytes())
-        source._setup(config, W, "this result", "memory:" + h.hexdigest())
+        source._setup(config, W, f"model {model} (instance {source.instance}) of this result",
+                      "memory:" + h.hexdigest())
         return source
 
     def _setup(self, config: Any, W: Tensor, where: str, digest: str) -> None:
@@ -106,7 +116,7 @@ class RunSource:
         norms = self.W.norm(dim=0)
         self.represented = torch.nonzero(norms > REPRESENTED_NORM).flatten()
         if len(self.represented) == 0:
-            raise ConfigError(f"instance {self.instance} of {where} represents no feature (no ‖W_i‖ > "
+            raise ConfigError(f"{where} represents no feature (no ‖W_i‖ > "
                               f"{REPRESENTED_NORM}): nothing for an SAE to recover")
         cols = self.W[:, self.represented].T
         self.directions = torch.relu(cols) if self.model == "hidden-relu" else cols

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..engines.threads import Workers, call
 from ..errors import ConfigError
+from ..results import Results
 from . import families
 from .config import SAEConfig, SAETraining
 from .fast import BETAS, EPS, Bank
@@ -241,7 +242,8 @@ def _banks(source: ActivationSource, configs: list[SAEConfig]) -> list[tuple[lis
     return [(idx, Bank([configs[i] for i in idx], [_init(source, configs[i]) for i in idx])) for idx in keys.values()]
 
 
-def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAETraining | None = None,
+def train(source: ActivationSource | Results | str | Path, configs: Sequence[SAEConfig],
+          training: SAETraining | None = None,
           engine: str = "fast", progress: bool = False, threads: int = 1, workers: int | None = None
           ) -> TrainedSAEs:
     """Train one SAE per config on fresh activations from ``source`` (one shared batch per step): an activation
@@ -252,8 +254,10 @@ def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAET
     torch.optim.Adam per SAE, the reference); both give the same updates up to float rounding. It runs in worker
     threads whose torch ops use ``threads`` intra-op threads each (the caller's setting is left alone): at these
     sizes one thread is fastest, and on a shared machine more threads spin at OpenMP barriers. With the fast
-    engine, ``workers`` threads (default: one per CPU, at most one per bank) take the banks' steps side by side,
-    each step on the same batch; every bank's numbers are the same whichever thread takes it."""
+    engine, ``workers`` threads (at most one per bank; default: the calling thread's torch thread count,
+    ``torch.get_num_threads()``, torch's default being one per physical core) take the banks' steps side by side,
+    each step on the same batch; every bank's numbers are the same whichever thread takes it. An interruption (Ctrl-C)
+    stops training at the end of the current step."""
     training = training or SAETraining()
     source = as_source(source)
     configs = _check(source, configs, engine)
@@ -262,12 +266,12 @@ def train(source: ActivationSource, configs: Sequence[SAEConfig], training: SAET
             raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
     if threads is None:
         raise ConfigError("threads must be an integer >= 1, got None")
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    return call(lambda _: _train(source, configs, training, engine, progress, workers, threads), threads)
+    workers = workers if workers is not None else torch.get_num_threads()
+    return call(lambda outer: _train(source, configs, training, engine, progress, workers, threads, outer), threads)
 
 
 def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str,
-           progress: bool, workers: int = 1, threads: int = 1) -> TrainedSAEs:
+           progress: bool, workers: int = 1, threads: int = 1, outer: Workers | None = None) -> TrainedSAEs:
     gen = torch.Generator().manual_seed(training.seed)
     steps, log_steps, log_rows = training.steps, [], []
     bar = None
@@ -281,12 +285,15 @@ def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
         gens = {i: _resample_generator(c) for i, c in enumerate(configs)}
         # the largest banks first, so that side by side the workers finish a step together
         banks.sort(key=lambda ib: -len(ib[0]) * ib[1].d_sae)
-    pool = Workers(min(workers, len(banks)), threads, "tms-sae") if engine != "eager" and workers > 1 else None
-    with pool if pool is not None else contextlib.nullcontext():
-        _steps(source, configs, training, engine, bar, gen, units if engine == "eager" else banks,
-               gens if engine != "eager" else None, pool, log_steps, log_rows)
-    if bar is not None:
-        bar.close()
+    side_by_side = engine != "eager" and min(workers, len(banks)) > 1
+    pool = Workers(min(workers, len(banks)), threads, "tms-sae") if side_by_side else None
+    try:
+        with pool if pool is not None else contextlib.nullcontext():
+            _steps(source, configs, training, engine, bar, gen, units if engine == "eager" else banks,
+                   gens if engine != "eager" else None, pool, log_steps, log_rows, outer)
+    finally:
+        if bar is not None:
+            bar.close()
     if engine == "eager":
         saes = [u.result() for u in units]
     else:
@@ -301,7 +308,7 @@ def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
 
 def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str, bar: Any,
            gen: torch.Generator, units: list, gens: dict | None, pool: Workers | None, log_steps: list,
-           log_rows: list) -> None:
+           log_rows: list, outer: Workers | None = None) -> None:
     steps = training.steps
 
     def bank_step(idx: list[int], bank: Bank, x: Tensor, step: int) -> Tensor:
@@ -312,6 +319,8 @@ def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
         return loss
 
     for step in range(1, steps + 1):
+        if outer is not None:
+            outer.check()  # the caller was interrupted: stop here (Workers.Stopped)
         x, _ = source.sample(training.batch_size, gen)
         x = x.float()
         loss = torch.zeros(len(configs))
