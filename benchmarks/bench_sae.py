@@ -2,7 +2,8 @@
 16 TopK SAEs of 30 → 400 (k = 4) at batch 1024 on the hidden activations of a 400 → 30 toy model at p = 0.01,
 
 - ours: ``tms.sae.train(engine='fast')``, the 16 SAEs as one bank (hand-written gradients, sparse after the
-  encoder), one activation batch per step;
+  encoder; with numba installed, the ``fast`` extra, the compiled TopK kernel of :mod:`tms.sae.kernels`, and
+  ``TMS_SAE_KERNELS=0`` times the torch path instead), one activation batch per step;
 - eager: the same SAEs one at a time through autograd and torch.optim.Adam (``engine='eager'``, the reference);
 - SAELens: ``sae_lens.synthetic.train_toy_sae`` on one ``TopKTrainingSAE`` (k = 4, its AuxK on), fed by a
   ``FeatureDictionary`` holding the same model's represented directions and an ``ActivationGenerator`` at its
@@ -27,7 +28,7 @@ from bench_engine import machine  # noqa: E402  (same folder)
 
 from tms.config import Recipe, RunConfig
 from tms.runs import save_run
-from tms.sae import SAEConfig, SAETraining, train
+from tms.sae import SAEConfig, SAETraining, kernels, train
 from tms.sae.sources import RunSource
 from tms.train import train as train_model
 
@@ -76,6 +77,7 @@ def main() -> None:
         eager = ours(src, "eager", args.steps)
         lens = saelens(src, args.steps)
     print(f"# {datetime.date.today()} {machine()}")
+    print(f"# compiled TopK kernel (tms.sae.kernels, numba): {'on' if kernels.available() else 'off'}")
     print(f"ours (16 SAEs batched): {1e3 * fast:.2f} ms CPU per SAE-step")
     print(f"eager loop:             {1e3 * eager:.2f} ms  ({eager / fast:.1f}x ours)")
     print(f"SAELens train_toy_sae:  {1e3 * lens:.2f} ms  ({lens / fast:.1f}x ours)")

@@ -11,7 +11,9 @@ gradient are gathered and scatter-added, so the cost of the rest scales with k, 
 are computed the same way over their active entries (pre > 0, pre > θ), and jumprelu's threshold gradient over
 the entries inside its kernel. :func:`gradients` returns exactly the gradients of
 :func:`tms.sae.families.eager_loss` (tests/test_sae.py checks them against autograd); :meth:`Bank.step` applies
-the decoder-norm constraint and Adam as torch.optim.Adam does.
+the decoder-norm constraint and Adam as torch.optim.Adam does. Where numba is installed (the ``fast`` extra), a
+TopK bank's step after the encoder runs in the compiled kernel of :mod:`tms.sae.kernels` instead, with the same
+gradients (tests/test_sae_kernels.py).
 """
 
 from __future__ import annotations
