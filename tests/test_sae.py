@@ -192,6 +192,10 @@ def test_train_on_a_result_in_memory_or_a_run_folder(tmp_path):
     disk = train(sources.RunSource(tmp_path / "run", best), configs, training)
     assert torch.equal(mem[0].W_dec, disk[0].W_dec) and mem.source["instance"] == best
     assert mem.source["path"] is None
+    from tms.sae.evaluate import evaluate  # scored on the same model's fresh activations either way
+    assert evaluate(list(mem), sparse.best(), batches=1, batch_size=256) == \
+        evaluate(list(disk), tmp_path / "run" if best == 0 else sources.RunSource(tmp_path / "run", best),
+                 batches=1, batch_size=256)
     with pytest.raises(ConfigError, match="trained on a result in memory"):
         sources.from_description(mem.source)
     # a whole stored run keeps its folder (its SAEs can be scored again); a path is a run folder

@@ -15,7 +15,7 @@ import torch
 from ..engines.threads import call
 from ..tables import Column, Schema
 from . import metrics
-from .sources import ActivationSource
+from .sources import ActivationSource, as_source
 from .train import SAE
 
 EVAL = Schema("sae_eval.csv", (
@@ -32,10 +32,12 @@ def config_columns(sae: SAE) -> dict[str, Any]:
     return {"family": c.family, "d_sae": c.d_sae, "k": c.k, "penalty": c.penalty, "seed": c.seed, "init": c.init}
 
 
-def evaluate(saes: Sequence[SAE], source: ActivationSource, batches: int = 8, batch_size: int = 4096,
+def evaluate(saes: Sequence[SAE], source: Any, batches: int = 8, batch_size: int = 4096,
              seed: int = 12345) -> list[dict[str, Any]]:
     """One row per SAE (:data:`EVAL`'s columns) from ``batches`` fresh batches of the source (in a worker thread
-    with one intra-op thread, as :func:`tms.sae.train.train`)."""
+    with one intra-op thread, as :func:`tms.sae.train.train`). The source as :func:`tms.sae.train.train` takes it:
+    an activation source, a run folder's path or a result of the Python API."""
+    source = as_source(source)
     return call(lambda workers: _evaluate(saes, source, batches, batch_size, seed), 1)
 
 
