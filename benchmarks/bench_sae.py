@@ -12,13 +12,14 @@
 CPU time (``time.process_time``, user + system of this process) on one torch thread, all three in one run, so the
 ratios hold on a shared machine. Run from the repository root::
 
-    python benchmarks/bench_sae.py              # about two minutes on an idle core
+    python benchmarks/bench_sae.py              # three rounds, about three minutes on an idle core
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -68,19 +69,26 @@ def saelens(src: RunSource, steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of all three sides in turn; the medians are reported (the host's speed drifts)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    times: dict[str, list[float]] = {"fast": [], "eager": [], "lens": []}
     with tempfile.TemporaryDirectory() as tmp:
         src = source(Path(tmp))
-        ours(src, "fast", 5)  # warm-up
-        fast = ours(src, "fast", args.steps)
-        eager = ours(src, "eager", args.steps)
-        lens = saelens(src, args.steps)
+        ours(src, "fast", 5)  # warm-up (and the kernel's compilation, when it is not cached)
+        for _ in range(args.rounds):
+            times["fast"].append(ours(src, "fast", args.steps))
+            times["eager"].append(ours(src, "eager", args.steps))
+            times["lens"].append(saelens(src, args.steps))
+    fast, eager, lens = (statistics.median(times[k]) for k in ("fast", "eager", "lens"))
+    ratios = lambda k: ", ".join(f"{b / a:.1f}" for a, b in zip(times["fast"], times[k]))  # noqa: E731
     print(f"# {datetime.date.today()} {machine()}")
     print(f"# compiled TopK kernel (tms.sae.kernels, numba): {'on' if kernels.available() else 'off'}")
+    print(f"# medians of {args.rounds} rounds of {args.steps} steps")
     print(f"ours (16 SAEs batched): {1e3 * fast:.2f} ms CPU per SAE-step")
-    print(f"eager loop:             {1e3 * eager:.2f} ms  ({eager / fast:.1f}x ours)")
-    print(f"SAELens train_toy_sae:  {1e3 * lens:.2f} ms  ({lens / fast:.1f}x ours)")
+    print(f"eager loop:             {1e3 * eager:.2f} ms  ({eager / fast:.1f}x ours; per round {ratios('eager')})")
+    print(f"SAELens train_toy_sae:  {1e3 * lens:.2f} ms  ({lens / fast:.1f}x ours; per round {ratios('lens')})")
 
 
 if __name__ == "__main__":
