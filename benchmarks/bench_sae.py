@@ -9,10 +9,14 @@
   ``FeatureDictionary`` holding the same model's represented directions and an ``ActivationGenerator`` at its
   densities with U(0, 1) magnitudes (:mod:`tms.sae.saelens`), i.e. the same activations' distribution.
 
-CPU time (``time.process_time``, user + system of this process) on one torch thread, all three in one run, so the
-ratios hold on a shared machine. Run from the repository root::
+CPU time (``time.process_time``, user + system of this process) on one torch thread, all three in one run and in
+turn for ``--rounds`` rounds (medians reported), so the ratios hold on a shared machine whose speed drifts. By
+default ours and the eager loop draw from the run's sampler each step (4.9 ms, shared by the 16 SAEs); with
+``--replay`` they train on the same 8 pre-drawn batches, the SAE step alone (SAELens's trainer draws its own either
+way). Run from the repository root::
 
-    python benchmarks/bench_sae.py              # three rounds, about three minutes on an idle core
+    python benchmarks/bench_sae.py              # three rounds, a minute and a half on an idle core
+    python benchmarks/bench_sae.py --replay     # ours and the eager loop on the same pre-drawn batches
 """
 
 from __future__ import annotations
@@ -40,6 +44,25 @@ def source(folder: Path) -> RunSource:
     cfg = RunConfig.uniform(400, 30, [0.01], 1.0, recipe=Recipe(steps=2000))
     save_run(folder / "run", cfg, train_model(cfg, threads=1))
     return RunSource(folder / "run")
+
+
+class Replay:
+    """The source's activations drawn once (``batches`` batches) and replayed in turn: the same activations for
+    ours and the eager loop, and neither pays the run's sampler inside its timing (``--replay``)."""
+
+    def __init__(self, src: RunSource, batches: int = 8):
+        gen = torch.Generator().manual_seed(0)
+        self.d_in, self.directions, self._src = src.d_in, src.directions, src
+        self._batches = [src.sample(BATCH, gen) for _ in range(batches)]
+        self._next = 0
+
+    def sample(self, batch: int, generator: torch.Generator):
+        out = self._batches[self._next % len(self._batches)]
+        self._next += 1
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": "replay", "of": self._src.describe()}
 
 
 def ours(src: RunSource, engine: str, steps: int) -> float:
@@ -71,21 +94,26 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of all three sides in turn; the medians are reported (the host's speed drifts)")
+    ap.add_argument("--replay", action="store_true",
+                    help="ours and the eager loop train on 8 pre-drawn batches in turn: the SAE step alone, without "
+                         "the run's sampler (SAELens's trainer still draws its own)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     times: dict[str, list[float]] = {"fast": [], "eager": [], "lens": []}
     with tempfile.TemporaryDirectory() as tmp:
-        src = source(Path(tmp))
+        run = source(Path(tmp))
+        src = Replay(run) if args.replay else run
         ours(src, "fast", 5)  # warm-up (and the kernel's compilation, when it is not cached)
         for _ in range(args.rounds):
             times["fast"].append(ours(src, "fast", args.steps))
             times["eager"].append(ours(src, "eager", args.steps))
-            times["lens"].append(saelens(src, args.steps))
+            times["lens"].append(saelens(run, args.steps))
     fast, eager, lens = (statistics.median(times[k]) for k in ("fast", "eager", "lens"))
     ratios = lambda k: ", ".join(f"{b / a:.1f}" for a, b in zip(times["fast"], times[k]))  # noqa: E731
     print(f"# {datetime.date.today()} {machine()}")
     print(f"# compiled TopK kernel (tms.sae.kernels, numba): {'on' if kernels.available() else 'off'}")
-    print(f"# medians of {args.rounds} rounds of {args.steps} steps")
+    print(f"# medians of {args.rounds} rounds of {args.steps} steps"
+          + ("; ours and eager on 8 pre-drawn batches (--replay)" if args.replay else "; every side samples"))
     print(f"ours (16 SAEs batched): {1e3 * fast:.2f} ms CPU per SAE-step")
     print(f"eager loop:             {1e3 * eager:.2f} ms  ({eager / fast:.1f}x ours; per round {ratios('eager')})")
     print(f"SAELens train_toy_sae:  {1e3 * lens:.2f} ms  ({lens / fast:.1f}x ours; per round {ratios('lens')})")
