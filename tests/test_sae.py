@@ -325,3 +325,36 @@ def test_banks_side_by_side_train_as_one_at_a_time():
         assert a.config == b.config
         for name in ("W_enc", "W_dec", "b_enc", "b_dec", "since_fired"):
             assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_api_input_errors_are_one_line_config_errors():
+    # what a notebook user gets wrong: one ConfigError line naming the field, not a traceback from deep inside
+    from tms.sae.evaluate import evaluate
+
+    src = sources.independent(20, 6, 0.1, seed=0)
+    ok = SAEConfig("topk", 12, k=2)
+    trained = train(src, ok, SAETraining(steps=3, batch_size=16))  # one config, not a list: accepted
+    assert len(trained) == 1
+    cases = [
+        (lambda: train(src, ok, {"steps": 5}), "training must be an SAETraining"),
+        (lambda: train(src, {"family": "topk"}, None), "configs must be an SAEConfig or a list"),
+        (lambda: SAEConfig("matryoshka", 8, k=1, prefixes=4), "prefixes must be a sequence of integers"),
+        (lambda: evaluate([], src), "saes must be one SAE or a non-empty list"),
+        (lambda: evaluate(trained, src, batches=0), "batches must be an integer >= 1"),
+        (lambda: evaluate(trained, src, batch_size=2.5), "batch_size must be an integer >= 1"),
+        (lambda: evaluate(trained, sources.independent(20, 5, 0.1, seed=0)), "width 6, the source gives 5"),
+    ]
+    for call_, match in cases:
+        with pytest.raises(ConfigError, match=match) as e:
+            call_()
+        assert "\n" not in str(e.value)
+    assert evaluate(trained[0], src, batches=1, batch_size=64) == evaluate(trained, src, batches=1, batch_size=64)
+
+
+def test_tms_sae_is_reachable_from_the_package_root():
+    import subprocess
+    import sys
+
+    code = "import tms; print(tms.sae.train.__name__, tms.sae.evaluate.evaluate.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["train", "evaluate"]

@@ -44,7 +44,8 @@ from .runs import Run, load_run, save_run  # noqa: E402
 #: itself): importing any tms module imports this root first, and reading results (``tms.runs``, the report) must
 #: load neither the trainer and its engines nor the figures' matplotlib (:mod:`tms.plot`).
 _LAZY = {"train": ("train", "train"), "TrainResult": ("train", "TrainResult"), "sweep": ("sweeps", "sweep"),
-         "plot": ("plot", None), "runtime": ("runtime", None), "Runtime": ("runtime", "Runtime"), "llc": ("llc", None)}
+         "plot": ("plot", None), "runtime": ("runtime", None), "Runtime": ("runtime", "Runtime"), "llc": ("llc", None),
+         "sae": ("sae", None)}
 
 
 def __getattr__(name: str) -> Any:
@@ -74,6 +75,7 @@ __all__ = [
     "TMSError",
     "llc",
     "load_run",
+    "sae",
     "metrics",
     "plot",
     "save_run",

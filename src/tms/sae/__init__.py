@@ -25,7 +25,21 @@ Where things are (the SAE core; metrics and SAELens interop are :mod:`tms.sae.me
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from .config import SAEConfig, SAETraining
 from .train import SAE, TrainedSAEs, train
+
+#: Submodules loaded on first use (``tms.sae.evaluate.evaluate`` after ``import tms``), so that importing the
+#: SAE core does not load scipy's matching, SAELens or the compiled kernels.
+_SUBMODULES = ("config", "evaluate", "families", "fast", "folder", "kernels", "metrics", "saelens", "sources")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["SAE", "SAEConfig", "SAETraining", "TrainedSAEs", "train"]

@@ -99,6 +99,8 @@ class SAEConfig:
             raise ConfigError(f"penalty is for families {', '.join(PENALISED)}, not {family} (use k)")
         object.__setattr__(self, "threshold", _float("threshold", self.threshold, 0.0, lo_open=True))
         object.__setattr__(self, "bandwidth", _float("bandwidth", self.bandwidth, 0.0, lo_open=True))
+        if isinstance(self.prefixes, (str, bytes)) or not hasattr(self.prefixes, "__iter__"):
+            raise ConfigError(f"prefixes must be a sequence of integers (e.g. (5, 20)), got {self.prefixes!r}")
         prefixes = tuple(self.prefixes)
         if family == "matryoshka":
             for p in prefixes:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import torch
 
 from ..engines.threads import call
+from ..errors import ConfigError
 from ..tables import Column, Schema
 from . import metrics
 from .sources import ActivationSource, as_source
@@ -32,12 +33,22 @@ def config_columns(sae: SAE) -> dict[str, Any]:
     return {"family": c.family, "d_sae": c.d_sae, "k": c.k, "penalty": c.penalty, "seed": c.seed, "init": c.init}
 
 
-def evaluate(saes: Sequence[SAE], source: Any, batches: int = 8, batch_size: int = 4096,
+def evaluate(saes: SAE | Sequence[SAE], source: Any, batches: int = 8, batch_size: int = 4096,
              seed: int = 12345) -> list[dict[str, Any]]:
     """One row per SAE (:data:`EVAL`'s columns) from ``batches`` fresh batches of the source (in a worker thread
     with one intra-op thread, as :func:`tms.sae.train.train`). The source as :func:`tms.sae.train.train` takes it:
     an activation source, a run folder's path or a result of the Python API."""
     source = as_source(source)
+    saes = [saes] if isinstance(saes, SAE) else list(saes)
+    if not saes or not all(isinstance(s, SAE) for s in saes):
+        raise ConfigError("saes must be one SAE or a non-empty list of them (tms.sae.train's result)")
+    for name, value in (("batches", batches), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+    widths = {s.W_dec.shape[1] for s in saes}
+    if widths != {source.d_in}:
+        raise ConfigError(f"the SAEs read activations of width {', '.join(map(str, sorted(widths)))}, the source "
+                          f"gives {source.d_in}: score them on the source they were trained on")
     return call(lambda workers: _evaluate(saes, source, batches, batch_size, seed), 1)
 
 

@@ -144,8 +144,8 @@ class RunSource:
 
 def _check_model(config: Any, where: str) -> None:
     if config.model not in HIDDEN or not is_tied(config.model):
-        raise ConfigError(f"{where} is a {config.model} model, which has no hidden activations h = W x; SAEs train "
-                          f"on models {', '.join(HIDDEN)}")
+        raise ConfigError(f"{where} has model {config.model!r}, which has no hidden activations h = W x; SAEs "
+                          f"train on models {', '.join(HIDDEN)}")
 
 
 def run_digest(path: Path) -> str:

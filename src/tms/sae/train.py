@@ -123,6 +123,8 @@ class TrainedSAEs(Sequence[SAE]):
 def _check(source: ActivationSource, configs: Sequence[SAEConfig], engine: str) -> list[SAEConfig]:
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if isinstance(configs, (str, bytes, dict)) or not hasattr(configs, "__iter__"):
+        raise ConfigError(f"configs must be an SAEConfig or a list of them, got {type(configs).__name__}")
     configs = list(configs)
     if not configs:
         raise ConfigError("configs must hold at least one SAEConfig")
@@ -258,9 +260,11 @@ def train(source: ActivationSource | Results | str | Path, configs: Sequence[SAE
     ``torch.get_num_threads()``, torch's default being one per physical core) take the banks' steps side by side,
     each step on the same batch; every bank's numbers are the same whichever thread takes it. An interruption (Ctrl-C)
     stops training at the end of the current step."""
-    training = training or SAETraining()
+    training = SAETraining() if training is None else training
+    if not isinstance(training, SAETraining):
+        raise ConfigError(f"training must be an SAETraining (or None for the defaults), got {type(training).__name__}")
     source = as_source(source)
-    configs = _check(source, configs, engine)
+    configs = _check(source, [configs] if isinstance(configs, SAEConfig) else configs, engine)
     for name, value in (("threads", threads), ("workers", workers)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
