@@ -227,20 +227,54 @@ def test_config_errors(kwargs, match):
         SAEConfig(**kwargs)
 
 
-def test_run_source_draws_the_runs_own_sampler(tmp_path):
-    """value_max (and every run field run_sampler reads) reaches the SAE's activations: on a run with values on
-    [0, 3] the drawn features reach well above 1 and stay below 3, with the run sampler's exact draws."""
+def test_run_source_draws_the_runs_own_distribution(tmp_path):
+    """value_max (and every run field the run's sampler reads) reaches the SAE's activations. The paper's
+    distribution is drawn by one uniform per entry (a density above DENSE_ABOVE) or by its active entries (every
+    density at most DENSE_ABOVE), any other (here normalised samples) by the run's own sampler; hidden() gives
+    sample()'s activations bit for bit from the same generator state."""
     from tms.config import Recipe, RunConfig
-    from tms.data import run_sampler
+    from tms.data import DENSE_ABOVE, run_sampler, sample_features_one_draw, sample_sparse
     from tms.runs import save_run
     from tms.train import train as train_model
 
-    cfg = RunConfig.uniform(6, 3, [0.3], 1.0, value_max=3.0, recipe=Recipe(steps=100, batch_size=64))
-    save_run(tmp_path / "run", cfg, train_model(cfg))
-    src = sources.RunSource(tmp_path / "run")
-    h, x = src.sample(4000, torch.Generator().manual_seed(1))
+    def source(name, density, **kw):
+        cfg = RunConfig.uniform(6, 3, [density], 1.0, recipe=Recipe(steps=100, batch_size=64), **kw)
+        save_run(tmp_path / name, cfg, train_model(cfg))
+        return cfg, sources.RunSource(tmp_path / name)
+
+    def draw(src, n, seed):
+        h, x = src.sample(n, torch.Generator().manual_seed(seed))
+        assert torch.equal(h, src.hidden(n, torch.Generator().manual_seed(seed)))
+        return h, x
+
+    # dense: x = (u / p) [u < p] × value_max from one uniform per entry
+    _, src = source("dense", 0.3, value_max=3.0)
+    assert src._draw == "dense"
+    h, x = draw(src, 4000, 1)
     assert 2.9 < float(x.max()) <= 3.0
-    want = run_sampler(cfg)(src.density, 4000, torch.Generator().manual_seed(1))[0][0]
+    want = sample_features_one_draw(src.density, 4000, torch.Generator().manual_seed(1))[0] * 3.0
+    torch.testing.assert_close(x, want[:, src.represented])
+    torch.testing.assert_close(h, want @ src.W.T)
+
+    # sparse: the active entries of sample_sparse, h summed over them
+    _, src = source("sparse", DENSE_ABOVE / 2, value_max=2.0)
+    assert src._draw == "sparse"
+    n = 40000
+    h, x = draw(src, n, 2)
+    batch = sample_sparse(src.density, n, torch.Generator().manual_seed(2), 2.0).dense()[0]
+    assert torch.equal(x, batch[:, src.represented])
+    torch.testing.assert_close(h, batch @ src.W.T, atol=1e-6, rtol=1e-5)
+    p = DENSE_ABOVE / 2  # each represented feature active with p (4 sigma of a Binomial(n, p) count), U[0, 2]
+    freq = (x > 0).float().mean(0)
+    assert ((freq - p).abs() < 4 * (p * (1 - p) / n) ** 0.5).all()
+    on = x[x > 0]
+    assert float(on.max()) <= 2.0 and abs(float(on.mean()) - 1.0) < 4 * (4 / 12 / on.numel()) ** 0.5
+
+    # normalised samples: the run's own sampler, its exact draws
+    cfg, src = source("norm", 0.3, normalize=True)
+    assert src._draw == "run"
+    h, x = draw(src, 4000, 3)
+    want = run_sampler(cfg)(src.density, 4000, torch.Generator().manual_seed(3))[0][0]
     torch.testing.assert_close(x, want[:, src.represented])
     torch.testing.assert_close(h, want @ src.W.T)
 

@@ -7,7 +7,9 @@ A source is any object with
 - ``sample(batch, generator) -> (h [batch, d_in], active [batch, n_true])``: fresh activations and the values of
   the true features that made them (0 where a feature is off), drawn from an explicit ``torch.Generator``;
 - ``describe() -> dict``: JSON that :func:`from_description` turns back into the same source (stored in an SAE
-  folder so that ``tms sae-eval`` draws fresh activations from it).
+  folder so that ``tms sae-eval`` draws fresh activations from it);
+- optionally ``hidden(batch, generator) -> h``: the activations alone, the same numbers as ``sample(...)[0]`` from
+  the same generator state; training calls it where a source has it and so skips building ``active``.
 
 Members: :class:`RunSource` (a stored run of the package: h = W x, the represented columns as truth; ReLU(W x) for
 hidden-relu) and :class:`SyntheticSource` (given directions and a named feature sampler: ``independent``,
@@ -26,7 +28,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from ..data import run_sampler
+from ..data import DENSE_ABOVE, run_sampler, sample_features_one_draw, sample_sparse
 from ..errors import ConfigError, RunFolderError
 from ..layout import CONFIG_FILE, MODEL_FILE, REPRESENTED_NORM
 from ..model import is_tied
@@ -51,7 +53,11 @@ class RunSource:
     """The hidden activations of one model of a stored run, drawn fresh from the run's own data distribution.
 
     The draws are :func:`tms.data.run_sampler`'s, the run's own sampler: its distribution (``bind_run`` where it has
-    one), ``value_max`` and ``normalize``, at the instance's density. A run trained on a finite set (``train_size``)
+    one), ``value_max`` and ``normalize``, at the instance's density. For the paper's distribution (data
+    ``independent``, not normalised) they are the same distribution drawn faster: where every feature's density is at
+    most :data:`tms.data.DENSE_ABOVE`, by its active entries (:func:`tms.data.sample_sparse`; h = Σ x_i W_i over
+    them, summed in a fixed order), else by one uniform per entry (:func:`tms.data.sample_features_one_draw`), not
+    the random numbers of the run's training. A run trained on a finite set (``train_size``)
     is still sampled fresh from its distribution, not from that set: the SAE's task is to recover the features the
     model represents, and fresh draws show it every feature pattern the distribution makes, as BEYOND.md's "fresh
     hidden activations" asks (the training set is not stored with the run either).
@@ -112,6 +118,10 @@ class RunSource:
         setting = self.instance // config.restarts
         self.density = torch.tensor(config.density[setting], dtype=torch.float32)[None]
         self._sampler = run_sampler(config)
+        self._value_max = float(config.value_max)
+        self._draw = "run"  # the run's own sampler, for any distribution
+        if config.data == "independent" and not config.normalize:
+            self._draw = "sparse" if float(self.density.max()) <= DENSE_ABOVE else "dense"
         self.digest = digest
         norms = self.W.norm(dim=0)
         self.represented = torch.nonzero(norms > REPRESENTED_NORM).flatten()
@@ -121,13 +131,40 @@ class RunSource:
         cols = self.W[:, self.represented].T
         self.directions = torch.relu(cols) if self.model == "hidden-relu" else cols
         self.d_in = self.W.shape[0]
+        self._WT = self.W.T.contiguous()  # [feat, hidden]: row i is W_i
+        column = torch.full((self.W.shape[1],), -1, dtype=torch.long)
+        column[self.represented] = torch.arange(len(self.represented))
+        self._column = column  # feature -> its column of ``active`` (−1: not represented)
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        x = self._sampler(self.density, batch, generator)[0][0]  # (x [1, batch, feat], target)[0] -> [batch, feat]
-        h = x @ self.W.T
+        h, active = self._sample(batch, generator, True)
+        return h, active
+
+    def hidden(self, batch: int, generator: torch.Generator) -> Tensor:
+        """``sample(batch, generator)[0]`` without building the features' values (what training reads)."""
+        return self._sample(batch, generator, False)[0]
+
+    def _sample(self, batch: int, generator: torch.Generator, values: bool) -> tuple[Tensor, Tensor | None]:
+        active = None
+        if self._draw == "sparse":
+            sb = sample_sparse(self.density, batch, generator, self._value_max)
+            h = torch.zeros(batch, self.d_in).index_add_(0, sb.row, sb.value[:, None] * self._WT[sb.feat])
+            if values:
+                col = self._column[sb.feat]
+                keep = col >= 0
+                active = torch.zeros(batch, len(self.represented))
+                active[sb.row[keep], col[keep]] = sb.value[keep]
+        else:
+            if self._draw == "dense":
+                x = sample_features_one_draw(self.density, batch, generator)[0] * self._value_max
+            else:
+                x = self._sampler(self.density, batch, generator)[0][0]  # (x [1, batch, feat], target)[0]
+            h = x @ self.W.T
+            if values:
+                active = x[:, self.represented]
         if self.model == "hidden-relu":
             h = torch.relu(h)
-        return h, x[:, self.represented]
+        return h, active
 
     @property
     def true_l0(self) -> float:

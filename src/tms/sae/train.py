@@ -322,10 +322,11 @@ def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
                 _bank_resample(bank, s, x, gens[i])
         return loss
 
+    hidden = getattr(source, "hidden", None)  # the activations without the features' values, where it can
     for step in range(1, steps + 1):
         if outer is not None:
             outer.check()  # the caller was interrupted: stop here (Workers.Stopped)
-        x, _ = source.sample(training.batch_size, gen)
+        x = hidden(training.batch_size, gen) if hidden is not None else source.sample(training.batch_size, gen)[0]
         x = x.float()
         loss = torch.zeros(len(configs))
         if engine == "eager":
