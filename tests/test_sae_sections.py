@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from tms.pipeline import redraw
 from tms.reproduce import reproduce
 from tms.sections.sae_l1.analysis import SAES
 from tms.sections.sae_recovery.analysis import MAP, SAE1
@@ -28,3 +29,9 @@ def test_sae_sections_quick(tmp_path):
     stamps = [(f / "saes.json").stat().st_mtime_ns for f in folders]
     reproduce(["sae-recovery", "sae-l1"], tmp_path, quick=True, report=False)
     assert [(f / "saes.json").stat().st_mtime_ns for f in folders] == stamps  # complete: not trained again
+    # tms plot on the results folder draws both again, as quick runs (reproduce.json): nothing trains at full size
+    for png in tmp_path.glob("sae-*/figures/*"):
+        png.unlink()
+    drawn = {p.name for p in redraw(tmp_path)}
+    assert {"sae_recovery_map.png", "sae1_cosines.png", "sae_l1_sweep.png", "sae_l1_shrinkage.png"} <= drawn
+    assert [(f / "saes.json").stat().st_mtime_ns for f in folders] == stamps

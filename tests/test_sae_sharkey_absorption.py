@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from tms.analysis.folder import ExperimentFolder
+from tms.errors import RunFolderError
+from tms.pipeline import redraw
 from tms.reproduce import reproduce
 from tms.sae import SAE, SAEConfig
 from tms.sections.sae_absorption import analysis as AB
@@ -130,3 +132,12 @@ def test_both_sections_quick_end_to_end(tmp_path):
     stamp = (tmp_path / "sae-sharkey" / "saes" / "saes.json").stat().st_mtime_ns
     reproduce(["sae-sharkey"], tmp_path, quick=True, report=False)
     assert (tmp_path / "sae-sharkey" / "saes" / "saes.json").stat().st_mtime_ns == stamp   # complete: kept
+    # tms plot on either section's folder (no run folders in it) draws it again, as the quick run it was
+    for exp, names in (("sae-sharkey", ("sharkey_mmcs", "sharkey_dead", "sharkey_features")),
+                       ("sae-absorption", ("absorption_runs", "absorption_decoders", "absorption_families"))):
+        for png in (tmp_path / exp / "figures").iterdir():
+            png.unlink()
+        assert {p.name for p in redraw(tmp_path / exp)} == {f"{n}.{e}" for n in names for e in ("png", "svg")}
+    assert (tmp_path / "sae-sharkey" / "saes" / "saes.json").stat().st_mtime_ns == stamp
+    with pytest.raises(RunFolderError, match="no tms run folders"):
+        redraw(tmp_path / "sae-sharkey" / "tables")

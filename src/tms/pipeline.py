@@ -190,13 +190,35 @@ def _recorded_path(state_file: Path, name: str) -> str | None:
     return origin.get("where") if isinstance(origin, dict) and origin.get("kind") == "path" else None
 
 
+def _recorded_run(exp_dir: Path, name: str) -> dict[str, Any]:
+    """How ``reproduce.json`` beside an experiment folder says it ran: ``{"quick": bool, "params": {...}}`` as
+    :class:`ExperimentFolder`'s keywords (empty where nothing usable is recorded: a folder of ``tms train`` or an
+    older reproduction, whose analyses then see the defaults). An analysis that trains something itself (the SAE
+    and LLC sections) finds its folders complete only with the settings they were trained with; without them a
+    quick folder would be trained again at full size."""
+    try:
+        entry = json.loads((exp_dir.parent / STATE_FILE).read_text(encoding="utf-8"))["experiments"][name]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return {}
+    out: dict[str, Any] = {}
+    if isinstance(entry, dict) and isinstance(entry.get("quick"), bool):
+        out["quick"] = entry["quick"]
+    params = entry.get("params") if isinstance(entry, dict) else None
+    if isinstance(params, dict) and all(isinstance(k, str) and type(v) is int for k, v in params.items()):
+        out["params"] = params
+    return out
+
+
 def redraw(path: Path | str, step: int | None = None) -> list[Path]:
     """Analyse and draw again, without training, from a run folder, an experiment folder or a results folder.
 
     A run written by an experiment is drawn by that experiment (on its experiment folder); any other run gets
-    :data:`PLAIN_RUN`'s figures. With ``step``, from the runs' snapshots at that training step, into
-    ``steps/<step>/`` (:class:`~tms.analysis.folder.ExperimentFolder`). RunFolderError for a missing, corrupt or
-    foreign folder, one without runs, or a run without a snapshot at ``step``.
+    :data:`PLAIN_RUN`'s figures. An experiment without runs of its own (one that reads other experiments' runs, or
+    trains only in its analysis, as the synthetic SAE sections) is drawn from its folder, named after it. Each is
+    analysed as ``reproduce.json`` says it ran (quick or not, its parameters). With ``step``, from the runs'
+    snapshots at that training step, into ``steps/<step>/`` (:class:`~tms.analysis.folder.ExperimentFolder`).
+    RunFolderError for a missing, corrupt or foreign folder, one without runs, or a run without a snapshot at
+    ``step``.
     """
     path = Path(path)
     if not path.exists():
@@ -218,29 +240,40 @@ def redraw(path: Path | str, step: int | None = None) -> list[Path]:
         if exp_dir.resolve() in done:
             continue
         done.add(exp_dir.resolve())
-        folder = ExperimentFolder(exp_dir, step)
+        folder = ExperimentFolder(exp_dir, step, **_recorded_run(exp_dir, exp.name))
         if step is not None:
             for sub in folder.run_names():
                 folder.run(sub)  # every run has the snapshot, or one line naming the run and its stored steps
         analyze(exp, folder)
         out += draw(exp, folder)
     if step is None:
-        for exp, exp_dir in readers:  # experiments that read other experiments' runs, after those
-            folder = ExperimentFolder(exp_dir)
+        for exp, exp_dir in readers:  # experiments without runs of their own, after those with
+            folder = ExperimentFolder(exp_dir, **_recorded_run(exp_dir, exp.name))
             analyze(exp, folder)
             out += draw(exp, folder)
     return out
 
 
 def _readers(path: Path) -> list[tuple[Experiment, Path]]:
-    """The experiments without runs of their own (``Experiment.uses``) that ``path`` is, or holds, the folder of,
-    with the folders of the experiments they read beside them."""
+    """The experiments without runs of their own that ``path`` is, or holds, the folder of: those that read other
+    experiments' runs (``Experiment.uses``, with the folders of those beside them), and those that train nothing
+    the pipeline trains (no run configs; their folder holds what their analysis wrote: ``tables/``)."""
     out = []
     for exp in all_experiments().values():
-        if not exp.uses:
+        if not exp.uses and not _runless(exp):
             continue
         for folder in (path, path / exp.name):
-            if folder.name == exp.name and folder.is_dir() and all((folder.parent / u).is_dir() for u in exp.uses):
+            if folder.name == exp.name and folder.is_dir() and all((folder.parent / u).is_dir() for u in exp.uses) \
+                    and (exp.uses or (folder / "tables").is_dir()):
                 out.append((exp, folder))
                 break
     return out
+
+
+def _runless(exp: Experiment) -> bool:
+    """Whether ``exp`` trains no run folder (its default configs are empty)."""
+    try:
+        return not exp.run_configs()
+    except Exception:  # a section whose configs cannot be built here is not one to redraw this way
+        log.debug("configs of %s", exp.name, exc_info=True)
+        return False

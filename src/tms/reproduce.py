@@ -235,6 +235,7 @@ def _record(state: dict[str, Any], planned: Plan, exp: Experiment, spent: dict[s
         "declaration": exp.describe(),
         "origin": planned.registry.origins[exp.name].to_dict(),
         "quick": planned.quick,
+        "params": exp.parameters(planned.overrides.get(exp.name)),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "figures": [p.relative_to(planned.out).as_posix() for p in figures],
     })
