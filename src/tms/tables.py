@@ -17,7 +17,7 @@ import csv
 import io
 import keyword
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass, make_dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator, Mapping, Optional

@@ -12,7 +12,6 @@ from matplotlib.patches import Patch
 from tms.analysis.folder import ExperimentFolder
 from tms.analysis.models import FEATURES
 from .analysis import MONO, NEURONS, POINTS
-from tms.plotting.common import np64
 from tms.plotting.neurons import FEATURE_COLORS, stacked_neurons
 
 def privileged(exp: ExperimentFolder, run: str = "") -> Figure | None:

@@ -78,7 +78,7 @@ def sae_4d(tables: Tables) -> Measurement:
     for d in _sizes(tables)[1:]:
         m = {lam: _at(tables, d, lam)["mmcs"] for lam in lambdas}
         best = max(m, key=m.get)
-        low = (f"it is the band's low end" if best == lo else f"it beats λ = {lo:g} by {m[best] - m[lo]:.3f}")
+        low = ("it is the band's low end" if best == lo else f"it beats λ = {lo:g} by {m[best] - m[lo]:.3f}")
         checks.append((f"{d} latents: the best λ is {best:g} (MMCS {m[best]:.3f}), below the top of the band, and "
                        f"beats λ = {hi:g} by {m[best] - m[hi]:.3f} ≥ {BAND_MARGIN:g} ({low}, reported)",
                        best < hi and m[best] - m[hi] >= BAND_MARGIN))
