@@ -3,6 +3,7 @@ and eager trainers giving the same updates, the sources' statistics, configs and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -201,8 +202,17 @@ def test_train_on_a_result_in_memory_or_a_run_folder(tmp_path):
     # a whole stored run keeps its folder (its SAEs can be scored again); a path is a run folder
     run = load_run(tmp_path / "run")
     assert sources.RunSource.of(run, 3).describe() == sources.RunSource(tmp_path / "run", 3).describe()
+    # so does a selection of it (its SAEs can be scored again too), while its folder still holds these weights
+    picked = run.sel(density=0.05).best()
+    assert sources.RunSource.of(picked, 0).describe() == sources.RunSource(tmp_path / "run", best).describe()
+    assert train(picked, configs, training).source["path"] == str((tmp_path / "run").resolve())
     assert torch.equal(train(str(tmp_path / "run"), configs, training)[0].W_dec,
                        train(result, configs, training)[0].W_dec)  # model 0 either way
+    retrained = dataclasses.replace(cfg, seed=1)
+    save_run(tmp_path / "run", retrained, train_model(retrained))  # the folder trained again
+    again = sources.RunSource.of(picked, 0)
+    assert again.path is None and again.describe()["digest"].startswith("memory:")
+    torch.testing.assert_close(again.W, result.params["W"][best])
     with pytest.raises(ConfigError, match=r"model must be in \[0, 1\]"):
         sources.RunSource.of(sparse, 2)
     with pytest.raises(ConfigError, match="source must be an activation source"):

@@ -68,17 +68,21 @@ class Block:
     loss: Tensor
     index: tuple[int, ...]
     axes: tuple[tuple[str, Any], ...] = ()
+    folder: Any = None
+    """The run folder these models were loaded from (a :class:`~tms.runs.Run`'s path), None for a run in memory:
+    what a selection of a stored run keeps of it, so that :meth:`tms.sae.sources.RunSource.of` can name it."""
 
     @classmethod
-    def whole(cls, config: RunConfig, params: Params, loss: Tensor, axes: Sequence[tuple[str, Any]] = ()) -> "Block":
+    def whole(cls, config: RunConfig, params: Params, loss: Tensor, axes: Sequence[tuple[str, Any]] = (),
+              folder: Any = None) -> "Block":
         """Every instance of a run."""
-        return cls(config, params, loss, tuple(range(config.n_instances)), tuple(axes))
+        return cls(config, params, loss, tuple(range(config.n_instances)), tuple(axes), folder)
 
     def take(self, positions: Sequence[int]) -> "Block":
         """The models at ``positions`` (positions in this block, not instance numbers)."""
         pos = torch.tensor(list(positions), dtype=torch.long)
         return Block(self.config, {k: v[pos] for k, v in self.params.items()}, self.loss[pos],
-                     tuple(self.index[p] for p in positions), self.axes)
+                     tuple(self.index[p] for p in positions), self.axes, self.folder)
 
     def labels(self) -> list[dict[str, Any]]:
         """Each model's names, in the order of :data:`PLACE` after its setting's."""

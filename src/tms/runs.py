@@ -111,7 +111,7 @@ class Run(Results):
         return self.loss
 
     def _blocks(self) -> list[Block]:
-        return [Block.whole(self.config, self.params, self.loss)]
+        return [Block.whole(self.config, self.params, self.loss, folder=self.path)]
 
     def setting_instances(self, setting: int) -> list[int]:
         r = self.config.restarts

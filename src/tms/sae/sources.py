@@ -86,10 +86,11 @@ class RunSource:
 
     @classmethod
     def of(cls, results: Any, model: int = 0) -> "RunSource":
-        """Model number ``model`` of a result in memory (``tms.train``, ``tms.load_run``, ``tms.sweep`` of one run,
-        any selection of them: ``.sel(...)``, ``.best()``), without a run folder. Its description (stored in an
-        SAE folder) holds a digest of its config and weights, not a path, so ``tms sae-eval`` cannot draw from it
-        again: save the run (``tms.save_run``) and use its folder for that."""
+        """Model number ``model`` of a result of the Python API (``tms.train``, ``tms.load_run``, ``tms.sweep`` of
+        one run, any selection of them: ``.sel(...)``, ``.best()``). A stored run (``tms.load_run``) and its
+        selections keep their run folder, as ``RunSource(folder, instance)``. A result in memory has none: its
+        description (stored in an SAE folder) holds a digest of its config and weights, not a path, so ``tms
+        sae-eval`` cannot draw from it again: save the run (``tms.save_run``) and use its folder for that."""
         if not isinstance(results, Results):
             raise ConfigError(f"results must be a result of the Python API (tms.Results), got "
                               f"{type(results).__name__}")
@@ -99,6 +100,14 @@ class RunSource:
         if isinstance(results, Run):  # a stored run, whole: its folder, so that its SAEs can be scored again
             return cls(results.path, results.index[model])
         config = results.config  # a ConfigError for a selection from several runs
+        folder = results._blocks()[0].folder
+        if folder is not None:  # a selection of a stored run: its folder, if it still holds these weights
+            try:
+                source = cls(folder, results.index[model])
+            except (RunFolderError, ConfigError):  # gone or changed since: the weights in memory, as below
+                source = None
+            if source is not None and torch.equal(source.W, results.params["W"][model].detach().float()):
+                return source
         if config is None:
             raise ConfigError("results has no config (trained without one): SAEs need the run's data distribution")
         _check_model(config, "this result")
