@@ -208,6 +208,11 @@ def test_train_on_a_result_in_memory_or_a_run_folder(tmp_path):
     assert train(picked, configs, training).source["path"] == str((tmp_path / "run").resolve())
     assert torch.equal(train(str(tmp_path / "run"), configs, training)[0].W_dec,
                        train(result, configs, training)[0].W_dec)  # model 0 either way
+    # a snapshot of a stored run is not what its folder holds: the weights in memory
+    save_run(tmp_path / "snap", cfg, train_model(cfg, snapshots=[100]))
+    early = sources.RunSource.of(load_run(tmp_path / "snap").at_step(100), 3)
+    assert early.path is None
+    torch.testing.assert_close(early.W, load_run(tmp_path / "snap").at_step(100).params["W"][3])
     retrained = dataclasses.replace(cfg, seed=1)
     save_run(tmp_path / "run", retrained, train_model(retrained))  # the folder trained again
     again = sources.RunSource.of(picked, 0)
@@ -287,6 +292,41 @@ def test_run_source_draws_the_runs_own_distribution(tmp_path):
     want = run_sampler(cfg)(src.density, 4000, torch.Generator().manual_seed(3))[0][0]
     torch.testing.assert_close(x, want[:, src.represented])
     torch.testing.assert_close(h, want @ src.W.T)
+
+
+def test_training_reads_hidden_only_where_it_stands_for_sample(tmp_path):
+    """Training reads a source's hidden() (RunSource's: the activations alone), but not where a subclass overrides
+    only sample() (say, to add noise), nor an attribute named hidden that is not the method; and under a float64
+    default dtype the sparse draw still works."""
+    from tms.config import Recipe, RunConfig
+    from tms.runs import save_run
+    from tms.train import train as train_model
+
+    cfg = RunConfig.uniform(8, 3, [0.02], 1.0, recipe=Recipe(steps=50, batch_size=64))
+    save_run(tmp_path / "run", cfg, train_model(cfg))
+    calls = []
+
+    class Noisy(sources.RunSource):
+        def sample(self, batch, generator):
+            calls.append(batch)
+            h, x = super().sample(batch, generator)
+            return h + 0.01, x
+
+    configs, training = [SAEConfig("topk", 8, k=1)], SAETraining(steps=3, batch_size=16)
+    plain = train(sources.RunSource(tmp_path / "run"), configs, training)
+    noisy = train(Noisy(tmp_path / "run"), configs, training)
+    assert calls == [16, 16, 16] and not torch.equal(plain[0].W_dec, noisy[0].W_dec)
+    odd = sources.RunSource(tmp_path / "run")
+    odd.hidden = 3  # not the method: ignored
+    assert torch.equal(train(odd, configs, training)[0].W_dec, plain[0].W_dec)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        src = sources.RunSource(tmp_path / "run")
+        h, x = src.sample(100, torch.Generator().manual_seed(0))
+        assert h.dtype == torch.float32 and torch.isfinite(h).all() and x.shape == (100, len(src.represented))
+    finally:
+        torch.set_default_dtype(default)
 
 
 def test_run_source_describe_changes_when_the_run_is_trained_again(tmp_path):

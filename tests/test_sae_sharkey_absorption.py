@@ -3,6 +3,7 @@ sections end to end in their quick form (seconds; the default run's claims are i
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -141,3 +142,11 @@ def test_both_sections_quick_end_to_end(tmp_path):
     assert (tmp_path / "sae-sharkey" / "saes" / "saes.json").stat().st_mtime_ns == stamp
     with pytest.raises(RunFolderError, match="no tms run folders"):
         redraw(tmp_path / "sae-sharkey" / "tables")
+    # a redraw never trains: told the folder was a full run, it refuses in one line and keeps the stored SAEs
+    state = tmp_path / "reproduce.json"
+    recorded = json.loads(state.read_text())
+    recorded["experiments"]["sae-sharkey"]["quick"] = False
+    state.write_text(json.dumps(recorded))
+    with pytest.raises(RunFolderError, match="not trained for these settings"):
+        redraw(tmp_path / "sae-sharkey")
+    assert (tmp_path / "sae-sharkey" / "saes" / "saes.json").stat().st_mtime_ns == stamp

@@ -203,3 +203,38 @@ def test_rows_refuse_a_misspelt_get_and_travel_to_other_processes(tmp_path):
     assert pickle.loads(pickle.dumps(row)) == row == {"a": 1, "b": 0.5}
     with pytest.raises(ValueError, match="column name must be a Python identifier"):
         Column("loss per feature")
+
+
+RUNLESS = '''
+from matplotlib.figure import Figure
+from tms.experiment import Experiment, FigureSpec
+
+def analyze(exp):
+    exp.tables_dir.mkdir(parents=True, exist_ok=True)
+    (exp.tables_dir / "made.csv").write_text("quick\\n%s\\n" % exp.quick)
+
+def draw(exp):
+    fig = Figure()
+    fig.add_subplot(1, 1, 1).set_title((exp.tables_dir / "made.csv").read_text())
+    return fig
+
+EXPERIMENTS = [Experiment(name="runless", title="t", section="s", summary="x", suite="mine",
+                          configs=lambda quick: {}, analyses=(analyze,), figures=(FigureSpec("made", draw),))]
+'''
+
+
+def test_an_outside_section_without_runs_is_redrawn_from_its_results(tmp_path, capsys):
+    # tms plot finds an experiment that trains no run folder by its folder, also when its section was loaded by
+    # path (reproduce.json records where), and analyses it as it ran (quick)
+    section = tmp_path / "runless.py"
+    section.write_text(RUNLESS)
+    out = tmp_path / "results"
+    assert main(["reproduce", str(section), "--out", str(out), "--quick", "--no-progress", "--no-report"]) == 0
+    png = out / "runless" / "figures" / "made.png"
+    assert png.is_file() and (out / "runless" / "tables" / "made.csv").read_text() == "quick\nTrue\n"
+    for target in (out, out / "runless"):
+        png.unlink()
+        capsys.readouterr()
+        assert main(["plot", str(target)]) == 0
+        assert png.is_file() and str(png) in capsys.readouterr().out
+        assert (out / "runless" / "tables" / "made.csv").read_text() == "quick\nTrue\n"

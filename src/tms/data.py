@@ -290,7 +290,7 @@ def sample_sparse(density: Tensor, batch_size: int, generator: torch.Generator |
     on = u < density[:, cols][:, None, :]
     di, dr, dc = on.nonzero(as_tuple=True)
     dense_values = u[di, dr, dc] / density[di, cols[dc]]  # u/p given u < p is U[0, 1), as sample_features_one_draw
-    counts = torch.binomial(torch.full((inst, rare.numel()), float(batch_size), device=device),
+    counts = torch.binomial(torch.full((inst, rare.numel()), float(batch_size), dtype=density.dtype, device=device),
                             density[:, rare].contiguous(), generator=generator).long()
     pair = torch.arange(inst * rare.numel(), device=device).repeat_interleave(counts.flatten())
     ri = torch.div(pair, max(rare.numel(), 1), rounding_mode="floor")

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-from .analysis.folder import ExperimentFolder
+from .analysis.folder import ExperimentFolder, redrawing
 from .analysis.models import analyze_models
 from .claims.base import ClaimResult
 from .config import Overrides, RunConfig
@@ -215,12 +215,17 @@ def redraw(path: Path | str, step: int | None = None) -> list[Path]:
     A run written by an experiment is drawn by that experiment (on its experiment folder); any other run gets
     :data:`PLAIN_RUN`'s figures. An experiment without runs of its own (one that reads other experiments' runs, or
     trains only in its analysis, as the synthetic SAE sections) is drawn from its folder, named after it. Each is
-    analysed as ``reproduce.json`` says it ran (quick or not, its parameters). With ``step``, from the runs'
-    snapshots at that training step, into ``steps/<step>/`` (:class:`~tms.analysis.folder.ExperimentFolder`).
-    RunFolderError for a missing, corrupt or foreign folder, one without runs, or a run without a snapshot at
-    ``step``.
+    analysed as ``reproduce.json`` says it ran (quick or not, its parameters), and nothing trains: an analysis
+    whose trained state (an SAE folder) is missing or was trained with other settings ends in a RunFolderError,
+    and what was stored stays. With ``step``, from the runs' snapshots at that training step, into
+    ``steps/<step>/`` (:class:`~tms.analysis.folder.ExperimentFolder`). RunFolderError for a missing, corrupt or
+    foreign folder, one without runs, or a run without a snapshot at ``step``.
     """
-    path = Path(path)
+    with redrawing():  # an analysis that trains (the SAE sections) only reads what was trained
+        return _redraw(Path(path), step)
+
+
+def _redraw(path: Path, step: int | None) -> list[Path]:
     if not path.exists():
         raise RunFolderError(f"run folder {path}: does not exist")
     if not path.is_dir():
@@ -259,7 +264,7 @@ def _readers(path: Path) -> list[tuple[Experiment, Path]]:
     experiments' runs (``Experiment.uses``, with the folders of those beside them), and those that train nothing
     the pipeline trains (no run configs; their folder holds what their analysis wrote: ``tables/``)."""
     out = []
-    for exp in all_experiments().values():
+    for exp in _candidates(path):
         if not exp.uses and not _runless(exp):
             continue
         for folder in (path, path / exp.name):
@@ -270,10 +275,31 @@ def _readers(path: Path) -> list[tuple[Experiment, Path]]:
     return out
 
 
+def _candidates(path: Path) -> list[Experiment]:
+    """The installed experiments, and those of the sections that the ``reproduce.json`` of ``path`` (a results
+    folder) or of its parent (``path`` an experiment folder) records as loaded by path, where they still are."""
+    found = dict(all_experiments())
+    for state in (path / STATE_FILE, path.parent / STATE_FILE):
+        try:
+            entries = json.loads(state.read_text(encoding="utf-8"))["experiments"]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            continue
+        if not isinstance(entries, dict):
+            continue
+        for name in entries:
+            where = _recorded_path(state, name) if name not in found else None
+            if where is not None and Path(where).exists():
+                try:
+                    found.update({k: v for k, v in all_experiments([where]).items() if k not in found})
+                except Exception as e:  # its own error says what is wrong; the other experiments still draw
+                    log.warning("section at %s: %s", where, e)
+    return list(found.values())
+
+
 def _runless(exp: Experiment) -> bool:
     """Whether ``exp`` trains no run folder (its default configs are empty)."""
     try:
         return not exp.run_configs()
-    except Exception:  # a section whose configs cannot be built here is not one to redraw this way
-        log.debug("configs of %s", exp.name, exc_info=True)
+    except Exception as e:  # a section whose configs cannot be built here is not one to redraw this way
+        log.warning("experiment %s: its configs could not be built (%s); not redrawn", exp.name, e)
         return False

@@ -111,7 +111,8 @@ class Run(Results):
         return self.loss
 
     def _blocks(self) -> list[Block]:
-        return [Block.whole(self.config, self.params, self.loss, folder=self.path)]
+        folder = None if self.step is not None else Path(self.path).resolve()  # a snapshot is not what it holds
+        return [Block.whole(self.config, self.params, self.loss, folder=folder)]
 
     def setting_instances(self, setting: int) -> list[int]:
         r = self.config.restarts

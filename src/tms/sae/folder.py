@@ -181,10 +181,13 @@ def train_folder(path: Path | str, source: Any, configs: list[SAEConfig], traini
     from .sources import as_source
     from .train import train
 
+    from ..analysis.folder import refuse_training
+
     source = as_source(source)
     check_output(path, force)
     if is_complete(path, source.describe(), configs, training):
         return read_saes(path)
+    refuse_training(path)  # tms plot: never trains, never replaces stored SAEs
     trained = train(source, configs, training, engine=engine, progress=progress)
     write_saes(path, trained)
     return trained

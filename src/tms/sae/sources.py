@@ -54,13 +54,13 @@ class RunSource:
 
     The draws are :func:`tms.data.run_sampler`'s, the run's own sampler: its distribution (``bind_run`` where it has
     one), ``value_max`` and ``normalize``, at the instance's density. For the paper's distribution (data
-    ``independent``, not normalised) they are the same distribution drawn faster: where every feature's density is at
-    most :data:`tms.data.DENSE_ABOVE`, by its active entries (:func:`tms.data.sample_sparse`; h = Σ x_i W_i over
-    them, summed in a fixed order), else by one uniform per entry (:func:`tms.data.sample_features_one_draw`), not
-    the random numbers of the run's training. A run trained on a finite set (``train_size``)
-    is still sampled fresh from its distribution, not from that set: the SAE's task is to recover the features the
-    model represents, and fresh draws show it every feature pattern the distribution makes, as BEYOND.md's "fresh
-    hidden activations" asks (the training set is not stored with the run either).
+    ``independent``, not normalised) they are the same distribution drawn faster: where the features' mean density
+    is at most :data:`tms.data.DENSE_ABOVE`, by the active entries (:func:`tms.data.sample_sparse`, which draws any
+    more frequent feature densely; h = Σ x_i W_i over them, summed in a fixed order), else by one uniform per entry
+    (:func:`tms.data.sample_features_one_draw`), not the random numbers of the run's training. A run trained on a
+    finite set (``train_size``) is still sampled fresh from its distribution, not from that set: the SAE's task is to
+    recover the features the model represents, and fresh draws show it every feature pattern the distribution
+    makes, as BEYOND.md's "fresh hidden activations" asks (the training set is not stored with the run either).
 
     Ground truth: the represented features' columns W_i (‖W_i‖ > :data:`tms.layout.REPRESENTED_NORM`), as
     directions of h = W x; for hidden-relu (h = ReLU(W x)) a feature alone at value v gives v ReLU(W_i), so
@@ -97,16 +97,15 @@ class RunSource:
         n = results.n_instances
         if isinstance(model, bool) or not isinstance(model, int) or not 0 <= model < n:
             raise ConfigError(f"model must be in [0, {n - 1}] (the result holds {n}), got {model!r}")
-        if isinstance(results, Run):  # a stored run, whole: its folder, so that its SAEs can be scored again
-            return cls(results.path, results.index[model])
         config = results.config  # a ConfigError for a selection from several runs
-        folder = results._blocks()[0].folder
-        if folder is not None:  # a selection of a stored run: its folder, if it still holds these weights
-            try:
+        W = results.params["W"][model]
+        folder = results.path if isinstance(results, Run) else results._blocks()[0].folder
+        if folder is not None:  # a stored run or a selection of it: its folder, so that its SAEs can be scored
+            try:                # again, if the folder still holds this config and these weights (not a snapshot)
                 source = cls(folder, results.index[model])
             except (RunFolderError, ConfigError):  # gone or changed since: the weights in memory, as below
                 source = None
-            if source is not None and torch.equal(source.W, results.params["W"][model].detach().float()):
+            if source is not None and source._config == config and torch.equal(source.W, W.detach().float()):
                 return source
         if config is None:
             raise ConfigError("results has no config (trained without one): SAEs need the run's data distribution")
@@ -114,7 +113,6 @@ class RunSource:
         source = cls.__new__(cls)
         source.path = None
         source.instance = results.index[model]
-        W = results.params["W"][model]
         h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()
                            + W.detach().float().contiguous().numpy().tobytes())
         source._setup(config, W, f"model {model} (instance {source.instance}) of this result",
@@ -122,6 +120,7 @@ class RunSource:
         return source
 
     def _setup(self, config: Any, W: Tensor, where: str, digest: str) -> None:
+        self._config = config
         self.model = config.model
         self.W = W.detach().float().clone()  # [hidden, feat]
         setting = self.instance // config.restarts
@@ -130,7 +129,7 @@ class RunSource:
         self._value_max = float(config.value_max)
         self._draw = "run"  # the run's own sampler, for any distribution
         if config.data == "independent" and not config.normalize:
-            self._draw = "sparse" if float(self.density.max()) <= DENSE_ABOVE else "dense"
+            self._draw = "sparse" if float(self.density.mean()) <= DENSE_ABOVE else "dense"
         self.digest = digest
         norms = self.W.norm(dim=0)
         self.represented = torch.nonzero(norms > REPRESENTED_NORM).flatten()
@@ -157,11 +156,12 @@ class RunSource:
         active = None
         if self._draw == "sparse":
             sb = sample_sparse(self.density, batch, generator, self._value_max)
-            h = torch.zeros(batch, self.d_in).index_add_(0, sb.row, sb.value[:, None] * self._WT[sb.feat])
+            h = torch.zeros(batch, self.d_in, dtype=self._WT.dtype).index_add_(
+                0, sb.row, sb.value[:, None].to(self._WT.dtype) * self._WT[sb.feat])
             if values:
                 col = self._column[sb.feat]
                 keep = col >= 0
-                active = torch.zeros(batch, len(self.represented))
+                active = torch.zeros(batch, len(self.represented), dtype=sb.value.dtype)
                 active[sb.row[keep], col[keep]] = sb.value[keep]
         else:
             if self._draw == "dense":

@@ -310,6 +310,19 @@ def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
     return TrainedSAEs(saes, training, source.describe(), log_steps, torch.stack(log_rows))
 
 
+def _hidden(source: Any) -> Any:
+    """``source.hidden`` where it stands for ``sample(...)[0]``: a method defined where ``sample`` is or below it (a
+    subclass that overrides only ``sample``, say to add noise, is sampled through its own ``sample``); else None."""
+    mro = type(source).__mro__
+    owner = {name: next((k for k in mro if name in vars(k)), None) for name in ("hidden", "sample")}
+    if owner["hidden"] is None or not callable(getattr(source, "hidden", None)) \
+            or "hidden" in getattr(source, "__dict__", {}):
+        return None
+    if owner["sample"] is not None and mro.index(owner["sample"]) < mro.index(owner["hidden"]):
+        return None
+    return source.hidden
+
+
 def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str, bar: Any,
            gen: torch.Generator, units: list, gens: dict | None, pool: Workers | None, log_steps: list,
            log_rows: list, outer: Workers | None = None) -> None:
@@ -322,7 +335,7 @@ def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
                 _bank_resample(bank, s, x, gens[i])
         return loss
 
-    hidden = getattr(source, "hidden", None)  # the activations without the features' values, where it can
+    hidden = _hidden(source)  # the activations without the features' values, where the source has that
     for step in range(1, steps + 1):
         if outer is not None:
             outer.check()  # the caller was interrupted: stop here (Workers.Stopped)
