@@ -194,8 +194,8 @@ def _recorded_run(exp_dir: Path, name: str) -> dict[str, Any]:
     """How ``reproduce.json`` beside an experiment folder says it ran: ``{"quick": bool, "params": {...}}`` as
     :class:`ExperimentFolder`'s keywords (empty where nothing usable is recorded: a folder of ``tms train`` or an
     older reproduction, whose analyses then see the defaults). An analysis that trains something itself (the SAE
-    and LLC sections) finds its folders complete only with the settings they were trained with; without them a
-    quick folder would be trained again at full size."""
+    sections) finds its folders complete only with the settings they were trained with; with other settings the
+    redraw refuses in one line (:func:`tms.analysis.folder.refuse_training`) rather than train them again."""
     try:
         entry = json.loads((exp_dir.parent / STATE_FILE).read_text(encoding="utf-8"))["experiments"][name]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
