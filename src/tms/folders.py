@@ -11,18 +11,41 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ._version import __version__
 from .config import RunConfig
 from .engines import get_engine
-from .errors import ConfigError, TrainingError
+from .errors import ConfigError, RunFolderError, TrainingError
 from .files import atomic_write_json
 from .layout import DIVERGED_SUFFIX, SNAPSHOTS_FILE
 from .runs import load_run, run_state, save_run
 from .train import TrainResult, evaluate, resolve_device, train
+
+
+_REDRAWING: ContextVar[bool] = ContextVar("tms_redrawing", default=False)
+
+
+@contextmanager
+def redrawing() -> Iterator[None]:
+    """Within it, analyses only read what was trained (``tms plot``): :func:`refuse_training` raises."""
+    token = _REDRAWING.set(True)
+    try:
+        yield
+    finally:
+        _REDRAWING.reset(token)
+
+
+def refuse_training(what: Path | str) -> None:
+    """RunFolderError, when redrawing, for an analysis about to train ``what`` (an SAE folder that is missing or
+    incomplete for the settings the analysis sees): a redraw never trains, nor replaces what was trained."""
+    if _REDRAWING.get():
+        raise RunFolderError(f"{what}: not trained for these settings (missing, or trained with others); tms plot "
+                             "only draws what was trained: run tms reproduce with the settings it was made with")
 
 
 def diverged_record(path: Path | str) -> Path:

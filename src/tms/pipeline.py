@@ -22,13 +22,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-from .analysis.folder import ExperimentFolder, redrawing
+from .analysis.folder import ExperimentFolder
 from .analysis.models import analyze_models
 from .claims.base import ClaimResult
 from .config import Overrides, RunConfig
 from .errors import RunFolderError
 from .executors import RunTask, task_error
 from .experiment import Experiment, FigureSpec
+from .folders import redrawing
 from .layout import CONFIG_FILE, STATE_FILE
 from .plotting import gram, save_figure, vectors
 from .registry import all_experiments
@@ -195,7 +196,7 @@ def _recorded_run(exp_dir: Path, name: str) -> dict[str, Any]:
     :class:`ExperimentFolder`'s keywords (empty where nothing usable is recorded: a folder of ``tms train`` or an
     older reproduction, whose analyses then see the defaults). An analysis that trains something itself (the SAE
     sections) finds its folders complete only with the settings they were trained with; with other settings the
-    redraw refuses in one line (:func:`tms.analysis.folder.refuse_training`) rather than train them again."""
+    redraw refuses in one line (:func:`tms.folders.refuse_training`) rather than train them again."""
     try:
         entry = json.loads((exp_dir.parent / STATE_FILE).read_text(encoding="utf-8"))["experiments"][name]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):

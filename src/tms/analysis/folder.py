@@ -7,37 +7,14 @@ the weights, so a claim can only read what the analysis wrote.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..config import RunConfig
 from ..errors import RunFolderError
 from ..layout import CONFIG_FILE, FIGURES_DIR, STEPS_DIR, TABLES_DIR
 from ..runs import Run, iter_runs, load_run, read_config
 from ..tables import Row, Schema
-
-_REDRAWING: ContextVar[bool] = ContextVar("tms_redrawing", default=False)
-
-
-@contextmanager
-def redrawing() -> Iterator[None]:
-    """Within it, analyses only read what was trained (``tms plot``): :func:`refuse_training` raises."""
-    token = _REDRAWING.set(True)
-    try:
-        yield
-    finally:
-        _REDRAWING.reset(token)
-
-
-def refuse_training(what: Path | str) -> None:
-    """RunFolderError, when redrawing, for an analysis about to train ``what`` (an SAE folder that is missing or
-    incomplete for the settings the analysis sees): a redraw never trains, nor replaces what was trained."""
-    if _REDRAWING.get():
-        raise RunFolderError(f"{what}: not trained for these settings (missing, or trained with others); tms plot "
-                             "only draws what was trained: run tms reproduce with the settings it was made with")
-
 
 class Tables:
     """Read-only access to an experiment's derived tables and its runs' configs (cached)."""

@@ -181,7 +181,7 @@ def train_folder(path: Path | str, source: Any, configs: list[SAEConfig], traini
     from .sources import as_source
     from .train import train
 
-    from ..analysis.folder import refuse_training
+    from ..folders import refuse_training
 
     source = as_source(source)
     check_output(path, force)
