@@ -182,12 +182,18 @@ def _experiment_of(run_dir: Path) -> tuple[Experiment, Path]:
     return experiments[name], exp_dir
 
 
+def _recorded(state_file: Path) -> dict[str, Any]:
+    """The experiments' entries of a ``reproduce.json`` (empty where it is missing, corrupt or foreign)."""
+    try:
+        entries = json.loads(state_file.read_text(encoding="utf-8"))["experiments"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return {}
+    return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+
+
 def _recorded_path(state_file: Path, name: str) -> str | None:
     """Where ``reproduce.json`` says the section of experiment ``name`` was loaded from (None: not by path)."""
-    try:
-        origin = json.loads(state_file.read_text(encoding="utf-8"))["experiments"][name]["origin"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return None
+    origin = _recorded(state_file).get(name, {}).get("origin")
     return origin.get("where") if isinstance(origin, dict) and origin.get("kind") == "path" else None
 
 
@@ -197,14 +203,11 @@ def _recorded_run(exp_dir: Path, name: str) -> dict[str, Any]:
     older reproduction, whose analyses then see the defaults). An analysis that trains something itself (the SAE
     sections) finds its folders complete only with the settings they were trained with; with other settings the
     redraw refuses in one line (:func:`tms.folders.refuse_training`) rather than train them again."""
-    try:
-        entry = json.loads((exp_dir.parent / STATE_FILE).read_text(encoding="utf-8"))["experiments"][name]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return {}
+    entry = _recorded(exp_dir.parent / STATE_FILE).get(name, {})
     out: dict[str, Any] = {}
-    if isinstance(entry, dict) and isinstance(entry.get("quick"), bool):
+    if isinstance(entry.get("quick"), bool):
         out["quick"] = entry["quick"]
-    params = entry.get("params") if isinstance(entry, dict) else None
+    params = entry.get("params")
     if isinstance(params, dict) and all(isinstance(k, str) and type(v) is int for k, v in params.items()):
         out["params"] = params
     return out
@@ -281,13 +284,7 @@ def _candidates(path: Path) -> list[Experiment]:
     folder) or of its parent (``path`` an experiment folder) records as loaded by path, where they still are."""
     found = dict(all_experiments())
     for state in (path / STATE_FILE, path.parent / STATE_FILE):
-        try:
-            entries = json.loads(state.read_text(encoding="utf-8"))["experiments"]
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-            continue
-        if not isinstance(entries, dict):
-            continue
-        for name in entries:
+        for name in _recorded(state):
             where = _recorded_path(state, name) if name not in found else None
             if where is not None and Path(where).exists():
                 try:

@@ -145,8 +145,7 @@ class RunSource:
         self._column = column  # feature -> its column of ``active`` (−1: not represented)
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        h, active = self._sample(batch, generator, True)
-        return h, active
+        return self._sample(batch, generator, True)  # type: ignore[return-value]
 
     def hidden(self, batch: int, generator: torch.Generator) -> Tensor:
         """``sample(batch, generator)[0]`` without building the features' values (what training reads)."""

@@ -311,16 +311,11 @@ def _train(source: ActivationSource, configs: list[SAEConfig], training: SAETrai
 
 
 def _hidden(source: Any) -> Any:
-    """``source.hidden`` where it stands for ``sample(...)[0]``: a method defined where ``sample`` is or below it (a
-    subclass that overrides only ``sample``, say to add noise, is sampled through its own ``sample``); else None."""
-    mro = type(source).__mro__
-    owner = {name: next((k for k in mro if name in vars(k)), None) for name in ("hidden", "sample")}
-    if owner["hidden"] is None or not callable(getattr(source, "hidden", None)) \
-            or "hidden" in getattr(source, "__dict__", {}):
-        return None
-    if owner["sample"] is not None and mro.index(owner["sample"]) < mro.index(owner["hidden"]):
-        return None
-    return source.hidden
+    """``source.hidden`` where it stands for ``sample(...)[0]``: a method of the class that defines ``sample`` (a
+    subclass that overrides only ``sample``, say to add noise, is sampled through it); else None."""
+    owner = [next((k for k in type(source).__mro__ if name in vars(k)), None) for name in ("hidden", "sample")]
+    hidden = getattr(source, "hidden", None)
+    return hidden if owner[0] is not None and owner[0] is owner[1] and callable(hidden) else None
 
 
 def _steps(source: ActivationSource, configs: list[SAEConfig], training: SAETraining, engine: str, bar: Any,
